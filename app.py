@@ -1,0 +1,62 @@
+"""Run the MosPay switch: ``python app.py``.
+
+Starts the embedded PostgreSQL when no ``DATABASE_URL`` is set, migrates,
+seeds the demo and its simulator, then serves with gunicorn (threaded
+workers) on ``HOST``:``PORT``.
+"""
+
+import atexit
+import os
+import subprocess
+import sys
+
+from gunicorn.app.base import BaseApplication
+
+from config import Config
+from gateway import create_app  # noqa: F401 - also the factory `flask --app app` finds
+
+
+class SwitchServer(BaseApplication):
+    """gunicorn, configured from ``Config``; each worker builds its own app."""
+
+    def __init__(self, config):
+        self.switch_config = config
+        super().__init__()
+
+    def load_config(self):
+        config = self.switch_config
+        self.cfg.set("bind", f"{config.HOST}:{config.PORT}")
+        self.cfg.set("workers", config.WORKERS)
+        self.cfg.set("worker_class", "gthread")
+        self.cfg.set("threads", config.THREADS)
+        self.cfg.set("timeout", 120)
+        self.cfg.set("graceful_timeout", 30)
+        self.cfg.set("accesslog", None)
+
+    def load(self):
+        return create_app(Config())
+
+
+def start_simulator(port):
+    """The demo's MTN-MoMo-like simulator, as a child process stopped with us."""
+    process = subprocess.Popen([sys.executable, "-m", "gateway.simulator", "--port", str(port)])
+    atexit.register(process.terminate)
+    return process
+
+
+def main():
+    """Prepare the database once, start the simulator, then serve."""
+    from gateway import bootstrap
+
+    config = Config()
+    config.check()
+    bootstrap.prepare_database(config)  # starts the embedded server here, in the parent, once
+    if config.DEMO:
+        start_simulator(config.SIMULATOR_PORT)
+    os.environ["DATABASE_URL"] = config.DATABASE_URL
+    print(f"MosPay switch on http://{config.HOST}:{config.PORT}  (POST /api/v1/payment/process)", flush=True)
+    SwitchServer(config).run()
+
+
+if __name__ == "__main__":
+    main()

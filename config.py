@@ -1,0 +1,80 @@
+"""Settings of the MosPay switch, read from the environment.
+
+Every setting has a sensible default for a laptop; production sets
+``MOSPAY_ENV=production`` and must then provide real secrets.
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+DEFAULT_SECRET = "dev-secret-change-me"
+DEFAULT_JWT_SECRET = "dev-jwt-secret-change-me"
+
+
+def _env(name, default=None):
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def _env_int(name, default):
+    return int(_env(name, default))
+
+
+def _env_bool(name, default):
+    return str(_env(name, default)).strip().lower() in ("1", "true", "yes", "on")
+
+
+class Config:
+    """All settings, one attribute each; ``from_env`` reads them."""
+
+    def __init__(self, **overrides):
+        self.ENV = _env("MOSPAY_ENV", "development")
+        self.HOST = _env("HOST", "127.0.0.1")
+        self.PORT = _env_int("PORT", 5000)
+        self.SECRET_KEY = _env("SECRET_KEY", DEFAULT_SECRET)
+        self.JWT_SECRET_KEY = _env("JWT_SECRET_KEY", DEFAULT_JWT_SECRET)
+        self.JWT_TTL_SECONDS = _env_int("JWT_TTL_SECONDS", 900)
+        # No DATABASE_URL: an embedded PostgreSQL runs under DATA_DIR.
+        self.DATABASE_URL = _env("DATABASE_URL")
+        self.DATA_DIR = Path(_env("MOSPAY_DATA_DIR", BASE_DIR / "instance")).resolve()
+        self.DB_POOL_MIN = _env_int("MOSPAY_DB_POOL_MIN", 2)
+        self.DB_POOL_MAX = _env_int("MOSPAY_DB_POOL_MAX", 16)
+        self.DB_POOL_TIMEOUT = float(_env("MOSPAY_DB_POOL_TIMEOUT", 5))
+        self.ROUTES_DIR = Path(_env("MOSPAY_ROUTES_DIR", BASE_DIR / "routes_config")).resolve()
+        self.FUNCTION_TIMEOUT_MS = _env_int("MOSPAY_FUNCTION_TIMEOUT_MS", 2000)
+        self.MAX_BODY_BYTES = _env_int("MOSPAY_MAX_BODY_BYTES", 64 * 1024)
+        self.MAX_UPSTREAM_BODY_BYTES = _env_int("MOSPAY_MAX_UPSTREAM_BODY_BYTES", 1024 * 1024)
+        self.DEFAULT_TIMEOUT_MS = _env_int("MOSPAY_DEFAULT_TIMEOUT_MS", 10000)
+        self.MAX_TIMEOUT_MS = _env_int("MOSPAY_MAX_TIMEOUT_MS", 60000)
+        self.BCRYPT_ROUNDS = _env_int("MOSPAY_BCRYPT_ROUNDS", 12)
+        self.CREDENTIAL_CACHE_SECONDS = _env_int("MOSPAY_CREDENTIAL_CACHE_SECONDS", 300)
+        self.REGISTRY_LISTEN = _env_bool("MOSPAY_REGISTRY_LISTEN", True)
+        self.REGISTRY_RELOAD_SECONDS = _env_int("MOSPAY_REGISTRY_RELOAD_SECONDS", 30)
+        self.DEMO = _env_bool("MOSPAY_DEMO", True)
+        self.ADMIN_PASSWORD = _env("MOSPAY_ADMIN_PASSWORD", "admin123")
+        self.DEMO_CLIENT_PASSWORD = _env("MOSPAY_DEMO_CLIENT_PASSWORD", "akaliza-demo-secret")
+        self.SIMULATOR_PORT = _env_int("MOSPAY_SIMULATOR_PORT", 5050)
+        self.WORKERS = _env_int("WEB_CONCURRENCY", 2)
+        self.THREADS = _env_int("MOSPAY_THREADS", 8)
+        self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+    @property
+    def is_production(self):
+        return self.ENV == "production"
+
+    def check(self):
+        """Refuse settings that are unsafe; raises ``ValueError`` naming the setting."""
+        if self.is_production:
+            for name, default in (("SECRET_KEY", DEFAULT_SECRET), ("JWT_SECRET_KEY", DEFAULT_JWT_SECRET)):
+                value = getattr(self, name)
+                if value == default or len(value) < 32:
+                    raise ValueError(f"{name} must be set to a random value of 32+ characters in production")
+        if not 100 <= self.DEFAULT_TIMEOUT_MS <= self.MAX_TIMEOUT_MS:
+            raise ValueError("MOSPAY_DEFAULT_TIMEOUT_MS must be between 100 and MOSPAY_MAX_TIMEOUT_MS")
+
+    def as_flask(self):
+        """The subset Flask itself reads."""
+        return {"SECRET_KEY": self.SECRET_KEY, "MAX_CONTENT_LENGTH": self.MAX_BODY_BYTES}

@@ -1,0 +1,39 @@
+"""MosPay: a config-driven payment switch with per-client PostgreSQL functions."""
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from config import Config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def create_app(config=None):
+    """Build the switch: database ready, route table loaded, blueprints attached."""
+    from gateway import bootstrap, cli
+    from gateway.api import admin, payment
+    from gateway.errors import register_error_handlers
+    from gateway.runtime import Runtime
+
+    config = config or Config()
+    config.check()
+    logging.basicConfig(level=config.LOG_LEVEL, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.config.update(config.as_flask())
+
+    bootstrap.prepare_database(config)
+    rt = Runtime.build(config)
+    rt.db.open()
+    rt.registry.reload()
+    bootstrap.seed(rt)
+    if config.REGISTRY_LISTEN:
+        rt.registry.start_listening(config.REGISTRY_RELOAD_SECONDS)
+    app.extensions["mospay"] = rt
+
+    register_error_handlers(app)
+    app.register_blueprint(payment.bp)
+    app.register_blueprint(admin.bp)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,49 @@
+"""JSON Schemas of the admin API's request bodies."""
+
+from gateway.fields import FieldValidator
+from gateway.forwarder import METHODS
+from gateway.naming import MAX_PART_LENGTH, NAME_PART
+
+_NAME = {"type": "string", "pattern": NAME_PART.pattern, "maxLength": MAX_PART_LENGTH}
+_URL = {"type": "string", "pattern": r"^https?://[^\s/$.?#][^\s]*$", "maxLength": 2000}
+
+CLIENT_CREATE = FieldValidator({
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "app_id": _NAME,
+        "callback_url": {"anyOf": [_URL, {"type": "null"}]},
+    },
+    "required": ["name"],
+    "additionalProperties": False,
+})
+
+SERVICE_CREATE = FieldValidator({
+    "type": "object",
+    "properties": {
+        "microservice": _NAME, "service": _NAME, "route": _NAME, "url": _URL,
+        "method": {"enum": list(METHODS)},
+        "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 60000},
+        "template": {"type": "string", "maxLength": 64},
+        "fields": {"type": "array", "maxItems": 6},
+    },
+    "required": ["microservice", "service", "route", "url"],
+    "additionalProperties": False,
+})
+
+ASSIGNMENT = FieldValidator({
+    "type": "object",
+    "properties": {"microservice": _NAME, "service": _NAME, "route": _NAME},
+    "required": ["microservice", "service", "route"],
+    "additionalProperties": False,
+})
+
+PASSWORD_CHANGE = FieldValidator({
+    "type": "object",
+    "properties": {
+        "current_password": {"type": "string", "maxLength": 72},
+        "new_password": {"type": "string", "minLength": 10, "maxLength": 72},
+    },
+    "required": ["current_password", "new_password"],
+    "additionalProperties": False,
+})

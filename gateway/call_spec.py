@@ -1,0 +1,57 @@
+"""Checks what a request function returned before anything is sent."""
+
+from urllib.parse import urlsplit
+
+from gateway.forwarder import METHODS
+
+MAX_HEADERS = 50
+
+
+def parse_call_spec(result, max_timeout_ms):
+    """``("call", spec)`` or ``("reject", {"code", "message"})``; raises ``ValueError`` naming the problem."""
+    if not isinstance(result, dict):
+        raise ValueError("the request function must return a JSON object")
+    if "reject" in result:
+        return "reject", _parse_reject(result["reject"])
+    url = result.get("url")
+    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+        raise ValueError("call spec 'url' must be an absolute http(s) URL")
+    method = str(result.get("method", "POST")).upper()
+    if method not in METHODS:
+        raise ValueError(f"call spec 'method' must be one of {', '.join(METHODS)}")
+    headers = result.get("headers") or {}
+    if not isinstance(headers, dict) or len(headers) > MAX_HEADERS or not all(
+        isinstance(k, str) and isinstance(v, str) and "\n" not in k + v and "\r" not in k + v
+        for k, v in headers.items()
+    ):
+        raise ValueError("call spec 'headers' must be an object of single-line strings")
+    timeout_ms = result.get("timeout_ms", max_timeout_ms)
+    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or not 1 <= timeout_ms <= max_timeout_ms:
+        raise ValueError(f"call spec 'timeout_ms' must be an integer from 1 to {max_timeout_ms}")
+    return "call", {"url": url, "method": method, "headers": headers, "body": result.get("body"),
+                    "timeout_ms": timeout_ms}
+
+
+def _parse_reject(reject):
+    if not isinstance(reject, dict) or not isinstance(reject.get("code"), str):
+        raise ValueError("'reject' must be an object with a string 'code'")
+    return {"code": reject["code"][:64], "message": str(reject.get("message", "The payment was rejected."))[:500]}
+
+
+ANSWER_STATUSES = ("SUCCESS", "FAILED", "PENDING", "UNKNOWN")
+
+
+def parse_answer(result):
+    """The response function's answer, normalised; raises ``ValueError`` naming the problem."""
+    if not isinstance(result, dict):
+        raise ValueError("the response function must return a JSON object")
+    status = result.get("status")
+    if status not in ANSWER_STATUSES:
+        raise ValueError(f"answer 'status' must be one of {', '.join(ANSWER_STATUSES)}")
+    data = result.get("data", {})
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValueError("answer 'data' must be an object")
+    return {"status": status, "code": str(result.get("code") or status)[:64],
+            "message": str(result.get("message") or "")[:500], "data": data}

@@ -1,0 +1,112 @@
+"""``flask`` commands for operators: routes, clients, services, the simulator."""
+
+import json
+import sys
+
+import click
+import yaml
+
+from gateway import onboarding, routes_config
+from gateway.errors import MosPayError
+from gateway.runtime import runtime
+
+routes_cli = click.Group("routes", help="Keep routes_config/ and the database in step.")
+clients_cli = click.Group("clients", help="Onboard and manage client apps.")
+services_cli = click.Group("services", help="Register downstream services.")
+
+
+def _fail(message):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def _call(function, *args):
+    try:
+        return function(*args)
+    except MosPayError as error:
+        _fail(json.dumps(error.to_dict()["error"]))
+    except routes_config.RouteConfigError as error:
+        _fail(str(error))
+
+
+@routes_cli.command("validate")
+def routes_validate():
+    """Validate every route file against the route schema."""
+    documents = _call(routes_config.read_all, runtime().config.ROUTES_DIR)
+    click.echo(f"{len(documents)} route file(s) valid")
+
+
+@routes_cli.command("export")
+def routes_export():
+    """Write every route in the database to routes_config/."""
+    paths = _call(routes_config.export, runtime().db, runtime().config.ROUTES_DIR)
+    click.echo(f"exported {len(paths)} route(s)")
+
+
+@routes_cli.command("diff")
+def routes_diff():
+    """Show how routes_config/ differs from the database (exit 1 when it does)."""
+    text = _call(routes_config.diff, runtime().db, runtime().config.ROUTES_DIR)
+    click.echo(text or "routes_config/ and the database are in step")
+    sys.exit(1 if text else 0)
+
+
+@routes_cli.command("apply")
+def routes_apply():
+    """Apply routes_config/ to the database."""
+    rt = runtime()
+    changed = _call(routes_config.apply, rt.db, rt.config.ROUTES_DIR)
+    rt.registry.reload()
+    click.echo(f"applied {len(changed)} changed route(s)")
+
+
+@clients_cli.command("create")
+@click.option("--name", required=True)
+@click.option("--app-id")
+@click.option("--callback-url")
+def clients_create(name, app_id, callback_url):
+    """Create a client and print its credentials (shown only once)."""
+    payload = {"name": name, **({"app_id": app_id} if app_id else {}),
+               **({"callback_url": callback_url} if callback_url else {})}
+    click.echo(json.dumps(_call(onboarding.create_client, runtime(), payload, "cli"), indent=2, default=str))
+
+
+@clients_cli.command("rotate")
+@click.argument("app_id")
+def clients_rotate(app_id):
+    """Rotate a client's credentials; the old ones stop working at once."""
+    click.echo(json.dumps(_call(onboarding.rotate_credentials, runtime(), app_id, "cli"), indent=2))
+
+
+@clients_cli.command("assign")
+@click.argument("app_id")
+@click.argument("microservice")
+@click.argument("service")
+@click.argument("route")
+def clients_assign(app_id, microservice, service, route):
+    """Assign a service to a client (generates its functions and route file)."""
+    payload = {"microservice": microservice, "service": service, "route": route}
+    click.echo(json.dumps(_call(onboarding.assign_service, runtime(), app_id, payload, "cli"), indent=2))
+
+
+@services_cli.command("create")
+@click.argument("definition", type=click.File())
+def services_create(definition):
+    """Register a service from a YAML or JSON file (same fields as the admin API)."""
+    payload = yaml.safe_load(definition)
+    click.echo(json.dumps(_call(onboarding.create_service, runtime(), payload, "cli"), indent=2))
+
+
+@click.command("simulator")
+@click.option("--port", default=5050, show_default=True)
+@click.option("--slow-seconds", default=10.0, show_default=True)
+def simulator_command(port, slow_seconds):
+    """Run the MTN-MoMo-like simulator."""
+    from gateway.simulator import main
+    main(["--port", str(port), "--slow-seconds", str(slow_seconds)])
+
+
+def init_app(app):
+    """Attach the command groups to ``app``."""
+    for command in (routes_cli, clients_cli, services_cli, simulator_command):
+        app.cli.add_command(command)

@@ -1,0 +1,81 @@
+"""The connection pool and the one ``transaction()`` every service uses."""
+
+import logging
+from contextlib import contextmanager
+
+import orjson
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import set_json_dumps, set_json_loads
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from gateway.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+# Client functions live apart from the switch's tables and run as this role.
+FUNCTION_SCHEMA = "mospay_fn"
+SANDBOX_ROLE = "mospay_sandbox"
+
+
+def _dumps(value):
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+set_json_dumps(_dumps)
+set_json_loads(orjson.loads)
+
+
+class Database:
+    """A psycopg 3 pool; connections are autocommit unless in ``transaction()``."""
+
+    def __init__(self, url, min_size=2, max_size=16, timeout=5.0):
+        self.url = url
+        self.pool = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 3},
+            check=ConnectionPool.check_connection,
+            open=False,
+            name="mospay",
+        )
+
+    def open(self):
+        """Open the pool; waits for the first connection so a wrong URL fails at start."""
+        self.pool.open(wait=True, timeout=30)
+
+    def close(self):
+        """Close every connection."""
+        self.pool.close()
+
+    @contextmanager
+    def connection(self):
+        """A pooled autocommit connection; database outages become ``DatabaseUnavailable``."""
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise DatabaseUnavailable() from exc
+        except psycopg.OperationalError as exc:
+            # Lost connection mid-query: the pool will discard it; tell the caller plainly.
+            if exc.sqlstate is None or exc.sqlstate.startswith("08") or exc.sqlstate.startswith("57P"):
+                raise DatabaseUnavailable() from exc
+            raise
+
+    @contextmanager
+    def transaction(self):
+        """One database transaction: committed on success, rolled back on any error."""
+        with self.connection() as conn, conn.transaction():
+            yield conn
+
+    def fetch_one(self, query, params=None):
+        """Run ``query`` and return its first row (or ``None``)."""
+        with self.connection() as conn:
+            return conn.execute(query, params).fetchone()
+
+    def fetch_all(self, query, params=None):
+        """Run ``query`` and return every row."""
+        with self.connection() as conn:
+            return conn.execute(query, params).fetchall()

@@ -1,0 +1,215 @@
+"""Every failure the switch reports, and the one place they become HTTP.
+
+Each class carries a stable ``code`` (greppable, documented), an HTTP
+``status`` and a default message. The handler renders the single error
+shape ``{"error": {"code", "message", "details"?}, "transaction_ref"?}``.
+"""
+
+import logging
+
+import orjson
+from flask import Response
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class MosPayError(Exception):
+    """Base of every error the switch answers with."""
+
+    status = 500
+    code = "INTERNAL_ERROR"
+    message = "The switch could not complete the request."
+
+    def __init__(self, message=None, details=None, transaction_ref=None, headers=None, extra=None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.details = details
+        self.transaction_ref = transaction_ref
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+    def to_dict(self):
+        """The JSON body of this error."""
+        error = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            error["details"] = self.details
+        body = {"error": error, **self.extra}
+        if self.transaction_ref is not None:
+            body["transaction_ref"] = self.transaction_ref
+        return body
+
+
+class BadRequest(MosPayError):
+    status, code, message = 400, "BAD_REQUEST", "The request is not valid."
+
+
+class MalformedJSON(BadRequest):
+    code, message = "MALFORMED_JSON", "The body is not valid JSON."
+
+
+class NotAnObject(BadRequest):
+    code, message = "NOT_AN_OBJECT", "The body must be a JSON object."
+
+
+class ValidationFailed(BadRequest):
+    code, message = "VALIDATION_ERROR", "Some fields are not valid."
+
+
+class AppIdMismatch(BadRequest):
+    code, message = "APP_ID_MISMATCH", "f003 must equal the App-ID header."
+
+
+class Unauthorized(MosPayError):
+    status, code, message = 401, "UNAUTHORIZED", "Authentication failed."
+
+    def __init__(self, message=None, **kwargs):
+        kwargs.setdefault("headers", {"WWW-Authenticate": 'Basic realm="mospay"'})
+        super().__init__(message, **kwargs)
+
+
+class Forbidden(MosPayError):
+    status, code, message = 403, "FORBIDDEN", "You may not do this."
+
+
+class PasswordChangeRequired(Forbidden):
+    code, message = "PASSWORD_CHANGE_REQUIRED", "Change your password first: POST /api/v1/admin/password."
+
+
+class RouteDisabled(Forbidden):
+    code, message = "ROUTE_DISABLED", "This route is disabled for the client."
+
+
+class NotFound(MosPayError):
+    status, code, message = 404, "NOT_FOUND", "Not found."
+
+
+class RouteNotFound(NotFound):
+    code, message = "ROUTE_NOT_FOUND", "No route for this app, microservice, service and route."
+
+
+class TransactionNotFound(NotFound):
+    code, message = "TRANSACTION_NOT_FOUND", "No transaction with this unique id."
+
+
+class MethodNotAllowed(MosPayError):
+    status, code, message = 405, "METHOD_NOT_ALLOWED", "This method is not allowed here."
+
+
+class Conflict(MosPayError):
+    status, code, message = 409, "CONFLICT", "This conflicts with what exists."
+
+
+class AlreadyExists(Conflict):
+    code, message = "ALREADY_EXISTS", "It already exists."
+
+
+class InProgress(Conflict):
+    code, message = "IN_PROGRESS", "A request with this unique id is still being processed."
+
+    def __init__(self, message=None, **kwargs):
+        kwargs.setdefault("headers", {"Retry-After": "1"})
+        super().__init__(message, **kwargs)
+
+
+class ModifiedRequest(Conflict):
+    code, message = "MODIFIED_REQUEST", "This unique id was used with a different payload."
+
+
+class PayloadTooLarge(MosPayError):
+    status, code, message = 413, "PAYLOAD_TOO_LARGE", "The body is too large."
+
+
+class UnsupportedMediaType(MosPayError):
+    status, code, message = 415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json."
+
+
+class Rejected(MosPayError):
+    """The client's request function refused the payment (risk limit, etc.)."""
+
+    status, code, message = 422, "REJECTED", "The payment was rejected."
+
+
+class FunctionError(MosPayError):
+    status, code, message = 500, "FUNCTION_ERROR", "The route's database function failed."
+
+
+class FunctionRaised(FunctionError):
+    """A function raised on purpose (RAISE EXCEPTION): its message is the DBA's."""
+
+    status, code = 400, "FUNCTION_RAISED"
+
+
+class FunctionTimeout(FunctionError):
+    status, code, message = 504, "FUNCTION_TIMEOUT", "The route's database function took too long."
+
+
+class InvalidCallSpec(FunctionError):
+    status, code, message = 500, "INVALID_CALL_SPEC", "The request function returned an invalid call."
+
+
+class UpstreamError(MosPayError):
+    status, code, message = 502, "UPSTREAM_ERROR", "The downstream service failed."
+
+
+class UpstreamUnavailable(UpstreamError):
+    code, message = "UPSTREAM_UNAVAILABLE", "The downstream service could not be reached."
+
+
+class UpstreamTimeout(UpstreamError):
+    status, code = 504, "UPSTREAM_TIMEOUT"
+    message = "The downstream service did not answer in time; the outcome is unknown."
+
+
+class DatabaseUnavailable(MosPayError):
+    status, code, message = 503, "DATABASE_UNAVAILABLE", "The database is unavailable; retry shortly."
+
+    def __init__(self, message=None, **kwargs):
+        kwargs.setdefault("headers", {"Retry-After": "1"})
+        super().__init__(message, **kwargs)
+
+
+_HTTP_CODES = {
+    400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound,
+    405: MethodNotAllowed, 413: PayloadTooLarge, 415: UnsupportedMediaType,
+}
+
+
+def error_response(error):
+    """Render a ``MosPayError`` as the JSON error response."""
+    response = Response(orjson.dumps(error.to_dict()), status=error.status, mimetype="application/json")
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def from_http_exception(exc):
+    """Translate a Werkzeug HTTP exception (404 route, 405, 413, …) to our error type."""
+    error_class = _HTTP_CODES.get(exc.code)
+    if error_class is None:
+        error = MosPayError()
+        error.status, error.code = exc.code or 500, "HTTP_ERROR"
+        error.message = exc.description or exc.name
+        return error
+    if error_class is Unauthorized:
+        return Unauthorized()
+    return error_class()
+
+
+def register_error_handlers(app):
+    """Map every exception to the one JSON error shape; never a traceback."""
+
+    @app.errorhandler(MosPayError)
+    def _mospay(error):
+        if error.status >= 500:
+            log.error("%s: %s", error.code, error.message)
+        return error_response(error)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc):
+        return error_response(from_http_exception(exc))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc):
+        log.exception("unexpected error")
+        return error_response(MosPayError())

@@ -1,0 +1,197 @@
+"""Field definitions (f004–f009) → JSON Schema → compiled validators.
+
+A service declares its fields in the admin API; they compile once, when
+the route table loads, into a Draft 2020-12 validator. ``f000``–``f003``
+and ``f010`` form the envelope every message shares. Amounts are decimal
+strings (or integers): a float would be a guess about money.
+"""
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from jsonschema import Draft202012Validator, validators
+
+from gateway.errors import ValidationFailed
+from gateway.naming import MAX_PART_LENGTH, NAME_PART
+
+ENVELOPE_CODES = ("f000", "f001", "f002", "f003", "f010")
+SERVICE_CODES = ("f004", "f005", "f006", "f007", "f008", "f009")
+SECRET_CODES = ("f007", "f008")
+MAX_STRING = 256
+
+_TYPE_SCHEMAS = {
+    "string": {"type": "string"},
+    "secret": {"type": "string"},
+    "amount": {"type": ["string", "integer"], "pattern": r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,4})?$"},
+    "integer": {"type": "integer"},
+    "msisdn": {"type": "string", "pattern": r"^\+?[1-9][0-9]{7,14}$"},
+    "currency": {"type": "string", "pattern": r"^[A-Z]{3}$"},
+    "email": {"type": "string", "pattern": r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}$"},
+    "date": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+    "enum": {"type": "string"},
+}
+FIELD_TYPES = tuple(_TYPE_SCHEMAS)
+_FIELD_KEYS = {"code", "name", "type", "required", "pattern", "min", "max", "values", "description"}
+
+ENVELOPE_SCHEMA = {
+    "f000": {"type": "string", "pattern": NAME_PART.pattern, "maxLength": MAX_PART_LENGTH},
+    "f001": {"type": "string", "pattern": NAME_PART.pattern, "maxLength": MAX_PART_LENGTH},
+    "f002": {"type": "string", "pattern": NAME_PART.pattern, "maxLength": MAX_PART_LENGTH},
+    "f003": {"type": "string", "pattern": NAME_PART.pattern, "maxLength": MAX_PART_LENGTH},
+    "f010": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"},
+}
+
+
+def _decimal_range(validator, bounds, instance, schema):
+    """Custom keyword ``x-decimal-range``: compare amounts exactly, as decimals."""
+    if isinstance(instance, bool) or not isinstance(instance, (str, int)):
+        return
+    try:
+        value = Decimal(str(instance))
+    except InvalidOperation:
+        return  # the pattern reports it
+    if "min" in bounds and value < Decimal(str(bounds["min"])):
+        yield validators.ValidationError(f"must be at least {bounds['min']}")
+    if "max" in bounds and value > Decimal(str(bounds["max"])):
+        yield validators.ValidationError(f"must be at most {bounds['max']}")
+
+
+FieldValidator = validators.extend(Draft202012Validator, {"x-decimal-range": _decimal_range})
+
+
+def check_field_definitions(fields):
+    """Problems in an admin's field list as ``{"fields[i].key": message}`` (empty when fine)."""
+    problems = {}
+    if not isinstance(fields, list):
+        return {"fields": "must be a list of field definitions"}
+    seen = set()
+    for index, field in enumerate(fields):
+        where = f"fields[{index}]"
+        if not isinstance(field, dict):
+            problems[where] = "must be an object"
+            continue
+        for key in sorted(set(field) - _FIELD_KEYS):
+            problems[f"{where}.{key}"] = "is not a known field property"
+        code = field.get("code")
+        if code not in SERVICE_CODES:
+            problems[f"{where}.code"] = f"must be one of {', '.join(SERVICE_CODES)}"
+        elif code in seen:
+            problems[f"{where}.code"] = f"{code} is defined twice"
+        seen.add(code)
+        problems.update(_check_field_properties(field, where))
+    return problems
+
+
+def _check_field_properties(field, where):
+    problems = {}
+    if field.get("type", "string") not in FIELD_TYPES:
+        problems[f"{where}.type"] = f"must be one of {', '.join(FIELD_TYPES)}"
+    name = field.get("name")
+    if not isinstance(name, str) or not 1 <= len(name) <= 64:
+        problems[f"{where}.name"] = "must be a string of 1 to 64 characters"
+    if not isinstance(field.get("required", False), bool):
+        problems[f"{where}.required"] = "must be true or false"
+    if "pattern" in field:
+        try:
+            re.compile(field["pattern"])
+            if not isinstance(field["pattern"], str) or len(field["pattern"]) > 200:
+                raise TypeError
+        except (re.error, TypeError):
+            problems[f"{where}.pattern"] = "must be a valid regular expression of at most 200 characters"
+    for bound in ("min", "max"):
+        if bound in field:
+            value = field[bound]
+            if isinstance(value, bool) or not isinstance(value, (int, str)) or not _is_decimal(value):
+                problems[f"{where}.{bound}"] = "must be a number (integer or decimal string)"
+    if field.get("type") == "enum":
+        values = field.get("values")
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+            problems[f"{where}.values"] = "must be a non-empty list of strings for an enum"
+    return problems
+
+
+def _is_decimal(value):
+    try:
+        return Decimal(str(value)).is_finite()
+    except InvalidOperation:
+        return False
+
+
+def field_schema(field):
+    """JSON Schema of one field definition."""
+    kind = field.get("type", "string")
+    schema = dict(_TYPE_SCHEMAS[kind])
+    if kind == "enum":
+        schema["enum"] = list(field["values"])
+    if "pattern" in field:
+        schema = {"allOf": [schema, {"pattern": field["pattern"]}]} if "pattern" in schema else {
+            **schema, "pattern": field["pattern"]}
+    bounds = {k: field[k] for k in ("min", "max") if k in field}
+    if kind in ("amount", "integer") and bounds:
+        schema["x-decimal-range"] = bounds
+    elif kind != "enum":
+        schema["maxLength"] = int(bounds.get("max", MAX_STRING)) if kind in ("string", "secret") else MAX_STRING
+        if kind in ("string", "secret") and "min" in bounds:
+            schema["minLength"] = int(bounds["min"])
+    return schema
+
+
+def message_schema(fields):
+    """The full JSON Schema of a service's message: envelope plus its fields."""
+    properties = dict(ENVELOPE_SCHEMA)
+    required = list(ENVELOPE_CODES)
+    for field in fields:
+        properties[field["code"]] = field_schema(field)
+        if field.get("required"):
+            required.append(field["code"])
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+
+
+def compile_validator(fields):
+    """A reusable validator for a service's messages."""
+    return FieldValidator(message_schema(fields))
+
+
+ENVELOPE_VALIDATOR = FieldValidator(
+    {"type": "object", "properties": ENVELOPE_SCHEMA, "required": list(ENVELOPE_CODES)}
+)
+
+
+def validate_message(validator, message):
+    """Raise ``ValidationFailed`` naming every bad field, or return quietly."""
+    problems = {}
+    for error in validator.iter_errors(message):
+        problems.update(_describe(error, message))
+    if problems:
+        raise ValidationFailed(details=dict(sorted(problems.items())))
+
+
+def _describe(error, message):
+    if error.validator == "required":
+        missing = [code for code in error.validator_value if code not in message]
+        return {code: "is required" for code in missing}
+    if error.validator == "additionalProperties":
+        extra = [key for key in message if key not in error.schema.get("properties", {})]
+        return {_safe_key(key): "is not a field of this service" for key in extra}
+    field = str(error.path[0]) if error.path else "body"
+    return {_safe_key(field): _reason(error)}
+
+
+def _safe_key(key):
+    # Keys are echoed back; keep hostile ones short and printable.
+    return key[:40].encode("ascii", "replace").decode() if isinstance(key, str) else "body"
+
+
+def _reason(error):
+    if error.validator == "type":
+        expected = error.validator_value
+        return f"must be of type {' or '.join(expected) if isinstance(expected, list) else expected}"
+    if error.validator == "pattern":
+        return "has an invalid format"
+    if error.validator == "maxLength":
+        return f"must be at most {error.validator_value} characters"
+    if error.validator == "minLength":
+        return f"must be at least {error.validator_value} characters"
+    if error.validator == "enum":
+        return f"must be one of {', '.join(map(str, error.validator_value))}"
+    return error.message

@@ -1,0 +1,126 @@
+"""Sends the request function's call downstream over pooled HTTP sessions.
+
+The outcome is always a dict the response function understands: either
+``{"status_code", "headers", "body", "elapsed_ms"}`` or ``{"error": kind}``
+where kind is ``connection`` (nothing was sent: safe to call FAILED),
+``timeout`` or ``protocol`` (the call may have reached the provider:
+the payment's outcome is UNKNOWN), or ``too_large``.
+"""
+
+import logging
+import threading
+import time
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+from requests.adapters import HTTPAdapter
+
+log = logging.getLogger(__name__)
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+NOTHING_SENT = "connection"
+MAX_CONNECT_SECONDS = 3.0
+
+
+class Forwarder:
+    """One ``requests.Session`` per upstream (scheme, host, port), sized to the worker threads."""
+
+    def __init__(self, pool_size=16, max_body_bytes=1024 * 1024):
+        self._pool_size = pool_size
+        self._max_body = max_body_bytes
+        self._sessions = {}
+        self._lock = threading.Lock()
+
+    def _session(self, url):
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname, parts.port)
+        session = self._sessions.get(key)
+        if session is None:
+            with self._lock:
+                session = self._sessions.get(key)
+                if session is None:
+                    session = requests.Session()
+                    session.trust_env = False  # no proxy or netrc surprises on a payment path
+                    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_size, max_retries=0)
+                    session.mount(f"{parts.scheme}://", adapter)
+                    self._sessions[key] = session
+        return session
+
+    def send(self, call):
+        """Perform ``call`` (a validated call spec) and describe what came back."""
+        timeout = call["timeout_ms"] / 1000
+        body = call.get("body")
+        data = None if body is None else orjson.dumps(body)
+        headers = {"Content-Type": "application/json", "Accept": "application/json", **call.get("headers", {})}
+        started = time.perf_counter()
+        try:
+            response = self._session(call["url"]).request(
+                call["method"], call["url"], data=data, headers=headers,
+                timeout=(min(timeout, MAX_CONNECT_SECONDS), timeout), stream=True, allow_redirects=False,
+            )
+            try:
+                raw = self._read_capped(response, started + timeout)
+            finally:
+                response.close()
+        except (requests.exceptions.ConnectTimeout, requests.exceptions.InvalidURL,
+                requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema):
+            return {"error": NOTHING_SENT}
+        except requests.exceptions.ConnectionError as exc:
+            return {"error": _connection_error_kind(exc)}
+        except (requests.exceptions.Timeout, _Overdue):
+            return {"error": "timeout"}
+        except _TooLarge:
+            return {"error": "too_large"}
+        except requests.exceptions.RequestException:
+            log.warning("downstream call failed mid-flight", exc_info=True)
+            return {"error": "protocol"}
+        return {
+            "status_code": response.status_code,
+            "headers": {k.lower(): v for k, v in response.headers.items()},
+            "body": _decode(raw),
+            "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+
+    def _read_capped(self, response, deadline):
+        chunks, size = [], 0
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > self._max_body:
+                raise _TooLarge()
+            if time.perf_counter() > deadline:
+                raise _Overdue()
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def close(self):
+        """Close every pooled connection."""
+        for session in self._sessions.values():
+            session.close()
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Overdue(Exception):
+    pass
+
+
+def _connection_error_kind(exc):
+    # requests folds "refused" and "reset after sending" into ConnectionError;
+    # only a failure to connect proves nothing reached the provider.
+    text = repr(exc)
+    if "NewConnectionError" in text or "NameResolutionError" in text or "Connection refused" in text:
+        return NOTHING_SENT
+    if "ReadTimeoutError" in text:
+        return "timeout"
+    return "protocol"
+
+
+def _decode(raw):
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw[:4096].decode("utf-8", "replace")

@@ -1,0 +1,1 @@
+"""Per-client PostgreSQL functions: rendering, the catalogue of versions, and calling them."""

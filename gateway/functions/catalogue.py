@@ -1,0 +1,41 @@
+"""Creating a client's functions and recording each change as a version."""
+
+import hashlib
+
+from gateway.db import FUNCTION_SCHEMA, Q
+from gateway.functions.templates import render
+
+
+def definition_hash(definition):
+    """Hash of PostgreSQL's own rendering of a function (``pg_get_functiondef``)."""
+    return hashlib.sha256(definition.encode()).hexdigest()
+
+
+def current_definition(conn, name):
+    """``pg_get_functiondef`` of the function named ``name``, or ``None``."""
+    row = conn.execute(Q.function_definition, {"schema": FUNCTION_SCHEMA, "name": name}).fetchone()
+    return row["definition"] if row else None
+
+
+def install(conn, client_service_id, name, kind, source, created_by, note):
+    """Run ``source`` (a CREATE FUNCTION) and record it as the next version; returns the version."""
+    conn.execute(source)
+    definition = current_definition(conn, name)
+    if definition is None:
+        raise ValueError(f"the source did not create {FUNCTION_SCHEMA}.{name}")
+    row = conn.execute(Q.insert_function_version, {
+        "client_service_id": client_service_id, "function_name": name, "kind": kind,
+        "source": source, "source_hash": definition_hash(definition),
+        "created_by": created_by, "note": note,
+    }).fetchone()
+    return row["version"]
+
+
+def generate(conn, client_service_id, template, names, render_context, created_by):
+    """Render both template parts and install them as version 1 (or next)."""
+    request_function, response_function = names
+    context = {"schema": FUNCTION_SCHEMA, "request_function": request_function,
+               "response_function": response_function, **render_context}
+    for kind, name in (("request", request_function), ("response", response_function)):
+        install(conn, client_service_id, name, kind, render(template, kind, **context),
+                created_by, f"generated from template {template}")

@@ -1,0 +1,54 @@
+"""Keeps secrets out of everything the switch stores or logs.
+
+``f007``/``f008`` carry passwords and PINs: they are replaced before a
+message is stored, and any copy of their values a request function put
+into a downstream call (body, URL, headers) is scrubbed too.
+"""
+
+from gateway.fields import SECRET_CODES
+
+MASK = "****"
+SENSITIVE_HEADERS = ("authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "ocp-apim-subscription-key")
+_SENSITIVE_WORDS = ("password", "secret", "token", "pin", "key")
+
+
+def mask_message(message):
+    """Copy of a f000–f010 message with its secret fields masked."""
+    return {code: (MASK if code in SECRET_CODES and value not in (None, "") else value)
+            for code, value in message.items()}
+
+
+def secret_values(message):
+    """The non-trivial secret strings in a message, for scrubbing."""
+    return tuple(str(message[code]) for code in SECRET_CODES
+                 if message.get(code) not in (None, "") and len(str(message[code])) >= 3)
+
+
+def scrub(value, secrets):
+    """Deep copy of ``value`` with every occurrence of each secret replaced by the mask."""
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, dict):
+        return {key: scrub(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrub(item, secrets) for item in value]
+    return value
+
+
+def mask_headers(headers):
+    """Headers with credential-bearing values masked."""
+    return {name: (MASK if _is_sensitive(name) else value) for name, value in (headers or {}).items()}
+
+
+def _is_sensitive(name):
+    lowered = name.lower()
+    return lowered in SENSITIVE_HEADERS or any(word in lowered for word in _SENSITIVE_WORDS)
+
+
+def mask_msisdn(msisdn, visible=3):
+    """``250788123456`` → ``*********456`` for logs."""
+    text = str(msisdn)
+    return "*" * max(len(text) - visible, 0) + text[-visible:]

@@ -1,0 +1,182 @@
+"""Onboarding: clients, services and assigning a service to a client.
+
+The one service layer behind the admin API, the CLI and the portal. Each
+use case owns its transaction, records an audit row, announces the change
+to every instance and reloads this instance's route table.
+"""
+
+import re
+import secrets
+
+from gateway import admin_schemas, routes_config
+from gateway.db import Q
+from gateway.errors import AlreadyExists, BadRequest, NotFound, ValidationFailed
+from gateway.fields import check_field_definitions, validate_message
+from gateway.functions import catalogue
+from gateway.functions.templates import available_templates
+from gateway.naming import MAX_PART_LENGTH, function_name_problem, function_names
+from gateway.security.passwords import generate_secret, hash_password
+from psycopg.types.json import Jsonb
+
+DEFAULT_TEMPLATE = "generic_json"
+
+
+def _audit(conn, actor, action, target, before=None, after=None):
+    conn.execute(Q.insert_audit, {"actor": actor, "action": action, "target": target,
+                                  "before": Jsonb(before) if before is not None else None,
+                                  "after": Jsonb(after) if after is not None else None})
+
+
+def _announce(conn, what):
+    conn.execute(Q.notify_registry_changed, (what,))
+
+
+def app_id_from_name(name):
+    """A valid app_id derived from a display name (``"Akaliza Ltd"`` → ``akaliza_ltd``)."""
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    if not slug or not slug[0].isalpha():
+        slug = "app_" + slug
+    return slug[:MAX_PART_LENGTH].rstrip("_")
+
+
+def _public_client(row):
+    return {"app_id": row["app_id"], "name": row["name"], "username": row["username"],
+            "callback_url": row["callback_url"], "active": row["active"],
+            "created_at": row["created_at"].isoformat()}
+
+
+def create_client(rt, payload, actor, password=None):
+    """Create a client; returns it with its password, shown only this once."""
+    validate_message(admin_schemas.CLIENT_CREATE, payload)
+    app_id = payload.get("app_id") or app_id_from_name(payload["name"])
+    password = password or generate_secret()
+    with rt.db.transaction() as conn:
+        row = conn.execute(Q.insert_client, {
+            "app_id": app_id, "name": payload["name"].strip(), "username": app_id,
+            "password_hash": hash_password(password, rt.config.BCRYPT_ROUNDS),
+            "callback_url": payload.get("callback_url"),
+        }).fetchone()
+        if row is None:
+            raise AlreadyExists(f"A client with app_id {app_id!r} already exists.", details={"app_id": app_id})
+        client = _public_client(row)
+        _audit(conn, actor, "client.create", app_id, after=client)
+        _announce(conn, "client")
+    rt.registry.reload()
+    return {**client, "password": password}
+
+
+def list_clients(rt):
+    """Every client, without secrets."""
+    return [_public_client(row) for row in rt.db.fetch_all(Q.list_clients)]
+
+
+def get_client(rt, app_id):
+    """One client with the services assigned to it."""
+    row = rt.db.fetch_one(Q.get_client, {"app_id": app_id})
+    if row is None:
+        raise NotFound(f"No client with app_id {app_id!r}.")
+    services = rt.db.fetch_all(Q.client_services_of, {"client_id": row["id"]})
+    return {**_public_client(row), "credential_version": row["credential_version"],
+            "services": [{k: s[k] for k in ("microservice", "service", "route", "request_function",
+                                             "response_function", "enabled")} for s in services]}
+
+
+def rotate_credentials(rt, app_id, actor):
+    """New username and password for a client; the old ones stop working at once."""
+    username = f"{app_id}_{secrets.token_hex(4)}"
+    password = generate_secret()
+    with rt.db.transaction() as conn:
+        row = conn.execute(Q.rotate_client_credentials, {
+            "app_id": app_id, "username": username,
+            "password_hash": hash_password(password, rt.config.BCRYPT_ROUNDS),
+        }).fetchone()
+        if row is None:
+            raise NotFound(f"No client with app_id {app_id!r}.")
+        _audit(conn, actor, "client.rotate_credentials", app_id,
+               after={"username": username, "credential_version": row["credential_version"]})
+        _announce(conn, "credentials")
+    rt.registry.reload()
+    return {"app_id": app_id, "username": username, "password": password}
+
+
+def set_client_active(rt, app_id, active, actor):
+    """Activate or deactivate a client."""
+    with rt.db.transaction() as conn:
+        row = conn.execute(Q.set_client_active, {"app_id": app_id, "active": active}).fetchone()
+        if row is None:
+            raise NotFound(f"No client with app_id {app_id!r}.")
+        _audit(conn, actor, "client.activate" if active else "client.deactivate", app_id)
+        _announce(conn, "client")
+    rt.registry.reload()
+    return {"app_id": app_id, "active": active}
+
+
+def _public_service(row):
+    return {"microservice": row["microservice"], "service": row["service"], "route": row["route"],
+            "url": row["url"], "method": row["method"], "timeout_ms": row["timeout_ms"],
+            "template": row["template"], "fields": row["fields"]}
+
+
+def create_service(rt, payload, actor):
+    """Register a downstream service route with its field definitions."""
+    validate_message(admin_schemas.SERVICE_CREATE, payload)
+    fields = payload.get("fields", [])
+    problems = check_field_definitions(fields)
+    template = payload.get("template", DEFAULT_TEMPLATE)
+    if template not in available_templates():
+        problems["template"] = f"must be one of {', '.join(available_templates())}"
+    if problems:
+        raise ValidationFailed(details=problems)
+    with rt.db.transaction() as conn:
+        row = conn.execute(Q.insert_service, {
+            "microservice": payload["microservice"], "service": payload["service"], "route": payload["route"],
+            "url": payload["url"], "method": payload.get("method", "POST"),
+            "timeout_ms": payload.get("timeout_ms", rt.config.DEFAULT_TIMEOUT_MS),
+            "template": template, "fields": Jsonb(fields),
+        }).fetchone()
+        if row is None:
+            raise AlreadyExists("This microservice, service and route already exist.")
+        service = _public_service(row)
+        _audit(conn, actor, "service.create", _service_key(service), after=service)
+    return service
+
+
+def list_services(rt):
+    """Every service."""
+    return [_public_service(row) for row in rt.db.fetch_all(Q.list_services)]
+
+
+def _service_key(service):
+    return f"{service['microservice']}.{service['service']}.{service['route']}"
+
+
+def assign_service(rt, app_id, payload, actor):
+    """Give a client a service: generate its two functions and its route file."""
+    validate_message(admin_schemas.ASSIGNMENT, payload)
+    client = rt.db.fetch_one(Q.get_client, {"app_id": app_id})
+    if client is None:
+        raise NotFound(f"No client with app_id {app_id!r}.")
+    service = rt.db.fetch_one(Q.find_service, payload)
+    if service is None:
+        raise NotFound("No such service: create it first.", details=payload)
+    problem = function_name_problem(app_id, service["microservice"], service["route"])
+    if problem:
+        raise BadRequest(problem, details={"app_id": problem})
+    names = function_names(app_id, service["microservice"], service["route"])
+    with rt.db.transaction() as conn:
+        row = conn.execute(Q.insert_client_service, {
+            "client_id": client["id"], "service_id": service["id"],
+            "request_function": names[0], "response_function": names[1],
+        }).fetchone()
+        if row is None:
+            raise AlreadyExists("The client already has this service, or another service "
+                                "with the same microservice and route.", details={"request_function": names[0]})
+        catalogue.generate(conn, row["id"], service["template"], names, {
+            "client": {"app_id": app_id, "name": client["name"]}, "service": _public_service(service),
+        }, actor)
+        document = routes_config.route_document(app_id, service, names, enabled=True, overrides={})
+        _audit(conn, actor, "route.assign", f"{app_id}:{_service_key(service)}", after=document)
+        _announce(conn, "route")
+    route_file = routes_config.write(rt.config.ROUTES_DIR, document)
+    rt.registry.reload()
+    return {"request_function": names[0], "response_function": names[1], "route_file": str(route_file)}

@@ -1,0 +1,216 @@
+"""The hot path: one payment message from parsed body to stored answer.
+
+parse → validate → resolve → claim → request function → forward →
+response function → persist. The transaction row is committed before
+anything is forwarded; a timeout is UNKNOWN, never FAILED.
+"""
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+
+import orjson
+from psycopg.types.json import Jsonb
+
+from gateway import call_spec
+from gateway.db import Q
+from gateway.errors import (
+    AppIdMismatch, FunctionError, InProgress, ModifiedRequest,
+    Rejected, RouteDisabled, RouteNotFound, TransactionNotFound, UpstreamTimeout, UpstreamUnavailable,
+)
+from gateway.fields import ENVELOPE_VALIDATOR, SECRET_CODES, validate_message
+from gateway.forwarder import NOTHING_SENT
+from gateway.functions import runner
+from gateway.masking import mask_headers, mask_message, scrub, secret_values
+
+# HTTP status of each final state when the switch itself has nothing to add.
+STATUS_HTTP = {"SUCCESS": 200, "FAILED": 200, "PENDING": 202, "UNKNOWN": 502, "REJECTED": 422}
+
+
+@dataclass
+class Outcome:
+    """What the API layer sends back."""
+
+    http_status: int
+    body: dict
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class RequestInfo:
+    """The HTTP facts the API log records."""
+
+    method: str
+    path: str
+    remote_addr: str
+    started: float
+
+
+def payload_hash(message):
+    """Canonical hash of a message: key order ignored, secrets left out."""
+    canonical = {k: v for k, v in message.items() if k not in SECRET_CODES}
+    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).digest()
+
+
+def resolve(registry, client, message):
+    """Validate the envelope and find the route, or raise the precise error."""
+    validate_message(ENVELOPE_VALIDATOR, message)
+    if message["f003"] != client.app_id:
+        raise AppIdMismatch()
+    route = registry.route(client.app_id, message["f000"], message["f001"], message["f002"])
+    if route is None:
+        raise RouteNotFound()
+    if not route.enabled:
+        raise RouteDisabled()
+    validate_message(route.validator, message)
+    return route
+
+
+class PaymentProcessor:
+    """Runs the lifecycle for one message; holds only per-call state."""
+
+    def __init__(self, rt, client, message, info):
+        self.rt, self.client, self.message, self.info = rt, client, message, info
+        self.secrets = secret_values(message)
+        self.timings = {}
+        self._mark = time.perf_counter()
+
+    def _lap(self, stage):
+        now = time.perf_counter()
+        self.timings[stage] = round((now - self._mark) * 1000, 3)
+        self._mark = now
+
+    def process(self):
+        """Run every stage and return the client's ``Outcome``."""
+        route = resolve(self.rt.registry, self.client, self.message)
+        self._lap("validate")
+        with self.rt.db.connection() as conn:
+            claimed = self._claim(conn, route)
+            self._lap("claim")
+            if isinstance(claimed, Outcome):
+                return claimed
+            transaction_id, ref = claimed
+            context = {**route.context, "transaction_ref": ref, "transaction_id": transaction_id,
+                       "unique_id": self.message["f010"]}
+            record = {"transaction_id": transaction_id, "downstream_request": None, "downstream_status": None,
+                      "downstream_response": None, "error_detail": None}
+            prepared = self._prepare(conn, route, context, ref, record)
+        if isinstance(prepared, Outcome):
+            outcome = prepared
+        else:
+            # No database connection is held while the downstream answers.
+            response = self.rt.forwarder.send(prepared)
+            self._lap("forward")
+            record["downstream_status"] = response.get("status_code")
+            record["downstream_response"] = _jsonb(scrub(response, self.secrets))
+            outcome = None
+        with self.rt.db.connection() as conn:
+            if outcome is None:
+                outcome = self._answer(conn, route, context, ref, response, record)
+            self._finish(conn, outcome, record)
+        return outcome
+
+    def _claim(self, conn, route):
+        params = {"client_id": self.client.id, "client_service_id": route.client_service_id,
+                  "unique_id": self.message["f010"], "payload_hash": payload_hash(self.message),
+                  "request": _jsonb(mask_message(self.message))}
+        row = conn.execute(Q.claim_transaction, params).fetchone()
+        if row is not None:
+            return row["id"], row["ref"]
+        existing = conn.execute(Q.find_claimed_transaction, params).fetchone()
+        if existing is None:  # claimed and gone between two statements: cannot happen, but be exact
+            raise InProgress()
+        if bytes(existing["payload_hash"]) != params["payload_hash"]:
+            raise ModifiedRequest(transaction_ref=existing["ref"])
+        if existing["status"] == "RECEIVED":
+            raise InProgress(transaction_ref=existing["ref"])
+        return Outcome(existing["http_status"], existing["answer"], {"Idempotent-Replayed": "true"})
+
+    def _prepare(self, conn, route, context, ref, record):
+        """The validated call spec to forward, or the ``Outcome`` that ends the payment here."""
+        try:
+            result = runner.call(conn, route.request_sql, (self.message, context), self.rt.config.FUNCTION_TIMEOUT_MS)
+            kind, spec = call_spec.parse_call_spec(result, self.rt.config.MAX_TIMEOUT_MS)
+        except runner.FunctionFailure as failure:
+            # Nothing was forwarded: no money moved, the payment failed.
+            record["error_detail"] = scrub(failure.detail, self.secrets)
+            return self._error("FAILED", _scrubbed(failure.error, self.secrets), ref)
+        except ValueError as problem:
+            record["error_detail"] = str(problem)
+            return self._error("FAILED", FunctionError("The route's request function returned an invalid call."), ref)
+        self._lap("request_function")
+        if kind == "reject":
+            return self._error("REJECTED", Rejected(spec["message"], details={"reason": spec["code"]}), ref)
+        record["downstream_request"] = _jsonb(scrub(
+            {"url": spec["url"], "method": spec["method"], "headers": mask_headers(spec["headers"]),
+             "body": spec["body"], "timeout_ms": spec["timeout_ms"]}, self.secrets))
+        return spec
+
+    def _answer(self, conn, route, context, ref, response, record):
+        masked = mask_message(self.message)
+        nothing_sent = response.get("error") == NOTHING_SENT
+        try:
+            result = runner.call(conn, route.response_sql, (masked, response, context),
+                                 self.rt.config.FUNCTION_TIMEOUT_MS)
+            answer = call_spec.parse_answer(result)
+        except (runner.FunctionFailure, ValueError) as problem:
+            detail = problem.detail if isinstance(problem, runner.FunctionFailure) else str(problem)
+            record["error_detail"] = scrub(detail, self.secrets)
+            # The call went out: the provider may have moved money, so the outcome is unknown.
+            status = "FAILED" if nothing_sent else "UNKNOWN"
+            return self._error(status, FunctionError("The route's response function failed."), ref)
+        self._lap("response_function")
+        if "error" in response:
+            return self._transport_error(response["error"], answer, ref)
+        body = {**answer, "transaction_ref": ref, "unique_id": self.message["f010"]}
+        return Outcome(STATUS_HTTP[answer["status"]], body)
+
+    def _transport_error(self, kind, answer, ref):
+        # The switch, not the function, decides the state after a transport failure.
+        if kind == NOTHING_SENT:
+            return self._error("FAILED", UpstreamUnavailable(answer["message"] or None), ref)
+        return self._error("UNKNOWN", UpstreamTimeout(answer["message"] or None) if kind == "timeout"
+                           else UpstreamUnavailable("The downstream call failed mid-flight; the outcome is unknown."),
+                           ref)
+
+    def _error(self, status, error, ref):
+        error.transaction_ref = ref
+        error.extra = {"status": status, "unique_id": self.message["f010"]}
+        return Outcome(error.status, error.to_dict(), dict(error.headers))
+
+    def _finish(self, conn, outcome, record):
+        self.timings["total"] = round((time.perf_counter() - self.info.started) * 1000, 3)
+        body = outcome.body
+        status = body["status"]
+        error_code = body["error"]["code"] if "error" in body else None
+        conn.execute(Q.finish_transaction, {
+            **record, "status": status, "answer": _jsonb(body), "http_status": outcome.http_status,
+            "error_code": error_code, "timings": _jsonb(self.timings),
+            "method": self.info.method, "path": self.info.path, "duration_ms": self.timings["total"],
+            "remote_addr": self.info.remote_addr,
+        })
+        outcome.headers["Server-Timing"] = server_timing(self.timings)
+
+
+def _scrubbed(error, secrets):
+    error.message = scrub(error.message, secrets)
+    return error
+
+
+def _jsonb(value):
+    return None if value is None else Jsonb(value)
+
+
+def server_timing(timings):
+    """``Server-Timing`` header value from stage timings in ms."""
+    return ", ".join(f"{stage};dur={ms}" for stage, ms in timings.items())
+
+
+def transaction_status(db, client, unique_id):
+    """The stored state and answer of a client's transaction."""
+    row = db.fetch_one(Q.transaction_status, {"client_id": client.id, "unique_id": unique_id})
+    if row is None:
+        raise TransactionNotFound()
+    return {"transaction_ref": row["ref"], "unique_id": row["unique_id"], "status": row["status"],
+            "answer": row["answer"], "created_at": row["created_at"].isoformat(),
+            "completed_at": row["completed_at"].isoformat() if row["completed_at"] else None}

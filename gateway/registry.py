@@ -1,0 +1,146 @@
+"""The in-memory table of clients and routes every request is resolved against.
+
+Loaded from the database at start, swapped whole on reload (readers never
+see half a table), and reloaded when any instance announces a change on
+the ``mospay_registry`` channel, plus periodically as a safety net.
+"""
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from gateway.db import FUNCTION_SCHEMA, Q
+from gateway.fields import compile_validator
+
+log = logging.getLogger(__name__)
+CHANNEL = "mospay_registry"
+
+
+@dataclass(frozen=True)
+class ClientEntry:
+    """What authentication needs to know of a client."""
+
+    id: int
+    app_id: str
+    name: str
+    username: str
+    password_hash: str
+    credential_version: int
+    active: bool
+
+
+@dataclass(frozen=True)
+class RouteEntry:
+    """A client's route, with everything the hot path needs precomputed."""
+
+    client_service_id: int
+    client_id: int
+    app_id: str
+    microservice: str
+    service: str
+    route: str
+    url: str
+    method: str
+    timeout_ms: int
+    enabled: bool
+    request_function: str
+    response_function: str
+    validator: object = field(repr=False)
+    request_sql: sql.Composed = field(repr=False)
+    response_sql: sql.Composed = field(repr=False)
+    context: dict = field(repr=False)
+
+    @property
+    def key(self):
+        return (self.app_id, self.microservice, self.service, self.route)
+
+
+def _function_call(query, name):
+    return sql.SQL(query).format(schema=sql.Identifier(FUNCTION_SCHEMA), function=sql.Identifier(name))
+
+
+def _route_entry(row):
+    overrides = row["route_settings"]
+    upstream = {"url": row["url"], "method": row["method"], "timeout_ms": row["timeout_ms"],
+                **overrides.get("upstream", {})}
+    settings = {**row["service_settings"], **{k: v for k, v in overrides.items() if k not in ("upstream", "fields")}}
+    return RouteEntry(
+        client_service_id=row["client_service_id"], client_id=row["client_id"], app_id=row["app_id"],
+        microservice=row["microservice"], service=row["service"], route=row["route"],
+        url=upstream["url"], method=upstream["method"], timeout_ms=upstream["timeout_ms"], enabled=row["enabled"],
+        request_function=row["request_function"], response_function=row["response_function"],
+        validator=compile_validator(overrides.get("fields", row["fields"])),
+        request_sql=_function_call(Q.call_request_function, row["request_function"]),
+        response_sql=_function_call(Q.call_response_function, row["response_function"]),
+        context={
+            "client": {"app_id": row["app_id"], "name": row["client_name"]},
+            "service": {"microservice": row["microservice"], "service": row["service"], "route": row["route"],
+                        **upstream},
+            "route": settings,
+        },
+    )
+
+
+class Registry:
+    """Clients by App-ID and routes by (app_id, microservice, service, route)."""
+
+    def __init__(self, db):
+        self._db = db
+        self.clients = {}
+        self.routes = {}
+        self._reload_lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def reload(self):
+        """Read every client and route again and swap the tables in one step."""
+        with self._reload_lock, self._db.connection() as conn:
+            clients = {row["app_id"]: ClientEntry(**row) for row in conn.execute(Q.load_clients)}
+            routes = {}
+            for row in conn.execute(Q.load_routes):
+                entry = _route_entry(row)
+                routes[entry.key] = entry
+        self.clients, self.routes = clients, routes
+        log.debug("registry loaded: %d clients, %d routes", len(clients), len(routes))
+
+    def client(self, app_id):
+        """The client with this App-ID, or ``None``."""
+        return self.clients.get(app_id)
+
+    def route(self, app_id, microservice, service, route):
+        """The route for this key, or ``None``."""
+        return self.routes.get((app_id, microservice, service, route))
+
+    def start_listening(self, reload_seconds):
+        """Reload on every ``mospay_registry`` notification, and every ``reload_seconds``."""
+        thread = threading.Thread(target=self._listen, args=(reload_seconds,), name="registry-listener", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self):
+        """Stop the listener thread (it exits within a second)."""
+        self._stop.set()
+
+    def _listen(self, reload_seconds):
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._db.url, autocommit=True, connect_timeout=3) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
+                    self.reload()  # catch up on anything missed while disconnected
+                    self._wait_for_changes(conn, reload_seconds)
+            except Exception:  # noqa: BLE001 - the listener must survive any outage
+                log.warning("registry listener lost its connection; retrying", exc_info=True)
+                self._stop.wait(1.0)
+
+    def _wait_for_changes(self, conn, reload_seconds):
+        waited = 0.0
+        while not self._stop.is_set():
+            changed = False
+            for _ in conn.notifies(timeout=1.0, stop_after=1):
+                changed = True
+            waited = 0.0 if changed else waited + 1.0
+            if changed or waited >= reload_seconds:
+                self.reload()
+                waited = 0.0

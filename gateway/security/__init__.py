@@ -1,0 +1,1 @@
+"""Passwords, the verified-credential cache and JWTs."""

@@ -1,0 +1,72 @@
+-- name: insert_client
+INSERT INTO mospay.clients (app_id, name, username, password_hash, callback_url)
+VALUES (%(app_id)s, %(name)s, %(username)s, %(password_hash)s, %(callback_url)s)
+ON CONFLICT DO NOTHING
+RETURNING id, app_id, name, username, callback_url, active, created_at
+
+-- name: list_clients
+SELECT id, app_id, name, username, callback_url, active, credential_version, created_at, updated_at
+FROM mospay.clients
+ORDER BY app_id
+
+-- name: get_client
+SELECT id, app_id, name, username, callback_url, active, credential_version, created_at, updated_at
+FROM mospay.clients
+WHERE app_id = %(app_id)s
+
+-- name: rotate_client_credentials
+UPDATE mospay.clients
+SET username = %(username)s, password_hash = %(password_hash)s,
+    credential_version = credential_version + 1, updated_at = now()
+WHERE app_id = %(app_id)s
+RETURNING id, app_id, username, credential_version
+
+-- name: set_client_active
+UPDATE mospay.clients SET active = %(active)s, updated_at = now()
+WHERE app_id = %(app_id)s
+RETURNING id, app_id, active
+
+-- name: insert_service
+INSERT INTO mospay.services (microservice, service, route, url, method, timeout_ms, template, fields)
+VALUES (%(microservice)s, %(service)s, %(route)s, %(url)s, %(method)s, %(timeout_ms)s, %(template)s, %(fields)s)
+ON CONFLICT (microservice, service, route) DO NOTHING
+RETURNING id, microservice, service, route, url, method, timeout_ms, template, fields, created_at
+
+-- name: list_services
+SELECT id, microservice, service, route, url, method, timeout_ms, template, fields, created_at, updated_at
+FROM mospay.services
+ORDER BY microservice, service, route
+
+-- name: find_service
+SELECT id, microservice, service, route, url, method, timeout_ms, template, fields
+FROM mospay.services
+WHERE microservice = %(microservice)s AND service = %(service)s AND route = %(route)s
+
+-- name: insert_client_service
+INSERT INTO mospay.client_services (client_id, service_id, request_function, response_function)
+VALUES (%(client_id)s, %(service_id)s, %(request_function)s, %(response_function)s)
+ON CONFLICT DO NOTHING
+RETURNING id
+
+-- name: client_services_of
+SELECT cs.id, s.microservice, s.service, s.route, cs.request_function, cs.response_function, cs.enabled
+FROM mospay.client_services cs
+JOIN mospay.services s ON s.id = cs.service_id
+WHERE cs.client_id = %(client_id)s
+ORDER BY s.microservice, s.service, s.route
+
+-- name: insert_audit
+INSERT INTO mospay.audit_log (actor, action, target, before, after)
+VALUES (%(actor)s, %(action)s, %(target)s, %(before)s, %(after)s)
+
+-- name: route_settings
+SELECT cs.id, cs.enabled, cs.settings, cs.request_function, cs.response_function,
+       c.app_id, s.microservice, s.service, s.route, s.url, s.method, s.timeout_ms, s.fields
+FROM mospay.client_services cs
+JOIN mospay.clients c ON c.id = cs.client_id
+JOIN mospay.services s ON s.id = cs.service_id
+ORDER BY c.app_id, s.microservice, s.service, s.route
+
+-- name: update_route_settings
+UPDATE mospay.client_services SET enabled = %(enabled)s, settings = %(settings)s, updated_at = now()
+WHERE id = %(id)s

@@ -1,0 +1,24 @@
+-- name: find_user
+SELECT id, username, password_hash, role, must_change_password, password_version, active
+FROM mospay.users
+WHERE username = %(username)s
+
+-- name: find_user_by_id
+SELECT id, username, password_hash, role, must_change_password, password_version, active
+FROM mospay.users
+WHERE id = %(id)s
+
+-- name: insert_user
+INSERT INTO mospay.users (username, password_hash, role, must_change_password)
+VALUES (%(username)s, %(password_hash)s, %(role)s, %(must_change_password)s)
+ON CONFLICT (username) DO NOTHING
+RETURNING id
+
+-- name: change_user_password
+UPDATE mospay.users
+SET password_hash = %(password_hash)s, must_change_password = false,
+    password_version = password_version + 1, updated_at = now()
+WHERE id = %(id)s
+
+-- name: count_users
+SELECT count(*) AS n FROM mospay.users
