@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
-DEFAULT_SECRET = "dev-secret-change-me"
-DEFAULT_JWT_SECRET = "dev-jwt-secret-change-me"
+DEFAULT_SECRET = "dev-only-secret-key-change-me-in-production"
+DEFAULT_JWT_SECRET = "dev-only-jwt-secret-change-me-in-production"
 
 
 def _env(name, default=None):

@@ -9,7 +9,7 @@ strings (or integers): a float would be a guess about money.
 import re
 from decimal import Decimal, InvalidOperation
 
-from jsonschema import Draft202012Validator, validators
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 from gateway.errors import ValidationFailed
 from gateway.naming import MAX_PART_LENGTH, NAME_PART
@@ -51,9 +51,9 @@ def _decimal_range(validator, bounds, instance, schema):
     except InvalidOperation:
         return  # the pattern reports it
     if "min" in bounds and value < Decimal(str(bounds["min"])):
-        yield validators.ValidationError(f"must be at least {bounds['min']}")
+        yield ValidationError(f"must be at least {bounds['min']}")
     if "max" in bounds and value > Decimal(str(bounds["max"])):
-        yield validators.ValidationError(f"must be at most {bounds['max']}")
+        yield ValidationError(f"must be at most {bounds['max']}")
 
 
 FieldValidator = validators.extend(Draft202012Validator, {"x-decimal-range": _decimal_range})

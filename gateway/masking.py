@@ -18,17 +18,23 @@ def mask_message(message):
             for code, value in message.items()}
 
 
+# Shorter secrets (a 4-digit PIN) are masked only where a value equals them:
+# masking them inside other text would mangle MSISDNs and amounts.
+MIN_EMBEDDED_SECRET = 8
+
+
 def secret_values(message):
-    """The non-trivial secret strings in a message, for scrubbing."""
-    return tuple(str(message[code]) for code in SECRET_CODES
-                 if message.get(code) not in (None, "") and len(str(message[code])) >= 3)
+    """The secret strings in a message, for scrubbing."""
+    return tuple(str(message[code]) for code in SECRET_CODES if message.get(code) not in (None, ""))
 
 
 def scrub(value, secrets):
-    """Deep copy of ``value`` with every occurrence of each secret replaced by the mask."""
+    """Deep copy of ``value`` with each secret masked: whole values always, embedded copies when long."""
     if isinstance(value, str):
         for secret in secrets:
-            if secret in value:
+            if value == secret:
+                return MASK
+            if len(secret) >= MIN_EMBEDDED_SECRET and secret in value:
                 value = value.replace(secret, MASK)
         return value
     if isinstance(value, dict):

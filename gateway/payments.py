@@ -134,7 +134,7 @@ class PaymentProcessor:
         except runner.FunctionFailure as failure:
             # Nothing was forwarded: no money moved, the payment failed.
             record["error_detail"] = scrub(failure.detail, self.secrets)
-            return self._error("FAILED", _scrubbed(failure.error, self.secrets), ref)
+            return self._error("FAILED", failure.error, ref)
         except ValueError as problem:
             record["error_detail"] = str(problem)
             return self._error("FAILED", FunctionError("The route's request function returned an invalid call."), ref)
@@ -180,7 +180,8 @@ class PaymentProcessor:
 
     def _finish(self, conn, outcome, record):
         self.timings["total"] = round((time.perf_counter() - self.info.started) * 1000, 3)
-        body = outcome.body
+        # The answer is stored and replayed: no secret may ride in it, even echoed by a provider.
+        body = outcome.body = scrub(outcome.body, self.secrets)
         status = body["status"]
         error_code = body["error"]["code"] if "error" in body else None
         conn.execute(Q.finish_transaction, {
@@ -190,11 +191,6 @@ class PaymentProcessor:
             "remote_addr": self.info.remote_addr,
         })
         outcome.headers["Server-Timing"] = server_timing(self.timings)
-
-
-def _scrubbed(error, secrets):
-    error.message = scrub(error.message, secrets)
-    return error
 
 
 def _jsonb(value):

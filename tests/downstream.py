@@ -1,0 +1,66 @@
+"""A real HTTP server on loopback standing in for a provider's microservice.
+
+Tests set ``server.behaviour`` to a function ``(path, headers, body) →
+(status, body, delay_seconds)`` and read ``server.received`` afterwards.
+"""
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def success(path, headers, body):
+    """The default behaviour: a generic_json-style SUCCESS answer."""
+    return 200, {"status": "SUCCESS", "code": "OK", "message": "done", "data": {"echo": body}}, 0
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _handle(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        server = self.server
+        with server.lock:
+            server.received.append({"method": self.command, "path": self.path,
+                                    "headers": dict(self.headers), "body": body})
+        status, answer, delay = server.behaviour(self.path, dict(self.headers), body)
+        if delay:
+            time.sleep(delay)
+        data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_POST = do_GET = do_PUT = _handle
+
+
+class Downstream(ThreadingHTTPServer):
+    """Records every request; answers as ``behaviour`` says."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.lock = threading.Lock()
+        self.received = []
+        self.behaviour = success
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def reset(self):
+        with self.lock:
+            self.received.clear()
+        self.behaviour = success

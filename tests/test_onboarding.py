@@ -1,0 +1,158 @@
+"""Onboarding through the admin API: clients, services, assignments and their guards."""
+
+import psycopg
+import pytest
+import requests
+
+from tests.factories import unique_name
+
+
+def table_counts(db):
+    tables = ("clients", "services", "client_services", "function_versions")
+    return {t: db(f"SELECT count(*) AS n FROM mospay.{t}")[0]["n"] for t in tables}
+
+
+def test_the_seeded_admin_must_change_the_password_first(base_url, admin_token):
+    # admin_token already changed it; the old password no longer opens anything.
+    assert requests.post(f"{base_url}/api/v1/admin/token", auth=("admin", "admin123")).status_code == 401
+
+
+def test_a_flagged_admin_is_refused_until_the_password_changes(base_url, rt):
+    from gateway.db import Q
+    from gateway.security.passwords import hash_password
+    username = unique_name("ops")
+    with rt.db.connection() as conn:
+        conn.execute(Q.insert_user, {"username": username, "role": "admin", "must_change_password": True,
+                                     "password_hash": hash_password("first-password", 4)})
+    token = requests.post(f"{base_url}/api/v1/admin/token", auth=(username, "first-password")).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+
+    refused = requests.get(f"{base_url}/api/v1/admin/clients", headers=headers)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "PASSWORD_CHANGE_REQUIRED"
+    short = requests.post(f"{base_url}/api/v1/admin/password", headers=headers,
+                          json={"current_password": "first-password", "new_password": "short"})
+    assert short.status_code == 400 and "new_password" in short.json()["error"]["details"]
+    changed = requests.post(f"{base_url}/api/v1/admin/password", headers=headers,
+                            json={"current_password": "first-password", "new_password": "a-much-better-one"})
+    assert changed.status_code == 200
+    # The old token died with the old password.
+    assert requests.get(f"{base_url}/api/v1/admin/clients", headers=headers).status_code == 401
+
+
+def test_creating_a_client_shows_the_password_once_and_stores_only_a_hash(admin, db):
+    created = admin.create_client(name="Akaliza Shop", app_id=unique_name("shop"))
+
+    assert set(created) >= {"app_id", "name", "username", "password"}
+    listed = admin.get(f"/clients/{created['app_id']}").json()
+    assert "password" not in listed and created["password"] not in str(admin.get("/clients").json())
+    stored = db("SELECT password_hash FROM mospay.clients WHERE app_id = %s", (created["app_id"],))[0]
+    assert stored["password_hash"].startswith("$2b$") and created["password"] not in stored["password_hash"]
+
+
+def test_an_app_id_is_derived_from_the_name_when_absent(admin):
+    response = admin.post("/clients", {"name": f"Big Shop {unique_name('')} Ltd."})
+    assert response.status_code == 201 and response.json()["app_id"].startswith("big_shop_")
+
+
+def test_a_duplicate_client_is_409(admin):
+    client = admin.create_client()
+    again = admin.post("/clients", {"name": "x", "app_id": client["app_id"]})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "ALREADY_EXISTS"
+
+
+def test_assignment_generates_both_functions_and_the_route_file(admin, downstream, rt, config):
+    client = admin.create_client()
+    service = admin.create_service(downstream.url)
+
+    assigned = admin.assign(client, service)
+
+    expected = f"{client['app_id']}_{service['microservice']}_payment"
+    assert assigned["request_function"] == expected
+    assert assigned["response_function"] == f"RESPONSE_{expected}"
+    with psycopg.connect(rt.config.DATABASE_URL) as conn:
+        names = {r[0] for r in conn.execute(
+            "SELECT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = 'mospay_fn' AND proname LIKE %s", (f"%{expected}",))}
+        versions = conn.execute("SELECT function_name, version, created_by FROM mospay.function_versions "
+                                "WHERE function_name LIKE %s ORDER BY 1", (f"%{expected}",)).fetchall()
+    assert names == {expected, f"RESPONSE_{expected}"}
+    assert versions == [(f"RESPONSE_{expected}", 1, "admin"), (expected, 1, "admin")]
+    route_file = config.ROUTES_DIR / client["app_id"] / f"{service['microservice']}_collection_payment.yaml"
+    assert assigned["route_file"] == str(route_file) and route_file.is_file()
+    assert admin.post(f"/clients/{client['app_id']}/services",
+                      {k: service[k] for k in ("microservice", "service", "route")}).status_code == 409
+
+
+HOSTILE = ["Robert'); DROP TABLE mospay.clients;--", 'a"b', "UPPER", "1starts_with_digit", "sp ace",
+           "x" * 41, "ü_unicode", "", None, 12, ["list"]]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_app_ids_are_400_and_change_nothing(admin, db, value):
+    before = table_counts(db)
+
+    response = admin.post("/clients", {"name": "Hostile", "app_id": value})
+
+    assert response.status_code == 400 and "app_id" in response.json()["error"]["details"]
+    assert table_counts(db) == before
+
+
+@pytest.mark.parametrize("part", ["microservice", "service", "route"])
+@pytest.mark.parametrize("value", HOSTILE[:6])
+def test_hostile_service_names_are_400_and_change_nothing(admin, downstream, db, part, value):
+    before = table_counts(db)
+    payload = {"microservice": unique_name("ms"), "service": "collection", "route": "payment",
+               "url": downstream.url, part: value}
+
+    response = admin.post("/services", payload)
+
+    assert response.status_code == 400 and part in response.json()["error"]["details"]
+    assert table_counts(db) == before
+
+
+def test_names_too_long_for_postgresql_are_refused_before_any_sql(admin, downstream, db):
+    client = admin.create_client(app_id=unique_name("a" * 24))  # 32 characters
+    service = admin.create_service(downstream.url, microservice="m" * 20, route="r" * 10)
+    before = table_counts(db)
+
+    response = admin.post(f"/clients/{client['app_id']}/services",
+                          {k: service[k] for k in ("microservice", "service", "route")})
+
+    assert response.status_code == 400 and "63" in response.json()["error"]["message"]
+    assert table_counts(db) == before
+
+
+@pytest.mark.parametrize("fields, where", [
+    ([{"code": "f001", "name": "x", "type": "string"}], "fields[0].code"),
+    ([{"code": "f004", "name": "x", "type": "money"}], "fields[0].type"),
+    ([{"code": "f004", "name": "x", "pattern": "("}], "fields[0].pattern"),
+    ([{"code": "f004", "name": "x", "min": "abc"}], "fields[0].min"),
+    ([{"code": "f004", "name": "a"}, {"code": "f004", "name": "b"}], "fields[1].code"),
+    ([{"code": "f004", "name": "x", "sql": "DROP"}], "fields[0].sql"),
+])
+def test_bad_field_definitions_are_named(admin, downstream, fields, where):
+    response = admin.post("/services", {"microservice": unique_name("ms"), "service": "s", "route": "r",
+                                        "url": downstream.url, "fields": fields})
+    assert response.status_code == 400 and where in response.json()["error"]["details"]
+
+
+def test_an_unknown_template_is_refused(admin, downstream):
+    response = admin.post("/services", {"microservice": unique_name("ms"), "service": "s", "route": "r",
+                                        "url": downstream.url, "template": "../../etc/passwd"})
+    assert response.status_code == 400 and "template" in response.json()["error"]["details"]
+
+
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/clients"), ("POST", "/clients"), ("GET", "/services"), ("POST", "/services"),
+    ("POST", "/clients/akaliza/credentials"), ("POST", "/clients/akaliza/services"),
+    ("POST", "/clients/akaliza/deactivate"),
+])
+def test_every_admin_endpoint_requires_a_token(base_url, method, path):
+    response = requests.request(method, f"{base_url}/api/v1/admin{path}", json={})
+    assert response.status_code == 401 and response.json()["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_the_admin_api_answers_bad_json_precisely(admin):
+    response = requests.post(f"{admin.base_url}/api/v1/admin/clients", data=b"{oops",
+                             headers={**admin.headers, "Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "MALFORMED_JSON"
