@@ -5,14 +5,15 @@ import sys
 
 import click
 import yaml
+from flask.cli import AppGroup
 
 from gateway import onboarding, routes_config
 from gateway.errors import MosPayError
 from gateway.runtime import runtime
 
-routes_cli = click.Group("routes", help="Keep routes_config/ and the database in step.")
-clients_cli = click.Group("clients", help="Onboard and manage client apps.")
-services_cli = click.Group("services", help="Register downstream services.")
+routes_cli = AppGroup("routes", help="Keep routes_config/ and the database in step.")
+clients_cli = AppGroup("clients", help="Onboard and manage client apps.")
+services_cli = AppGroup("services", help="Register downstream services.")
 
 
 def _fail(message):

@@ -180,3 +180,20 @@ def assign_service(rt, app_id, payload, actor):
     route_file = routes_config.write(rt.config.ROUTES_DIR, document)
     rt.registry.reload()
     return {"request_function": names[0], "response_function": names[1], "route_file": str(route_file)}
+
+
+def set_route_enabled(rt, app_id, key, enabled, actor):
+    """Enable or disable one client's route, in the database and its route file."""
+    with rt.db.transaction() as conn:
+        row = conn.execute(Q.find_route, {"app_id": app_id, **key}).fetchone()
+        if row is None:
+            raise NotFound("The client has no such route.", details={"app_id": app_id, **key})
+        conn.execute(Q.set_route_enabled, {"id": row["id"], "enabled": enabled})
+        names = (row["request_function"], row["response_function"])
+        document = routes_config.route_document(app_id, row, names, enabled, row["settings"])
+        _audit(conn, actor, "route.enable" if enabled else "route.disable",
+               f"{app_id}:{_service_key(row)}", before={"enabled": row["enabled"]}, after={"enabled": enabled})
+        _announce(conn, "route")
+    routes_config.write(rt.config.ROUTES_DIR, document)
+    rt.registry.reload()
+    return {"app_id": app_id, **key, "enabled": enabled}

@@ -245,16 +245,16 @@ def test_hostile_route_names_change_nothing(integrator, downstream, db, f000, f0
     assert downstream.received == []
 
 
-def test_an_unknown_route_is_404_and_a_disabled_one_403(integrator, rt, db):
+def test_an_unknown_route_is_404_and_a_disabled_one_403(integrator, admin):
     unknown = integrator.pay(integrator.message(f002="refund"))
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "ROUTE_NOT_FOUND"
 
-    with rt.db.connection() as conn:
-        conn.execute("UPDATE mospay.client_services cs SET enabled = false FROM mospay.clients c "
-                     "WHERE c.id = cs.client_id AND c.app_id = %s", (integrator.client["app_id"],))
-    rt.registry.reload()
+    route = f"/clients/{integrator.client['app_id']}/services/{integrator.service['microservice']}/collection/payment"
+    assert admin.post(route + "/disable").status_code == 200
     disabled = integrator.pay()
     assert disabled.status_code == 403 and disabled.json()["error"]["code"] == "ROUTE_DISABLED"
+    assert admin.post(route + "/enable").status_code == 200
+    assert integrator.pay().status_code == 200
 
 
 @pytest.mark.parametrize("fields, bad", [

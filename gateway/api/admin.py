@@ -114,3 +114,11 @@ def list_services():
 def create_service():
     """Register a microservice / service / route with its fields."""
     return json_response(onboarding.create_service(runtime(), json_body(), g.user.username), 201)
+
+
+@bp.post("/clients/<app_id>/services/<microservice>/<service>/<route>/<any(enable, disable):action>")
+@admin_required(WRITE_ROLES)
+def set_route_enabled(app_id, microservice, service, route, action):
+    """Enable or disable one of a client's routes."""
+    key = {"microservice": microservice, "service": service, "route": route}
+    return json_response(onboarding.set_route_enabled(runtime(), app_id, key, action == "enable", g.user.username))

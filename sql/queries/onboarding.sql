@@ -70,3 +70,17 @@ ORDER BY c.app_id, s.microservice, s.service, s.route
 -- name: update_route_settings
 UPDATE mospay.client_services SET enabled = %(enabled)s, settings = %(settings)s, updated_at = now()
 WHERE id = %(id)s
+
+-- name: find_route
+SELECT cs.id, cs.enabled, cs.settings, cs.request_function, cs.response_function,
+       c.app_id, s.microservice, s.service, s.route, s.url, s.method, s.timeout_ms, s.fields
+FROM mospay.client_services cs
+JOIN mospay.clients c ON c.id = cs.client_id
+JOIN mospay.services s ON s.id = cs.service_id
+WHERE c.app_id = %(app_id)s AND s.microservice = %(microservice)s
+  AND s.service = %(service)s AND s.route = %(route)s
+FOR UPDATE OF cs
+
+-- name: set_route_enabled
+UPDATE mospay.client_services SET enabled = %(enabled)s, updated_at = now()
+WHERE id = %(id)s
