@@ -6,6 +6,7 @@ import os
 import psycopg
 
 from gateway.db.embedded import start_embedded
+from gateway.db.queries import Q
 from gateway.db.migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def seed(rt):
     from gateway import demo, users  # late: they import the service layer
 
     with psycopg.connect(rt.config.DATABASE_URL, autocommit=True) as lock_conn:
-        lock_conn.execute("SELECT pg_advisory_lock(%s)", (_SEED_LOCK_KEY,))
+        lock_conn.execute(Q.lock_migrations, (_SEED_LOCK_KEY,))
         users.ensure_initial_admin(rt)
         if rt.config.DEMO:
             demo.seed_demo(rt)

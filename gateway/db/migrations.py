@@ -9,20 +9,14 @@ import re
 from pathlib import Path
 
 import psycopg
+from psycopg.rows import tuple_row
+
+from gateway.db.queries import Q
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "sql" / "migrations"
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOCK_KEY = 7_340_001  # arbitrary, fixed: the migration advisory lock
-
-_VERSION_TABLE = """
-CREATE SCHEMA IF NOT EXISTS mospay;
-CREATE TABLE IF NOT EXISTS mospay.schema_migrations (
-    version    integer PRIMARY KEY,
-    name       text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-)"""
-
 
 def available_migrations(directory=MIGRATIONS_DIR):
     """``[(version, name, path)]`` in order; a misnamed file is an error."""
@@ -37,7 +31,7 @@ def available_migrations(directory=MIGRATIONS_DIR):
 
 def pending_migrations(conn, directory=MIGRATIONS_DIR):
     """Migrations not yet applied on ``conn``'s database."""
-    applied = {row[0] for row in conn.execute("SELECT version FROM mospay.schema_migrations")}
+    applied = {row[0] for row in conn.cursor(row_factory=tuple_row).execute(Q.applied_migrations)}
     return [m for m in available_migrations(directory) if m[0] not in applied]
 
 
@@ -45,17 +39,15 @@ def migrate(url, directory=MIGRATIONS_DIR):
     """Apply every pending migration; returns the versions applied."""
     applied = []
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        conn.execute(Q.lock_migrations, (_LOCK_KEY,))
         try:
-            conn.execute(_VERSION_TABLE)
+            conn.execute(Q.create_version_table)
             for version, name, path in pending_migrations(conn, directory):
                 with conn.transaction():
                     conn.execute(path.read_text())
-                    conn.execute(
-                        "INSERT INTO mospay.schema_migrations (version, name) VALUES (%s, %s)", (version, name)
-                    )
+                    conn.execute(Q.record_migration, (version, name))
                 log.info("applied migration %04d_%s", version, name)
                 applied.append(version)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+            conn.execute(Q.unlock_migrations, (_LOCK_KEY,))
     return applied
