@@ -9,6 +9,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+import orjson
 import psycopg
 from psycopg import sql
 
@@ -62,7 +63,15 @@ def _function_call(query, name):
     return sql.SQL(query).format(schema=sql.Identifier(FUNCTION_SCHEMA), function=sql.Identifier(name))
 
 
-def _route_entry(row):
+def _validator(fields, cache):
+    # Many routes share a service's fields: compile each distinct definition once per reload.
+    key = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+    if key not in cache:
+        cache[key] = compile_validator(fields)
+    return cache[key]
+
+
+def _route_entry(row, validators):
     overrides = row["route_settings"]
     upstream = {"url": row["url"], "method": row["method"], "timeout_ms": row["timeout_ms"],
                 **overrides.get("upstream", {})}
@@ -72,7 +81,7 @@ def _route_entry(row):
         microservice=row["microservice"], service=row["service"], route=row["route"],
         url=upstream["url"], method=upstream["method"], timeout_ms=upstream["timeout_ms"], enabled=row["enabled"],
         request_function=row["request_function"], response_function=row["response_function"],
-        validator=compile_validator(overrides.get("fields", row["fields"])),
+        validator=_validator(overrides.get("fields", row["fields"]), validators),
         request_sql=_function_call(Q.call_request_function, row["request_function"]),
         response_sql=_function_call(Q.call_response_function, row["response_function"]),
         context={
@@ -98,9 +107,9 @@ class Registry:
         """Read every client and route again and swap the tables in one step."""
         with self._reload_lock, self._db.connection() as conn:
             clients = {row["app_id"]: ClientEntry(**row) for row in conn.execute(Q.load_clients)}
-            routes = {}
+            routes, validators = {}, {}
             for row in conn.execute(Q.load_routes):
-                entry = _route_entry(row)
+                entry = _route_entry(row, validators)
                 routes[entry.key] = entry
         self.clients, self.routes = clients, routes
         log.debug("registry loaded: %d clients, %d routes", len(clients), len(routes))
