@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def create_app(config=None):
     """Build the switch: database ready, route table loaded, blueprints attached."""
     from gateway import bootstrap, cli
-    from gateway.api import admin, health, payment
+    from gateway.api import admin, admin_functions, health, payment
     from gateway.errors import register_error_handlers
     from gateway.runtime import Runtime
 
@@ -35,6 +35,7 @@ def create_app(config=None):
     register_error_handlers(app)
     app.register_blueprint(payment.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(admin_functions.bp)
     app.register_blueprint(health.bp)
     cli.init_app(app)
     return app

@@ -47,3 +47,14 @@ PASSWORD_CHANGE = FieldValidator({
     "required": ["current_password", "new_password"],
     "additionalProperties": False,
 })
+
+USER_CREATE = FieldValidator({
+    "type": "object",
+    "properties": {
+        "username": {"type": "string", "pattern": "^[A-Za-z0-9_.@-]{1,64}$"},
+        "role": {"enum": ["admin", "dba", "viewer"]},
+        "password": {"type": "string", "minLength": 10, "maxLength": 72},
+    },
+    "required": ["username", "role", "password"],
+    "additionalProperties": False,
+})

@@ -6,8 +6,8 @@ import os
 import psycopg
 
 from gateway.db.embedded import start_embedded
-from gateway.db.queries import Q
 from gateway.db.migrations import migrate
+from gateway.db.queries import Q
 
 log = logging.getLogger(__name__)
 _SEED_LOCK_KEY = 7_340_002

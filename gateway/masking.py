@@ -8,7 +8,8 @@ into a downstream call (body, URL, headers) is scrubbed too.
 from gateway.fields import SECRET_CODES
 
 MASK = "****"
-SENSITIVE_HEADERS = ("authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "ocp-apim-subscription-key")
+SENSITIVE_HEADERS = ("authorization", "proxy-authorization", "cookie", "x-api-key", "api-key",
+                     "ocp-apim-subscription-key")
 _SENSITIVE_WORDS = ("password", "secret", "token", "pin", "key")
 
 

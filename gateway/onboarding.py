@@ -8,6 +8,8 @@ to every instance and reloads this instance's route table.
 import re
 import secrets
 
+from psycopg.types.json import Jsonb
+
 from gateway import admin_schemas, routes_config
 from gateway.db import Q
 from gateway.errors import AlreadyExists, BadRequest, NotFound, ValidationFailed
@@ -16,7 +18,6 @@ from gateway.functions import catalogue
 from gateway.functions.templates import available_templates
 from gateway.naming import MAX_PART_LENGTH, function_name_problem, function_names
 from gateway.security.passwords import generate_secret, hash_password
-from psycopg.types.json import Jsonb
 
 DEFAULT_TEMPLATE = "generic_json"
 

@@ -15,8 +15,16 @@ from psycopg.types.json import Jsonb
 from gateway import call_spec
 from gateway.db import Q
 from gateway.errors import (
-    AppIdMismatch, FunctionError, InProgress, ModifiedRequest,
-    Rejected, RouteDisabled, RouteNotFound, TransactionNotFound, UpstreamTimeout, UpstreamUnavailable,
+    AppIdMismatch,
+    FunctionError,
+    InProgress,
+    ModifiedRequest,
+    Rejected,
+    RouteDisabled,
+    RouteNotFound,
+    TransactionNotFound,
+    UpstreamTimeout,
+    UpstreamUnavailable,
 )
 from gateway.fields import ENVELOPE_VALIDATOR, SECRET_CODES, validate_message
 from gateway.forwarder import NOTHING_SENT

@@ -3,10 +3,12 @@
 import logging
 from dataclasses import dataclass
 
-from gateway.db import Q
-from gateway.errors import BadRequest, PasswordChangeRequired, Unauthorized, ValidationFailed
-from gateway.fields import validate_message
+from psycopg.types.json import Jsonb
+
 from gateway import admin_schemas
+from gateway.db import Q
+from gateway.errors import AlreadyExists, BadRequest, PasswordChangeRequired, Unauthorized, ValidationFailed
+from gateway.fields import validate_message
 from gateway.security import tokens
 from gateway.security.passwords import hash_password, verify_password
 
@@ -38,6 +40,25 @@ def ensure_initial_admin(rt):
                                      "password_hash": hash_password(rt.config.ADMIN_PASSWORD, rt.config.BCRYPT_ROUNDS)})
     log.info("created the initial admin user 'admin' (password must be changed at first use)")
     return True
+
+
+def create_user(rt, payload, actor):
+    """Create a portal/admin-API user who must change the given password at first sign-in."""
+    validate_message(admin_schemas.USER_CREATE, payload)
+    with rt.db.transaction() as conn:
+        row = conn.execute(Q.insert_user, {
+            "username": payload["username"], "role": payload["role"], "must_change_password": True,
+            "password_hash": hash_password(payload["password"], rt.config.BCRYPT_ROUNDS)}).fetchone()
+        if row is None:
+            raise AlreadyExists(f"A user named {payload['username']!r} already exists.")
+        conn.execute(Q.insert_audit, {"actor": actor, "action": "user.create", "target": payload["username"],
+                                      "before": None, "after": Jsonb({"role": payload["role"]})})
+    return {"username": payload["username"], "role": payload["role"], "must_change_password": True}
+
+
+def list_users(rt):
+    """Every user, without password hashes."""
+    return [{**row, "created_at": row["created_at"].isoformat()} for row in rt.db.fetch_all(Q.list_users)]
 
 
 def authenticate(rt, username, password):

@@ -32,6 +32,9 @@ class Admin:
     def get(self, path):
         return requests.get(f"{self.base_url}/api/v1/admin{path}", headers=self.headers)
 
+    def put(self, path, payload=None):
+        return requests.put(f"{self.base_url}/api/v1/admin{path}", json=payload, headers=self.headers)
+
     def create_client(self, **overrides):
         payload = {"name": "Test Client", "app_id": unique_name("app"), **overrides}
         response = self.post("/clients", payload)
@@ -74,3 +77,13 @@ class Integrator:
     def pay(self, message=None, **kwargs):
         return requests.post(f"{self.base_url}/api/v1/payment/process", json=message or self.message(),
                              auth=self.auth, headers=self.headers, **kwargs)
+
+
+def user_token(base_url, admin, role):
+    """A token of a fresh user with ``role`` who has changed the first password."""
+    username, first, final = unique_name(role), "first-password-1", "final-password-1"
+    assert admin.post("/users", {"username": username, "role": role, "password": first}).status_code == 201
+    token = requests.post(f"{base_url}/api/v1/admin/token", auth=(username, first)).json()["access_token"]
+    requests.post(f"{base_url}/api/v1/admin/password", headers={"Authorization": f"Bearer {token}"},
+                  json={"current_password": first, "new_password": final})
+    return requests.post(f"{base_url}/api/v1/admin/token", auth=(username, final)).json()["access_token"]

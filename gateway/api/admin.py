@@ -122,3 +122,17 @@ def set_route_enabled(app_id, microservice, service, route, action):
     """Enable or disable one of a client's routes."""
     key = {"microservice": microservice, "service": service, "route": route}
     return json_response(onboarding.set_route_enabled(runtime(), app_id, key, action == "enable", g.user.username))
+
+
+@bp.get("/users")
+@admin_required(WRITE_ROLES)
+def list_users():
+    """Every portal and admin-API user."""
+    return json_response({"users": users.list_users(runtime())})
+
+
+@bp.post("/users")
+@admin_required(WRITE_ROLES)
+def create_user():
+    """Create a user (admin, dba or viewer) who must change the password at first sign-in."""
+    return json_response(users.create_user(runtime(), json_body(), g.user.username), 201)

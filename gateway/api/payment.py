@@ -4,7 +4,6 @@ import logging
 import time
 
 import psycopg
-
 from flask import Blueprint, g, request
 
 from gateway.api import json_body, json_response

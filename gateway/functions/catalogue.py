@@ -17,18 +17,23 @@ def current_definition(conn, name):
     return row["definition"] if row else None
 
 
-def install(conn, client_service_id, name, kind, source, created_by, note):
-    """Run ``source`` (a CREATE FUNCTION) and record it as the next version; returns the version."""
-    conn.execute(source)
+def record(conn, client_service_id, name, kind, source, created_by, note):
+    """Record the function as PostgreSQL now has it as the next version; returns the version."""
     definition = current_definition(conn, name)
     if definition is None:
-        raise ValueError(f"the source did not create {FUNCTION_SCHEMA}.{name}")
+        raise ValueError(f"{FUNCTION_SCHEMA}.{name} does not exist")
     row = conn.execute(Q.insert_function_version, {
         "client_service_id": client_service_id, "function_name": name, "kind": kind,
         "source": source, "source_hash": definition_hash(definition),
         "created_by": created_by, "note": note,
     }).fetchone()
     return row["version"]
+
+
+def install(conn, client_service_id, name, kind, source, created_by, note):
+    """Run ``source`` (a CREATE FUNCTION) and record it as the next version; returns the version."""
+    conn.execute(source)
+    return record(conn, client_service_id, name, kind, source, created_by, note)
 
 
 def generate(conn, client_service_id, template, names, render_context, created_by):

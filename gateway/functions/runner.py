@@ -23,10 +23,13 @@ class FunctionFailure(Exception):
         self.detail = detail
 
 
-def call(conn, query, args, timeout_ms):
-    """Run a prepared function call with ``args`` in the sandbox; returns its jsonb result."""
+def call(conn, query, args, timeout_ms, rollback=False):
+    """Run a function call with ``args`` in the sandbox; returns its jsonb result.
+
+    ``rollback`` discards whatever the function wrote (the DBA's test runs).
+    """
     try:
-        with conn.transaction():
+        with conn.transaction(force_rollback=rollback):
             conn.execute(Q.enter_sandbox, (SANDBOX_ROLE, str(timeout_ms)))
             row = conn.execute(query, [Jsonb(arg) for arg in args]).fetchone()
     except pg_errors.QueryCanceled as exc:

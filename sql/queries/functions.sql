@@ -22,3 +22,54 @@ SELECT {schema}.{function}(%s::jsonb, %s::jsonb) AS result
 
 -- name: call_response_function
 SELECT {schema}.{function}(%s::jsonb, %s::jsonb, %s::jsonb) AS result
+
+-- name: schema_function_definitions
+SELECT p.oid::bigint AS oid, p.proname AS name, pg_get_functiondef(p.oid) AS definition
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = %(schema)s
+
+-- name: function_signature
+SELECT p.proname AS name, pg_get_function_identity_arguments(p.oid) AS arguments,
+       format_type(p.prorettype, NULL) AS returns, p.prosecdef AS security_definer,
+       l.lanname AS language, p.proretset AS returns_set
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_language l ON l.oid = p.prolang
+WHERE n.nspname = %(schema)s AND p.proname = %(name)s
+
+-- name: list_functions
+SELECT DISTINCT ON (v.function_name)
+       v.function_name AS name, v.kind, v.version, v.source_hash, v.created_by, v.created_at,
+       v.client_service_id, c.app_id, s.microservice, s.service, s.route, s.template
+FROM mospay.function_versions v
+JOIN mospay.client_services cs ON cs.id = v.client_service_id
+JOIN mospay.clients c ON c.id = cs.client_id
+JOIN mospay.services s ON s.id = cs.service_id
+ORDER BY v.function_name, v.version DESC
+
+-- name: latest_function_version
+SELECT v.function_name AS name, v.kind, v.version, v.source, v.source_hash, v.created_by, v.created_at,
+       v.note, v.client_service_id, c.app_id, c.name AS client_name, s.microservice, s.service, s.route,
+       s.url, s.method, s.timeout_ms, s.template, s.fields, cs.request_function, cs.response_function
+FROM mospay.function_versions v
+JOIN mospay.client_services cs ON cs.id = v.client_service_id
+JOIN mospay.clients c ON c.id = cs.client_id
+JOIN mospay.services s ON s.id = cs.service_id
+WHERE v.function_name = %(name)s
+ORDER BY v.version DESC
+LIMIT 1
+
+-- name: function_versions
+SELECT version, source_hash, created_by, note, created_at
+FROM mospay.function_versions
+WHERE function_name = %(name)s
+ORDER BY version DESC
+
+-- name: function_version
+SELECT version, source, source_hash, created_by, note, created_at
+FROM mospay.function_versions
+WHERE function_name = %(name)s AND version = %(version)s
+
+-- name: lock_function
+SELECT pg_advisory_xact_lock(hashtext(%(name)s))

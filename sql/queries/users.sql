@@ -22,3 +22,8 @@ WHERE id = %(id)s
 
 -- name: count_users
 SELECT count(*) AS n FROM mospay.users
+
+-- name: list_users
+SELECT id, username, role, must_change_password, active, created_at
+FROM mospay.users
+ORDER BY username
