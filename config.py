@@ -42,6 +42,8 @@ class Config:
         self.DB_POOL_MAX = _env_int("MOSPAY_DB_POOL_MAX", 16)
         self.DB_POOL_TIMEOUT = float(_env("MOSPAY_DB_POOL_TIMEOUT", 5))
         self.ROUTES_DIR = Path(_env("MOSPAY_ROUTES_DIR", BASE_DIR / "routes_config")).resolve()
+        # Client functions log in as role mospay_sandbox; set its password where auth needs one.
+        self.SANDBOX_PASSWORD = _env("MOSPAY_SANDBOX_PASSWORD")
         self.FUNCTION_TIMEOUT_MS = _env_int("MOSPAY_FUNCTION_TIMEOUT_MS", 2000)
         self.MAX_BODY_BYTES = _env_int("MOSPAY_MAX_BODY_BYTES", 64 * 1024)
         self.MAX_UPSTREAM_BODY_BYTES = _env_int("MOSPAY_MAX_UPSTREAM_BODY_BYTES", 1024 * 1024)

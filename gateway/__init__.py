@@ -26,6 +26,7 @@ def create_app(config=None):
     bootstrap.prepare_database(config)
     rt = Runtime.build(config)
     rt.db.open()
+    rt.functions_db.open()
     rt.registry.reload()
     bootstrap.seed(rt)
     if config.REGISTRY_LISTEN:

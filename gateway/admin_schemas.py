@@ -5,12 +5,12 @@ from gateway.forwarder import METHODS
 from gateway.naming import MAX_PART_LENGTH, NAME_PART
 
 _NAME = {"type": "string", "pattern": NAME_PART.pattern, "maxLength": MAX_PART_LENGTH}
-_URL = {"type": "string", "pattern": r"^https?://[^\s/$.?#][^\s]*$", "maxLength": 2000}
+_URL = {"type": "string", "pattern": r"^https?://[^\s/$.?#][^\s]*\Z", "maxLength": 2000}
 
 CLIENT_CREATE = FieldValidator({
     "type": "object",
     "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "name": {"type": "string", "pattern": r"^[^\x00-\x1f]*\S[^\x00-\x1f]*\Z", "maxLength": 200},
         "app_id": _NAME,
         "callback_url": {"anyOf": [_URL, {"type": "null"}]},
     },
@@ -51,7 +51,7 @@ PASSWORD_CHANGE = FieldValidator({
 USER_CREATE = FieldValidator({
     "type": "object",
     "properties": {
-        "username": {"type": "string", "pattern": "^[A-Za-z0-9_.@-]{1,64}$"},
+        "username": {"type": "string", "pattern": r"^[A-Za-z0-9_.@-]{1,64}\Z"},
         "role": {"enum": ["admin", "dba", "viewer"]},
         "password": {"type": "string", "minLength": 10, "maxLength": 72},
     },

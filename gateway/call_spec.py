@@ -1,10 +1,12 @@
 """Checks what a request function returned before anything is sent."""
 
+import re
 from urllib.parse import urlsplit
 
 from gateway.forwarder import METHODS
 
 MAX_HEADERS = 50
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 def parse_call_spec(result, max_timeout_ms):
@@ -14,22 +16,41 @@ def parse_call_spec(result, max_timeout_ms):
     if "reject" in result:
         return "reject", _parse_reject(result["reject"])
     url = result.get("url")
-    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+    if not isinstance(url, str) or not _is_http_url(url):
         raise ValueError("call spec 'url' must be an absolute http(s) URL")
     method = str(result.get("method", "POST")).upper()
     if method not in METHODS:
         raise ValueError(f"call spec 'method' must be one of {', '.join(METHODS)}")
     headers = result.get("headers") or {}
     if not isinstance(headers, dict) or len(headers) > MAX_HEADERS or not all(
-        isinstance(k, str) and isinstance(v, str) and "\n" not in k + v and "\r" not in k + v
+        isinstance(k, str) and _HEADER_NAME.fullmatch(k) and isinstance(v, str) and _is_header_value(v)
         for k, v in headers.items()
     ):
-        raise ValueError("call spec 'headers' must be an object of single-line strings")
+        raise ValueError("call spec 'headers' must map header names to single-line latin-1 strings")
     timeout_ms = result.get("timeout_ms", max_timeout_ms)
     if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or not 1 <= timeout_ms <= max_timeout_ms:
         raise ValueError(f"call spec 'timeout_ms' must be an integer from 1 to {max_timeout_ms}")
     return "call", {"url": url, "method": method, "headers": headers, "body": result.get("body"),
                     "timeout_ms": timeout_ms}
+
+
+def _is_http_url(url):
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for an impossible port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _is_header_value(value):
+    if "\r" in value or "\n" in value or "\x00" in value:
+        return False
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _parse_reject(reject):

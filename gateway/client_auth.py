@@ -31,7 +31,7 @@ def parse_basic(authorization):
         return None
     try:
         decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # ValueError: non-ASCII in the header
         return None
     username, sep, password = decoded.partition(":")
     return (username, password) if sep else None

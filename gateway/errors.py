@@ -8,6 +8,7 @@ shape ``{"error": {"code", "message", "details"?}, "transaction_ref"?}``.
 import logging
 
 import orjson
+import psycopg
 from flask import Response
 from werkzeug.exceptions import HTTPException
 
@@ -204,6 +205,17 @@ def register_error_handlers(app):
         if error.status >= 500:
             log.error("%s: %s", error.code, error.message)
         return error_response(error)
+
+    @app.errorhandler(psycopg.DataError)
+    def _data(exc):
+        # A value PostgreSQL cannot hold (NUL byte, out-of-range number) that validation let through.
+        log.warning("refused a value PostgreSQL cannot store: %s", exc.sqlstate)
+        return error_response(BadRequest("A value in the request cannot be stored (invalid characters or range)."))
+
+    @app.errorhandler(psycopg.IntegrityError)
+    def _integrity(exc):
+        log.warning("integrity error %s", exc.sqlstate)
+        return error_response(Conflict())
 
     @app.errorhandler(HTTPException)
     def _http(exc):

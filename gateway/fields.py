@@ -20,15 +20,15 @@ SECRET_CODES = ("f007", "f008")
 MAX_STRING = 256
 
 _TYPE_SCHEMAS = {
-    "string": {"type": "string"},
-    "secret": {"type": "string"},
-    "amount": {"type": ["string", "integer"], "pattern": r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,4})?$"},
+    "string": {"type": "string", "pattern": r"^[^\x00]*\Z"},
+    "secret": {"type": "string", "pattern": r"^[^\x00]*\Z"},
+    "amount": {"type": ["string", "integer"], "pattern": r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,4})?\Z"},
     "integer": {"type": "integer"},
-    "msisdn": {"type": "string", "pattern": r"^\+?[1-9][0-9]{7,14}$"},
-    "currency": {"type": "string", "pattern": r"^[A-Z]{3}$"},
-    "email": {"type": "string", "pattern": r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}$"},
-    "date": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
-    "enum": {"type": "string"},
+    "msisdn": {"type": "string", "pattern": r"^\+?[1-9][0-9]{7,14}\Z"},
+    "currency": {"type": "string", "pattern": r"^[A-Z]{3}\Z"},
+    "email": {"type": "string", "pattern": r"^[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}\Z"},
+    "date": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z"},
+    "enum": {"type": "string"},  # values are checked by "enum"
 }
 FIELD_TYPES = tuple(_TYPE_SCHEMAS)
 _FIELD_KEYS = {"code", "name", "type", "required", "pattern", "min", "max", "values", "description"}
@@ -38,7 +38,7 @@ ENVELOPE_SCHEMA = {
     "f001": {"type": "string", "pattern": NAME_PART.pattern, "maxLength": MAX_PART_LENGTH},
     "f002": {"type": "string", "pattern": NAME_PART.pattern, "maxLength": MAX_PART_LENGTH},
     "f003": {"type": "string", "pattern": NAME_PART.pattern, "maxLength": MAX_PART_LENGTH},
-    "f010": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"},
+    "f010": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z"},
 }
 
 
@@ -50,13 +50,23 @@ def _decimal_range(validator, bounds, instance, schema):
         value = Decimal(str(instance))
     except InvalidOperation:
         return  # the pattern reports it
+    if not value.is_finite():
+        return  # "NaN" and "Infinity" fail the pattern
     if "min" in bounds and value < Decimal(str(bounds["min"])):
         yield ValidationError(f"must be at least {bounds['min']}")
     if "max" in bounds and value > Decimal(str(bounds["max"])):
         yield ValidationError(f"must be at most {bounds['max']}")
 
 
-FieldValidator = validators.extend(Draft202012Validator, {"x-decimal-range": _decimal_range})
+def _is_int(checker, instance):
+    # JSON 5e9 parses as a float: it is not an integer amount, whatever its value.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+FieldValidator = validators.extend(
+    Draft202012Validator, {"x-decimal-range": _decimal_range},
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_int),
+)
 
 
 def check_field_definitions(fields):
@@ -98,11 +108,14 @@ def _check_field_properties(field, where):
                 raise TypeError
         except (re.error, TypeError):
             problems[f"{where}.pattern"] = "must be a valid regular expression of at most 200 characters"
+    length_bounds = field.get("type", "string") in ("string", "secret")
     for bound in ("min", "max"):
         if bound in field:
             value = field[bound]
             if isinstance(value, bool) or not isinstance(value, (int, str)) or not _is_decimal(value):
                 problems[f"{where}.{bound}"] = "must be a number (integer or decimal string)"
+            elif length_bounds and not (str(value).isdigit() and int(value) <= 10_000):
+                problems[f"{where}.{bound}"] = "must be a whole number of characters (0 to 10000) for strings"
     if field.get("type") == "enum":
         values = field.get("values")
         if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):

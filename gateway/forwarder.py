@@ -10,6 +10,7 @@ the payment's outcome is UNKNOWN), or ``too_large``.
 import logging
 import threading
 import time
+from http.cookiejar import DefaultCookiePolicy
 from urllib.parse import urlsplit
 
 import orjson
@@ -41,6 +42,8 @@ class Forwarder:
                 if session is None:
                     session = requests.Session()
                     session.trust_env = False  # no proxy or netrc surprises on a payment path
+                    # One session serves every client of this upstream: never carry cookies between them.
+                    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
                     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_size, max_retries=0)
                     session.mount(f"{parts.scheme}://", adapter)
                     self._sessions[key] = session
@@ -71,8 +74,9 @@ class Forwarder:
             return {"error": "timeout"}
         except _TooLarge:
             return {"error": "too_large"}
-        except requests.exceptions.RequestException:
-            log.warning("downstream call failed mid-flight", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - any other failure may have happened after sending
+            log.warning("downstream call to %s failed mid-flight: %s", urlsplit(call["url"]).hostname,
+                        type(exc).__name__)
             return {"error": "protocol"}
         return {
             "status_code": response.status_code,
@@ -83,7 +87,7 @@ class Forwarder:
 
     def _read_capped(self, response, deadline):
         chunks, size = [], 0
-        for chunk in response.iter_content(64 * 1024):
+        for chunk in response.iter_content(8 * 1024):  # small reads: the deadline is checked often
             size += len(chunk)
             if size > self._max_body:
                 raise _TooLarge()
@@ -121,6 +125,18 @@ def _decode(raw):
     if not raw:
         return None
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return raw[:4096].decode("utf-8", "replace")
+        return raw[:4096].decode("utf-8", "replace").replace("\x00", "")
+    # PostgreSQL's jsonb cannot hold NUL characters: drop them rather than lose the record.
+    return _without_nul(body) if b"\\u0000" in raw else body
+
+
+def _without_nul(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value

@@ -29,20 +29,29 @@ def secret_values(message):
     return tuple(str(message[code]) for code in SECRET_CODES if message.get(code) not in (None, ""))
 
 
-def scrub(value, secrets):
+# In free text (error messages, URLs) even a 4-digit PIN is masked wherever it appears.
+MIN_SECRET_IN_TEXT = 4
+
+
+def scrub(value, secrets, min_embedded=MIN_EMBEDDED_SECRET):
     """Deep copy of ``value`` with each secret masked: whole values always, embedded copies when long."""
     if isinstance(value, str):
         for secret in secrets:
             if value == secret:
                 return MASK
-            if len(secret) >= MIN_EMBEDDED_SECRET and secret in value:
+            if len(secret) >= min_embedded and secret in value:
                 value = value.replace(secret, MASK)
         return value
     if isinstance(value, dict):
-        return {key: scrub(item, secrets) for key, item in value.items()}
+        return {key: scrub(item, secrets, min_embedded) for key, item in value.items()}
     if isinstance(value, list):
-        return [scrub(item, secrets) for item in value]
+        return [scrub(item, secrets, min_embedded) for item in value]
     return value
+
+
+def scrub_text(text, secrets):
+    """``text`` (an error message, a URL) with every copy of a secret masked."""
+    return scrub(text, secrets, MIN_SECRET_IN_TEXT)
 
 
 def mask_headers(headers):

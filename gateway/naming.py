@@ -6,7 +6,7 @@ The function-name convention is a contract with DBAs and clients:
 
 import re
 
-NAME_PART = re.compile(r"^[a-z][a-z0-9_]*$")
+NAME_PART = re.compile(r"^[a-z][a-z0-9_]*\Z")
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1
 MAX_PART_LENGTH = 40
 
@@ -15,7 +15,7 @@ def name_problem(value):
     """Why ``value`` is not a valid name part, or ``None`` when it is."""
     if not isinstance(value, str):
         return "must be a string"
-    if not NAME_PART.match(value):
+    if not NAME_PART.fullmatch(value):
         return "must start with a lowercase letter and hold only lowercase letters, digits and _"
     if len(value) > MAX_PART_LENGTH:
         return f"must be at most {MAX_PART_LENGTH} characters"

@@ -6,19 +6,24 @@ anything is forwarded; a timeout is UNKNOWN, never FAILED.
 """
 
 import hashlib
+import logging
+import re
 import time
 from dataclasses import dataclass, field
 
 import orjson
+import psycopg
 from psycopg.types.json import Jsonb
 
 from gateway import call_spec
 from gateway.db import Q
 from gateway.errors import (
     AppIdMismatch,
+    DatabaseUnavailable,
     FunctionError,
     InProgress,
     ModifiedRequest,
+    MosPayError,
     Rejected,
     RouteDisabled,
     RouteNotFound,
@@ -26,10 +31,14 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from gateway.fields import ENVELOPE_VALIDATOR, SECRET_CODES, validate_message
+from gateway.fields import ENVELOPE_SCHEMA, ENVELOPE_VALIDATOR, SECRET_CODES, validate_message
 from gateway.forwarder import NOTHING_SENT
 from gateway.functions import runner
-from gateway.masking import mask_headers, mask_message, scrub, secret_values
+from gateway.masking import mask_headers, mask_message, scrub, scrub_text, secret_values
+
+log = logging.getLogger(__name__)
+
+UNIQUE_ID = re.compile(ENVELOPE_SCHEMA["f010"]["pattern"][1:-2])  # the f010 rule, without its anchors
 
 # HTTP status of each final state when the switch itself has nothing to add.
 STATUS_HTTP = {"SUCCESS": 200, "FAILED": 200, "PENDING": 202, "UNKNOWN": 502, "REJECTED": 422}
@@ -81,6 +90,7 @@ class PaymentProcessor:
         self.rt, self.client, self.message, self.info = rt, client, message, info
         self.secrets = secret_values(message)
         self.timings = {}
+        self.sent = False  # True once the call may have reached the provider
         self._mark = time.perf_counter()
 
     def _lap(self, stage):
@@ -94,29 +104,37 @@ class PaymentProcessor:
         self._lap("validate")
         with self.rt.db.connection() as conn:
             claimed = self._claim(conn, route)
-            self._lap("claim")
-            if isinstance(claimed, Outcome):
-                return claimed
-            transaction_id, ref = claimed
-            context = {**route.context, "transaction_ref": ref, "transaction_id": transaction_id,
-                       "unique_id": self.message["f010"]}
-            record = {"transaction_id": transaction_id, "downstream_request": None, "downstream_status": None,
-                      "downstream_response": None, "error_detail": None}
+        self._lap("claim")
+        if isinstance(claimed, Outcome):
+            return claimed
+        transaction_id, ref = claimed
+        context = {**route.context, "transaction_ref": ref, "transaction_id": transaction_id,
+                   "unique_id": self.message["f010"]}
+        record = {"transaction_id": transaction_id, "downstream_request": None, "downstream_status": None,
+                  "downstream_response": None, "error_detail": None}
+        try:
+            outcome = self._run(route, context, ref, record)
+        except DatabaseUnavailable as error:
+            outcome = self._error("UNKNOWN" if self.sent else "FAILED", error, ref)
+        except Exception:  # noqa: BLE001 - an accepted payment must still end in a recorded state
+            log.exception("payment %s failed unexpectedly", ref)
+            record["error_detail"] = "unexpected error in the switch; see the server log"
+            outcome = self._error("UNKNOWN" if self.sent else "FAILED", MosPayError(), ref)
+        self._finish(outcome, record, ref)
+        return outcome
+
+    def _run(self, route, context, ref, record):
+        with self.rt.functions_db.connection() as conn:
             prepared = self._prepare(conn, route, context, ref, record)
         if isinstance(prepared, Outcome):
-            outcome = prepared
-        else:
-            # No database connection is held while the downstream answers.
-            response = self.rt.forwarder.send(prepared)
-            self._lap("forward")
-            record["downstream_status"] = response.get("status_code")
-            record["downstream_response"] = _jsonb(scrub(response, self.secrets))
-            outcome = None
-        with self.rt.db.connection() as conn:
-            if outcome is None:
-                outcome = self._answer(conn, route, context, ref, response, record)
-            self._finish(conn, outcome, record)
-        return outcome
+            return prepared
+        self.sent = True
+        response = self.rt.forwarder.send(prepared)  # no database connection is held meanwhile
+        self._lap("forward")
+        record["downstream_status"] = response.get("status_code")
+        record["downstream_response"] = _jsonb(scrub(response, self.secrets))
+        with self.rt.functions_db.connection() as conn:
+            return self._answer(conn, route, context, ref, response, record)
 
     def _claim(self, conn, route):
         params = {"client_id": self.client.id, "client_service_id": route.client_service_id,
@@ -141,7 +159,8 @@ class PaymentProcessor:
             kind, spec = call_spec.parse_call_spec(result, self.rt.config.MAX_TIMEOUT_MS)
         except runner.FunctionFailure as failure:
             # Nothing was forwarded: no money moved, the payment failed.
-            record["error_detail"] = scrub(failure.detail, self.secrets)
+            record["error_detail"] = scrub_text(failure.detail, self.secrets)
+            failure.error.message = scrub_text(failure.error.message, self.secrets)
             return self._error("FAILED", failure.error, ref)
         except ValueError as problem:
             record["error_detail"] = str(problem)
@@ -150,8 +169,9 @@ class PaymentProcessor:
         if kind == "reject":
             return self._error("REJECTED", Rejected(spec["message"], details={"reason": spec["code"]}), ref)
         record["downstream_request"] = _jsonb(scrub(
-            {"url": spec["url"], "method": spec["method"], "headers": mask_headers(spec["headers"]),
-             "body": spec["body"], "timeout_ms": spec["timeout_ms"]}, self.secrets))
+            {"url": scrub_text(spec["url"], self.secrets), "method": spec["method"],
+             "headers": mask_headers(spec["headers"]), "body": spec["body"], "timeout_ms": spec["timeout_ms"]},
+            self.secrets))
         return spec
 
     def _answer(self, conn, route, context, ref, response, record):
@@ -163,7 +183,7 @@ class PaymentProcessor:
             answer = call_spec.parse_answer(result)
         except (runner.FunctionFailure, ValueError) as problem:
             detail = problem.detail if isinstance(problem, runner.FunctionFailure) else str(problem)
-            record["error_detail"] = scrub(detail, self.secrets)
+            record["error_detail"] = scrub_text(detail, self.secrets)
             # The call went out: the provider may have moved money, so the outcome is unknown.
             status = "FAILED" if nothing_sent else "UNKNOWN"
             return self._error(status, FunctionError("The route's response function failed."), ref)
@@ -186,18 +206,31 @@ class PaymentProcessor:
         error.extra = {"status": status, "unique_id": self.message["f010"]}
         return Outcome(error.status, error.to_dict(), dict(error.headers))
 
-    def _finish(self, conn, outcome, record):
+    def _finish(self, outcome, record, ref):
+        """Store the final state and the API log row; if the database is down, say so with the ref."""
         self.timings["total"] = round((time.perf_counter() - self.info.started) * 1000, 3)
         # The answer is stored and replayed: no secret may ride in it, even echoed by a provider.
         body = outcome.body = scrub(outcome.body, self.secrets)
-        status = body["status"]
-        error_code = body["error"]["code"] if "error" in body else None
-        conn.execute(Q.finish_transaction, {
-            **record, "status": status, "answer": _jsonb(body), "http_status": outcome.http_status,
-            "error_code": error_code, "timings": _jsonb(self.timings),
+        params = {
+            **record, "status": body["status"], "answer": _jsonb(body), "http_status": outcome.http_status,
+            "error_code": body["error"]["code"] if "error" in body else None, "timings": _jsonb(self.timings),
             "method": self.info.method, "path": self.info.path, "duration_ms": self.timings["total"],
             "remote_addr": self.info.remote_addr,
-        })
+        }
+        try:
+            try:
+                with self.rt.db.connection() as conn:
+                    conn.execute(Q.finish_transaction, params)
+            except psycopg.DataError:
+                # Something the provider sent cannot be stored as jsonb: keep the outcome, drop the raw copy.
+                log.warning("payment %s: downstream data could not be stored; recording the outcome only", ref)
+                with self.rt.db.connection() as conn:
+                    conn.execute(Q.finish_transaction, {**params, "downstream_request": None,
+                                                        "downstream_response": None})
+        except DatabaseUnavailable as error:
+            # The row stays RECEIVED; `flask transactions recover` settles it.
+            error.transaction_ref = ref
+            raise
         outcome.headers["Server-Timing"] = server_timing(self.timings)
 
 
@@ -212,6 +245,8 @@ def server_timing(timings):
 
 def transaction_status(db, client, unique_id):
     """The stored state and answer of a client's transaction."""
+    if not UNIQUE_ID.fullmatch(unique_id):
+        raise TransactionNotFound()
     row = db.fetch_one(Q.transaction_status, {"client_id": client.id, "unique_id": unique_id})
     if row is None:
         raise TransactionNotFound()

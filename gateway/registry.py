@@ -93,13 +93,20 @@ def _route_entry(row, validators):
     )
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent view of clients and routes, swapped whole on reload."""
+
+    clients: dict
+    routes: dict
+
+
 class Registry:
     """Clients by App-ID and routes by (app_id, microservice, service, route)."""
 
     def __init__(self, db):
         self._db = db
-        self.clients = {}
-        self.routes = {}
+        self.snapshot = Snapshot({}, {})
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
 
@@ -109,18 +116,31 @@ class Registry:
             clients = {row["app_id"]: ClientEntry(**row) for row in conn.execute(Q.load_clients)}
             routes, validators = {}, {}
             for row in conn.execute(Q.load_routes):
-                entry = _route_entry(row, validators)
+                try:
+                    entry = _route_entry(row, validators)
+                except Exception:  # noqa: BLE001 - one bad route must not stop every other from loading
+                    log.exception("route %s/%s/%s/%s cannot be loaded; it answers 404 until fixed",
+                                  row["app_id"], row["microservice"], row["service"], row["route"])
+                    continue
                 routes[entry.key] = entry
-        self.clients, self.routes = clients, routes
+        self.snapshot = Snapshot(clients, routes)
         log.debug("registry loaded: %d clients, %d routes", len(clients), len(routes))
+
+    @property
+    def clients(self):
+        return self.snapshot.clients
+
+    @property
+    def routes(self):
+        return self.snapshot.routes
 
     def client(self, app_id):
         """The client with this App-ID, or ``None``."""
-        return self.clients.get(app_id)
+        return self.snapshot.clients.get(app_id)
 
     def route(self, app_id, microservice, service, route):
         """The route for this key, or ``None``."""
-        return self.routes.get((app_id, microservice, service, route))
+        return self.snapshot.routes.get((app_id, microservice, service, route))
 
     def start_listening(self, reload_seconds):
         """Reload on every ``mospay_registry`` notification, and every ``reload_seconds``."""

@@ -36,7 +36,7 @@ ROUTE_SCHEMA = {
         "upstream": {
             "type": "object", "additionalProperties": False, "required": ["url"],
             "properties": {
-                "url": {"type": "string", "pattern": r"^https?://\S+$"},
+                "url": {"type": "string", "pattern": r"^https?://\S+\Z"},
                 "method": {"enum": list(METHODS)},
                 "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 60000},
             },

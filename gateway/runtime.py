@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from gateway.db import Database
+from gateway.db import Database, sandbox_url
 from gateway.forwarder import Forwarder
 from gateway.registry import Registry
 from gateway.security.credential_cache import CredentialCache
@@ -16,6 +16,7 @@ class Runtime:
 
     config: object
     db: Database
+    functions_db: Database  # logged in as the sandbox role: client functions run here
     registry: Registry
     forwarder: Forwarder
     credentials: CredentialCache
@@ -24,10 +25,12 @@ class Runtime:
     def build(cls, config):
         """Wire the parts from ``config`` (the pool is not opened yet)."""
         db = Database(config.DATABASE_URL, config.DB_POOL_MIN, config.DB_POOL_MAX, config.DB_POOL_TIMEOUT)
+        functions_db = Database(sandbox_url(config.DATABASE_URL, config.SANDBOX_PASSWORD), config.DB_POOL_MIN,
+                                config.DB_POOL_MAX, config.DB_POOL_TIMEOUT, name="mospay-functions")
         registry = Registry(db)
         credentials = CredentialCache(config.SECRET_KEY, config.CREDENTIAL_CACHE_SECONDS)
         forwarder = Forwarder(pool_size=max(config.THREADS, 4) * 2, max_body_bytes=config.MAX_UPSTREAM_BODY_BYTES)
-        return cls(config, db, registry, forwarder, credentials)
+        return cls(config, db, functions_db, registry, forwarder, credentials)
 
 
 def runtime():

@@ -107,3 +107,11 @@ def change_password(rt, user, payload):
         conn.execute(Q.insert_audit, {"actor": user.username, "action": "user.change_password",
                                       "target": user.username, "before": None, "after": None})
     return {"changed": True}
+
+
+def signed_in_user(rt, user_id, password_version):
+    """The active user ``user_id`` if its password is still ``password_version`` (portal sessions), else ``None``."""
+    row = rt.db.fetch_one(Q.find_user_by_id, {"id": user_id})
+    if row is None or not row["active"] or row["password_version"] != password_version:
+        return None
+    return User.from_row(row)

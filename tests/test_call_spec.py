@@ -34,3 +34,12 @@ def test_invalid_answers_are_refused(result):
 
 def test_an_answer_is_normalised():
     assert parse_answer({"status": "PENDING"}) == {"status": "PENDING", "code": "PENDING", "message": "", "data": {}}
+
+
+@pytest.mark.parametrize("result", [
+    {"url": "http://host:99999/x"}, {"url": "http://x", "headers": {"Bad Name": "v"}},
+    {"url": "http://x", "headers": {"X-Name": "caf\u00e9 \u20ac"}},
+])
+def test_calls_the_http_client_would_choke_on_are_refused_before_sending(result):
+    with pytest.raises(ValueError):
+        parse_call_spec(result, 5000)

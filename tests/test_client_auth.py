@@ -68,3 +68,16 @@ def test_parse_basic_accepts_only_well_formed_headers():
     assert parse_basic("Basic !!!") is None
     assert parse_basic("Bearer x") is None
     assert parse_basic("") is None
+
+
+def test_non_ascii_basic_credentials_are_401(integrator):
+    response = post(integrator, headers={"App-ID": integrator.client["app_id"], "Authorization": "Basic é"})
+    assert response.status_code == 401
+
+
+def test_a_token_cannot_renew_itself(integrator):
+    token = requests.post(f"{integrator.base_url}/api/v1/auth/token", auth=integrator.auth,
+                          headers=integrator.headers).json()["access_token"]
+    renewed = requests.post(f"{integrator.base_url}/api/v1/auth/token",
+                            headers={**integrator.headers, "Authorization": f"Bearer {token}"})
+    assert renewed.status_code == 401

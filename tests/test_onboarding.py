@@ -156,3 +156,20 @@ def test_the_admin_api_answers_bad_json_precisely(admin):
     response = requests.post(f"{admin.base_url}/api/v1/admin/clients", data=b"{oops",
                              headers={**admin.headers, "Content-Type": "application/json"})
     assert response.status_code == 400 and response.json()["error"]["code"] == "MALFORMED_JSON"
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"name": "ok", "app_id": "abc\n"}, "app_id"),
+    ({"name": "   "}, "name"),
+    ({"name": "tab\tname"}, "name"),
+])
+def test_names_with_hidden_characters_are_400(admin, payload, field):
+    response = admin.post("/clients", payload)
+    assert response.status_code == 400 and field in response.json()["error"]["details"]
+
+
+def test_string_length_bounds_must_be_whole_numbers(admin, downstream):
+    response = admin.post("/services", {"microservice": unique_name("ms"), "service": "s", "route": "r",
+                                        "url": downstream.url,
+                                        "fields": [{"code": "f009", "name": "n", "type": "string", "max": "10.5"}]})
+    assert response.status_code == 400 and "fields[0].max" in response.json()["error"]["details"]

@@ -327,3 +327,69 @@ def test_another_clients_route_is_not_reachable(admin, integrator, base_url):
     response = intruder.pay()
 
     assert response.status_code == 404
+
+
+def test_a_function_cannot_reset_its_way_out_of_the_sandbox(integrator, downstream, rt, db):
+    name = f"{integrator.client['app_id']}_{integrator.service['microservice']}_payment"
+    replace_function(rt, name, """BEGIN
+        RESET ROLE;
+        PERFORM set_config('role', 'none', false);
+        RETURN (SELECT to_jsonb(u) FROM mospay.users u LIMIT 1);
+    END""")
+
+    response = integrator.pay()
+
+    assert response.json()["error"]["code"] == "FUNCTION_ERROR"
+    assert "permission denied" in transaction(db, integrator, response.json()["unique_id"])["error_detail"]
+    assert downstream.received == []
+
+
+def test_a_security_definer_function_is_refused_even_from_psql(integrator, rt):
+    name = f"{integrator.client['app_id']}_{integrator.service['microservice']}_payment"
+    with psycopg.connect(rt.config.DATABASE_URL, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.RaiseException, match="SECURITY DEFINER"):
+            conn.execute(f'CREATE OR REPLACE FUNCTION mospay_fn."{name}"(request jsonb, context jsonb) '
+                         "RETURNS jsonb LANGUAGE sql SECURITY DEFINER AS $f$ SELECT request $f$")
+        with pytest.raises(psycopg.errors.RaiseException, match="SECURITY DEFINER"):
+            conn.execute(f'ALTER FUNCTION mospay_fn."{name}"(jsonb, jsonb) SECURITY DEFINER')
+    assert integrator.pay().status_code == 200
+
+
+def test_a_downstream_body_with_nul_characters_is_still_recorded(integrator, downstream, db):
+    downstream.behaviour = lambda path, headers, body: (
+        200, b'{"status": "SUCCESS", "code": "OK", "message": "a\\u0000b"}', 0)
+
+    response = integrator.pay()
+
+    assert response.status_code == 200 and response.json()["message"] == "ab"
+    assert transaction(db, integrator, response.json()["unique_id"])["status"] == "SUCCESS"
+
+
+def test_cookies_from_one_client_never_reach_another(admin, base_url, downstream):
+    service = admin.create_service(downstream.url + "/pay")
+    first, second = admin.create_client(), admin.create_client()
+    admin.assign(first, service)
+    admin.assign(second, service)
+    downstream.behaviour = lambda path, headers, body: (200, {"status": "SUCCESS"}, 0)
+
+    Integrator(base_url, first, service).pay()
+    Integrator(base_url, second, service).pay()
+
+    assert all("Cookie" not in call["headers"] for call in downstream.received)
+
+
+@pytest.mark.parametrize("fields", [
+    {"f004": 5e9}, {"f004": "NaN"}, {"f004": "100\n"}, {"f009": "a\u0000b"}, {"f010": "tx-1\n"},
+])
+def test_tricky_values_are_400_not_500(integrator, downstream, fields):
+    response = integrator.pay(integrator.message(**fields))
+
+    assert response.status_code == 400 and response.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert downstream.received == []
+
+
+def test_odd_status_ids_are_404(integrator):
+    for unique_id in ("%00", "x" * 500, "%E2%80%AE"):
+        response = requests.get(f"{integrator.base_url}/api/v1/payment/status/{unique_id}",
+                                auth=integrator.auth, headers=integrator.headers)
+        assert response.status_code == 404

@@ -9,7 +9,7 @@ from flask import Blueprint, g, request
 from gateway.api import json_body, json_response
 from gateway.client_auth import authenticate_client, issue_client_token
 from gateway.db import Q
-from gateway.errors import DatabaseUnavailable, MosPayError
+from gateway.errors import DatabaseUnavailable, MosPayError, Unauthorized
 from gateway.payments import PaymentProcessor, RequestInfo, transaction_status
 from gateway.runtime import runtime
 
@@ -41,13 +41,15 @@ def payment_status(unique_id):
     """The state and answer of the caller's transaction with this f010."""
     rt = runtime()
     client = g.client = authenticate_client(rt, request.headers)
-    return json_response(transaction_status(rt.db, client, unique_id[:64]))
+    return json_response(transaction_status(rt.db, client, unique_id))
 
 
 @bp.post("/auth/token")
 def client_token():
-    """A JWT for Basic + App-ID credentials."""
+    """A JWT for Basic + App-ID credentials (a token cannot renew itself)."""
     rt = runtime()
+    if request.headers.get("Authorization", "")[:6].lower() != "basic ":
+        raise Unauthorized("Send Basic credentials and the App-ID header.")
     client = g.client = authenticate_client(rt, request.headers)
     return json_response(issue_client_token(rt, client))
 

@@ -26,10 +26,15 @@ set_json_dumps(_dumps)
 set_json_loads(orjson.loads)
 
 
+def sandbox_url(url, password=None):
+    """``url`` with the sandbox role as the user: where client functions run."""
+    return psycopg.conninfo.make_conninfo(url, user=SANDBOX_ROLE, password=password)
+
+
 class Database:
     """A psycopg 3 pool; connections are autocommit unless in ``transaction()``."""
 
-    def __init__(self, url, min_size=2, max_size=16, timeout=5.0):
+    def __init__(self, url, min_size=2, max_size=16, timeout=5.0, name="mospay"):
         self.url = url
         self.pool = ConnectionPool(
             url,
@@ -39,7 +44,7 @@ class Database:
             kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 3},
             check=ConnectionPool.check_connection,
             open=False,
-            name="mospay",
+            name=name,
         )
 
     def open(self):

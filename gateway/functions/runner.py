@@ -1,8 +1,8 @@
 """Calls a client's request and response functions inside the sandbox.
 
-Each call is its own short transaction that first switches to the
-sandbox role and sets a statement timeout, so a function cannot touch
-the switch's tables and cannot run for ever. PostgreSQL errors become
+Each call is its own short transaction on a connection logged in as the
+sandbox role, with a statement timeout: a function cannot touch the
+switch's tables (not even by RESET ROLE) and cannot run for ever. PostgreSQL errors become
 the switch's error types here, and nowhere else.
 """
 
@@ -10,7 +10,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
-from gateway.db import SANDBOX_ROLE, Q
+from gateway.db import Q
 from gateway.errors import FunctionError, FunctionRaised, FunctionTimeout
 
 
@@ -30,14 +30,12 @@ def call(conn, query, args, timeout_ms, rollback=False):
     """
     try:
         with conn.transaction(force_rollback=rollback):
-            conn.execute(Q.enter_sandbox, (SANDBOX_ROLE, str(timeout_ms)))
+            conn.execute(Q.set_function_timeout, (str(timeout_ms),))
             row = conn.execute(query, [Jsonb(arg) for arg in args]).fetchone()
-    except pg_errors.QueryCanceled as exc:
-        raise _failure(exc) from exc
-    except psycopg.OperationalError:
-        raise  # the connection itself failed: the database layer reports it
     except psycopg.Error as exc:
-        raise _failure(exc) from exc
+        if conn.broken or (exc.sqlstate or "").startswith("08"):
+            raise  # the connection itself failed: the database layer reports it
+        raise _failure(exc) from exc  # anything the function did: stack depth, out of memory, locks…
     return row["result"]
 
 

@@ -14,8 +14,8 @@ VALUES (
 )
 RETURNING version
 
--- name: enter_sandbox
-SELECT set_config('role', %s, true), set_config('statement_timeout', %s, true)
+-- name: set_function_timeout
+SELECT set_config('statement_timeout', %s, true)
 
 -- name: call_request_function
 SELECT {schema}.{function}(%s::jsonb, %s::jsonb) AS result
