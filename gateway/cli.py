@@ -14,6 +14,7 @@ from gateway.runtime import runtime
 routes_cli = AppGroup("routes", help="Keep routes_config/ and the database in step.")
 clients_cli = AppGroup("clients", help="Onboard and manage client apps.")
 services_cli = AppGroup("services", help="Register downstream services.")
+transactions_cli = AppGroup("transactions", help="Operate on payments.")
 
 
 def _fail(message):
@@ -98,6 +99,18 @@ def services_create(definition):
     click.echo(json.dumps(_call(onboarding.create_service, runtime(), payload, "cli"), indent=2))
 
 
+@transactions_cli.command("recover")
+@click.option("--older-than", type=float, default=None,
+              help="Seconds a payment must have been RECEIVED (default: twice the longest timeout).")
+def transactions_recover(older_than):
+    """Settle payments a crashed worker left unfinished (run it on a schedule too)."""
+    from gateway.recovery import recover
+    settled = recover(runtime(), older_than)
+    for ref, status in settled.items():
+        click.echo(f"{ref} {status}")
+    click.echo(f"settled {len(settled)} payment(s)")
+
+
 @click.command("simulator")
 @click.option("--port", default=5050, show_default=True)
 @click.option("--slow-seconds", default=10.0, show_default=True)
@@ -109,5 +122,5 @@ def simulator_command(port, slow_seconds):
 
 def init_app(app):
     """Attach the command groups to ``app``."""
-    for command in (routes_cli, clients_cli, services_cli, simulator_command):
+    for command in (routes_cli, clients_cli, services_cli, transactions_cli, simulator_command):
         app.cli.add_command(command)

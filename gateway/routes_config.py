@@ -50,6 +50,11 @@ ROUTE_SCHEMA = {
             },
         },
         "fields": {"type": "array"},
+        "status_query": {
+            "type": "object", "additionalProperties": False, "required": ["url"],
+            "properties": {"url": {"type": "string", "pattern": r"^https?://\S+\Z"},
+                           "method": {"enum": ["GET", "POST"]}},
+        },
         "enabled": {"type": "boolean"},
     },
 }
@@ -78,6 +83,8 @@ def route_document(app_id, service, names, enabled, overrides):
         "fields": overrides.get("fields", service["fields"]),
         "enabled": enabled,
     }
+    if "status_query" in overrides:
+        document["status_query"] = overrides["status_query"]
     return document
 
 
@@ -168,6 +175,8 @@ def _overrides(service_row, document):
         overrides["retry"] = document["retry"]
     if "fields" in document and document["fields"] != service_row["fields"]:
         overrides["fields"] = document["fields"]
+    if document.get("status_query"):
+        overrides["status_query"] = document["status_query"]
     return overrides
 
 

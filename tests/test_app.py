@@ -1,57 +1,23 @@
 """The README's run command, as a newcomer runs it: `python app.py` on a fresh data directory."""
 
-import os
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.servers import ROOT, clean_env, free_port
+from tests.servers import start_app as start
+from tests.servers import stop_app as stop
+
 SAMPLE = {"f000": "mtnmomorwa", "f001": "collection", "f002": "payment", "f003": "akaliza",
           "f004": "1500", "f005": "RWF", "f006": "250788123456", "f010": "readme-0001"}
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start(env):
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{env['PORT']}/ready", timeout=1).status_code == 200:
-                return process
-        except requests.RequestException:
-            time.sleep(0.2)
-        if process.poll() is not None:
-            raise AssertionError(process.stdout.read().decode())
-    stop(process)
-    raise AssertionError("app.py did not become ready in 60 s")
-
-
-def stop(process):
-    os.killpg(process.pid, 15)
-    try:
-        return process.communicate(timeout=20)[0].decode()
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, 9)
-        return process.communicate()[0].decode()
-
-
 @pytest.fixture
 def fresh_env(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOSPAY_", "DATABASE_URL"))}
-    env.update(MOSPAY_DATA_DIR=str(tmp_path / "instance"), MOSPAY_ROUTES_DIR=str(tmp_path / "routes"),
-               PORT=str(free_port()), MOSPAY_SIMULATOR_PORT=str(free_port()), WEB_CONCURRENCY="1")
-    return env
+    return clean_env(MOSPAY_DATA_DIR=tmp_path / "instance", MOSPAY_ROUTES_DIR=tmp_path / "routes",
+                     PORT=free_port(), MOSPAY_SIMULATOR_PORT=free_port(), WEB_CONCURRENCY=1)
 
 
 def test_the_readme_sample_request_succeeds_on_a_fresh_start_and_after_a_restart(fresh_env):

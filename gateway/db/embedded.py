@@ -12,6 +12,7 @@ import psycopg
 
 log = logging.getLogger(__name__)
 DATABASE_NAME = "mospay"
+_servers = {}  # data directory → running server; kept referenced so none is cleaned up early
 
 
 def start_embedded(data_dir):
@@ -28,6 +29,5 @@ def start_embedded(data_dir):
         if not exists:
             conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(DATABASE_NAME)))
     log.info("embedded PostgreSQL running under %s", pg_dir)
-    # Keep a reference so the server is not cleaned up while we run.
-    start_embedded.server = server
+    _servers[str(pg_dir)] = server
     return admin_url.replace("/postgres?", f"/{DATABASE_NAME}?", 1)

@@ -33,3 +33,23 @@ WHERE client_id = %(client_id)s AND unique_id = %(unique_id)s
 -- name: insert_api_log
 INSERT INTO mospay.api_logs (client_id, method, path, http_status, error_code, duration_ms, remote_addr)
 VALUES (%(client_id)s, %(method)s, %(path)s, %(http_status)s, %(error_code)s, %(duration_ms)s, %(remote_addr)s)
+
+-- name: stale_transactions
+-- Accepted payments whose worker never finished them (killed, database lost).
+SELECT t.id, t.ref::text AS ref, t.unique_id, t.request, t.client_service_id,
+       c.app_id, s.microservice, s.service, s.route
+FROM mospay.transactions t
+JOIN mospay.client_services cs ON cs.id = t.client_service_id
+JOIN mospay.clients c ON c.id = cs.client_id
+JOIN mospay.services s ON s.id = cs.service_id
+WHERE t.status = 'RECEIVED' AND t.updated_at < now() - make_interval(secs => %(older_than)s)
+ORDER BY t.id
+LIMIT %(limit)s
+FOR UPDATE OF t SKIP LOCKED
+
+-- name: settle_transaction
+UPDATE mospay.transactions
+SET status = %(status)s, answer = %(answer)s, http_status = %(http_status)s, error_code = %(error_code)s,
+    error_detail = %(error_detail)s, downstream_status = %(downstream_status)s,
+    downstream_response = %(downstream_response)s, updated_at = now(), completed_at = now()
+WHERE id = %(id)s AND status = 'RECEIVED'

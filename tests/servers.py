@@ -1,0 +1,63 @@
+"""Starting `python app.py` as a real process (gunicorn and all) for end-to-end and chaos tests."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port():
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def clean_env(**settings):
+    """The environment minus any MOSPAY_/DATABASE_URL of the developer's, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MOSPAY_", "DATABASE_URL"))}
+    env.update({k: str(v) for k, v in settings.items()})
+    return env
+
+
+def start_app(env, timeout=60):
+    """Start `python app.py` with ``env`` and wait until /ready answers 200."""
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{env['PORT']}/ready", timeout=1).status_code == 200:
+                return process
+        except requests.RequestException:
+            time.sleep(0.2)
+        if process.poll() is not None:
+            raise AssertionError(process.stdout.read().decode())
+    stop_app(process)
+    raise AssertionError(f"app.py did not become ready in {timeout} s")
+
+
+def stop_app(process):
+    """Stop the whole process group; returns what it printed."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        return process.communicate(timeout=20)[0].decode()
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        return process.communicate()[0].decode()
+
+
+def worker_pids(process):
+    """PIDs of the gunicorn workers under the app process."""
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    return [int(pid) for pid in children if "gateway.simulator" not in Path(f"/proc/{pid}/cmdline").read_text()]
