@@ -157,6 +157,15 @@ class UpstreamUnavailable(UpstreamError):
     code, message = "UPSTREAM_UNAVAILABLE", "The downstream service could not be reached."
 
 
+class UpstreamCircuitOpen(UpstreamError):
+    status, code = 503, "UPSTREAM_CIRCUIT_OPEN"
+    message = "The downstream service is failing; calls are paused briefly. Nothing was sent."
+
+    def __init__(self, message=None, **kwargs):
+        kwargs.setdefault("headers", {"Retry-After": "10"})
+        super().__init__(message, **kwargs)
+
+
 class UpstreamTimeout(UpstreamError):
     status, code = 504, "UPSTREAM_TIMEOUT"
     message = "The downstream service did not answer in time; the outcome is unknown."

@@ -17,24 +17,64 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
+from gateway.circuit import CircuitBoard
+
 log = logging.getLogger(__name__)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 NOTHING_SENT = "connection"
 MAX_CONNECT_SECONDS = 3.0
 
 
+CIRCUIT_OPEN = "circuit_open"
+RETRY_BACKOFF_SECONDS = 0.05
+
+
+def upstream_key(url):
+    """``(scheme, host, port)``: what a session and a circuit breaker belong to."""
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port
+
+
+def is_failure(response):
+    """A transport failure or a 5xx counts against the upstream's circuit."""
+    return "error" in response or response["status_code"] >= 500
+
+
 class Forwarder:
     """One ``requests.Session`` per upstream (scheme, host, port), sized to the worker threads."""
 
-    def __init__(self, pool_size=16, max_body_bytes=1024 * 1024):
+    def __init__(self, pool_size=16, max_body_bytes=1024 * 1024, circuits=None):
         self._pool_size = pool_size
         self._max_body = max_body_bytes
         self._sessions = {}
         self._lock = threading.Lock()
+        self.circuits = circuits or CircuitBoard()
+
+    def call(self, spec, retry=None):
+        """Send ``spec`` through its upstream's circuit breaker, retrying only where the route allows.
+
+        A failed connection is always safe to retry (nothing was sent); a
+        timeout, a broken answer or a 5xx only when the method is not POST
+        or the route says ``allow_post``.
+        """
+        retry = retry or {}
+        breaker = self.circuits.breaker(upstream_key(spec["url"]))
+        attempts = max(1, min(int(retry.get("max_attempts", 1)), 5))
+        retry_on = set(retry.get("on", ()))
+        may_repeat = spec["method"] != "POST" or retry.get("allow_post") is True
+        for attempt in range(1, attempts + 1):
+            if not breaker.allow():
+                return {"error": CIRCUIT_OPEN}
+            response = self.send(spec)
+            breaker.record(not is_failure(response))
+            if attempt == attempts or not _retryable(response, retry_on, may_repeat):
+                return response
+            time.sleep(RETRY_BACKOFF_SECONDS * attempt)
+        return response
 
     def _session(self, url):
+        key = upstream_key(url)
         parts = urlsplit(url)
-        key = (parts.scheme, parts.hostname, parts.port)
         session = self._sessions.get(key)
         if session is None:
             with self._lock:
@@ -100,6 +140,14 @@ class Forwarder:
         """Close every pooled connection."""
         for session in self._sessions.values():
             session.close()
+
+
+def _retryable(response, retry_on, may_repeat):
+    if response.get("error") == NOTHING_SENT:
+        return "connection" in retry_on
+    if response.get("error") in ("timeout", "protocol"):
+        return "timeout" in retry_on and may_repeat
+    return "5xx" in retry_on and may_repeat and response.get("status_code", 0) >= 500
 
 
 class _TooLarge(Exception):

@@ -28,11 +28,12 @@ from gateway.errors import (
     RouteDisabled,
     RouteNotFound,
     TransactionNotFound,
+    UpstreamCircuitOpen,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from gateway.fields import ENVELOPE_SCHEMA, ENVELOPE_VALIDATOR, SECRET_CODES, validate_message
-from gateway.forwarder import NOTHING_SENT
+from gateway.forwarder import CIRCUIT_OPEN, NOTHING_SENT
 from gateway.functions import runner
 from gateway.masking import mask_headers, mask_message, scrub, scrub_text, secret_values
 
@@ -129,7 +130,11 @@ class PaymentProcessor:
         if isinstance(prepared, Outcome):
             return prepared
         self.sent = True
-        response = self.rt.forwarder.send(prepared)  # no database connection is held meanwhile
+        # No database connection is held while the downstream answers.
+        response = self.rt.forwarder.call(prepared, route.context["route"].get("retry"))
+        if response.get("error") == CIRCUIT_OPEN:
+            self.sent = False
+            return self._error("FAILED", UpstreamCircuitOpen(), ref)
         self._lap("forward")
         record["downstream_status"] = response.get("status_code")
         record["downstream_response"] = _jsonb(scrub(response, self.secrets))

@@ -88,8 +88,26 @@ def route_document(app_id, service, names, enabled, overrides):
     return document
 
 
+_KEY_ORDER = ("key", "functions", "upstream", "retry", "status_query", "fields", "enabled",
+              "app_id", "microservice", "service", "route", "request", "response", "url", "method", "timeout_ms",
+              "max_attempts", "on", "allow_post", "code", "name", "type", "required", "pattern", "min", "max",
+              "values", "description")
+
+
+def canonical(value):
+    """``value`` with every mapping's keys in one fixed order, so equal routes dump to equal text."""
+    if isinstance(value, dict):
+        rank = {key: index for index, key in enumerate(_KEY_ORDER)}
+        ordered = sorted(value, key=lambda k: (rank.get(k, len(rank)), str(k)))
+        return {key: canonical(value[key]) for key in ordered}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
 def dump(document):
-    """The document as YAML text, with a header saying where it comes from."""
+    """The document as YAML text (keys in canonical order), with a header saying where it comes from."""
+    document = canonical(document)
     key = document["key"]
     header = (f"# MosPay route {key['app_id']}: {key['microservice']}.{key['service']}.{key['route']}\n"
               "# Generated on assignment; edit, then `flask routes diff` and `flask routes apply`.\n")
@@ -156,7 +174,7 @@ def diff(db, routes_dir):
     """Unified diff from the database (a/) to the files (b/); empty when in step."""
     with db.connection() as conn:
         in_db = {route_path(routes_dir, d["key"]): dump(d) for _, d in _database_documents(conn).values()}
-    on_disk = {path: path.read_text() for path in Path(routes_dir).glob("*/*.yaml")}
+    on_disk = {path: _normalised_text(path) for path in Path(routes_dir).glob("*/*.yaml")}
     lines = []
     for path in sorted(set(in_db) | set(on_disk)):
         before, after = in_db.get(path, ""), on_disk.get(path, "")
@@ -164,6 +182,13 @@ def diff(db, routes_dir):
             lines.extend(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
                                               f"a/{path.name} (database)", f"b/{path} (file)"))
     return "".join(lines)
+
+
+def _normalised_text(path):
+    try:
+        return dump(yaml.safe_load(path.read_text()))
+    except (yaml.YAMLError, KeyError, TypeError):
+        return path.read_text()  # not a route document: show it as it is
 
 
 def _overrides(service_row, document):
@@ -192,7 +217,7 @@ def apply(db, routes_dir, actor="cli"):
             if key_tuple not in in_db:
                 raise RouteConfigError(f"{path}: key: no such assignment in the database; assign the service first")
             row, current = in_db[key_tuple]
-            if current == document:
+            if canonical(current) == canonical(document):
                 continue
             conn.execute(Q.update_route_settings, {"id": row["id"], "enabled": document["enabled"],
                                                    "settings": Jsonb(_overrides(row, document))})

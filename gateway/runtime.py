@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from gateway.circuit import CircuitBoard
 from gateway.db import Database, sandbox_url
 from gateway.forwarder import Forwarder
 from gateway.registry import Registry
@@ -29,7 +30,8 @@ class Runtime:
                                 config.DB_POOL_MAX, config.DB_POOL_TIMEOUT, name="mospay-functions")
         registry = Registry(db)
         credentials = CredentialCache(config.SECRET_KEY, config.CREDENTIAL_CACHE_SECONDS)
-        forwarder = Forwarder(pool_size=max(config.THREADS, 4) * 2, max_body_bytes=config.MAX_UPSTREAM_BODY_BYTES)
+        forwarder = Forwarder(pool_size=max(config.THREADS, 4) * 2, max_body_bytes=config.MAX_UPSTREAM_BODY_BYTES,
+                              circuits=CircuitBoard(config.CIRCUIT_THRESHOLD, config.CIRCUIT_COOLDOWN_SECONDS))
         return cls(config, db, functions_db, registry, forwarder, credentials)
 
 

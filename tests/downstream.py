@@ -64,3 +64,35 @@ class Downstream(ThreadingHTTPServer):
         with self.lock:
             self.received.clear()
         self.behaviour = success
+
+
+class ResettingServer:
+    """Accepts a connection, reads the request, then resets it: the call may have been received."""
+
+    def __init__(self):
+        import socket
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(16)
+        self.accepted = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+
+    def _serve(self):
+        import socket
+        import struct
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            connection.recv(65536)
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            connection.close()
+
+    def close(self):
+        self._socket.close()
