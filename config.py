@@ -52,6 +52,10 @@ class Config:
         self.BCRYPT_ROUNDS = _env_int("MOSPAY_BCRYPT_ROUNDS", 12)
         self.CIRCUIT_THRESHOLD = _env_int("MOSPAY_CIRCUIT_THRESHOLD", 5)
         self.CIRCUIT_COOLDOWN_SECONDS = float(_env("MOSPAY_CIRCUIT_COOLDOWN_SECONDS", 10))
+        # Abuse limits ("N per second|minute|hour"); shared through Redis when REDIS_URL is set.
+        self.REDIS_URL = _env("REDIS_URL")
+        self.CLIENT_RATE_LIMIT = _env("MOSPAY_CLIENT_RATE_LIMIT", "1000/second")
+        self.AUTH_FAILURE_LIMIT = _env("MOSPAY_AUTH_FAILURE_LIMIT", "10/5minutes")
         self.CREDENTIAL_CACHE_SECONDS = _env_int("MOSPAY_CREDENTIAL_CACHE_SECONDS", 300)
         self.REGISTRY_LISTEN = _env_bool("MOSPAY_REGISTRY_LISTEN", True)
         self.REGISTRY_RELOAD_SECONDS = _env_int("MOSPAY_REGISTRY_RELOAD_SECONDS", 30)

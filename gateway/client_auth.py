@@ -37,9 +37,20 @@ def parse_basic(authorization):
     return (username, password) if sep else None
 
 
-def authenticate_client(rt, headers):
-    """The active client these headers prove to be, or ``Unauthorized``."""
+def authenticate_client(rt, headers, remote_addr=None):
+    """The active client these headers prove to be, within its rate; else 401 or 429."""
     app_id = app_id_from(headers)
+    rt.limits.check_not_locked("client", app_id, remote_addr)
+    try:
+        client = _verify(rt, app_id, headers)
+    except Unauthorized:
+        rt.limits.record_failure("client", app_id, remote_addr)
+        raise
+    rt.limits.check_client(app_id)
+    return client
+
+
+def _verify(rt, app_id, headers):
     client = rt.registry.client(app_id)
     authorization = headers.get("Authorization", "")
     if client is None or not client.active:

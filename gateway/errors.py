@@ -121,6 +121,14 @@ class PayloadTooLarge(MosPayError):
     status, code, message = 413, "PAYLOAD_TOO_LARGE", "The body is too large."
 
 
+class RateLimited(MosPayError):
+    status, code, message = 429, "RATE_LIMITED", "Too many requests for this client; slow down."
+
+
+class TooManyAttempts(MosPayError):
+    status, code, message = 429, "TOO_MANY_ATTEMPTS", "Too many failed sign-ins; try again later."
+
+
 class UnsupportedMediaType(MosPayError):
     status, code, message = 415, "UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json."
 

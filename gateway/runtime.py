@@ -7,6 +7,7 @@ from flask import current_app
 from gateway.circuit import CircuitBoard
 from gateway.db import Database, sandbox_url
 from gateway.forwarder import Forwarder
+from gateway.rate_limits import AbuseLimits
 from gateway.registry import Registry
 from gateway.security.credential_cache import CredentialCache
 
@@ -21,6 +22,7 @@ class Runtime:
     registry: Registry
     forwarder: Forwarder
     credentials: CredentialCache
+    limits: AbuseLimits
 
     @classmethod
     def build(cls, config):
@@ -32,7 +34,8 @@ class Runtime:
         credentials = CredentialCache(config.SECRET_KEY, config.CREDENTIAL_CACHE_SECONDS)
         forwarder = Forwarder(pool_size=max(config.THREADS, 4) * 2, max_body_bytes=config.MAX_UPSTREAM_BODY_BYTES,
                               circuits=CircuitBoard(config.CIRCUIT_THRESHOLD, config.CIRCUIT_COOLDOWN_SECONDS))
-        return cls(config, db, functions_db, registry, forwarder, credentials)
+        limits = AbuseLimits(config.REDIS_URL or "memory://", config.CLIENT_RATE_LIMIT, config.AUTH_FAILURE_LIMIT)
+        return cls(config, db, functions_db, registry, forwarder, credentials, limits)
 
 
 def runtime():

@@ -43,7 +43,13 @@ def admin_token():
     if credential is None:
         raise Unauthorized("Send Basic credentials of an admin user.")
     rt = runtime()
-    return json_response(users.issue_admin_token(rt, users.authenticate(rt, *credential)))
+    rt.limits.check_not_locked("user", credential[0], request.remote_addr)
+    try:
+        user = users.authenticate(rt, *credential)
+    except Unauthorized:
+        rt.limits.record_failure("user", credential[0], request.remote_addr)
+        raise
+    return json_response(users.issue_admin_token(rt, user))
 
 
 @bp.post("/password")

@@ -28,7 +28,7 @@ def _start_clock():
 def process_payment():
     """Run one f000–f010 message through the switch."""
     rt = runtime()
-    client = g.client = authenticate_client(rt, request.headers)
+    client = g.client = authenticate_client(rt, request.headers, request.remote_addr)
     message = json_body()
     info = RequestInfo(request.method, request.path, request.remote_addr or "", g.started)
     outcome = PaymentProcessor(rt, client, message, info).process()
@@ -40,7 +40,7 @@ def process_payment():
 def payment_status(unique_id):
     """The state and answer of the caller's transaction with this f010."""
     rt = runtime()
-    client = g.client = authenticate_client(rt, request.headers)
+    client = g.client = authenticate_client(rt, request.headers, request.remote_addr)
     return json_response(transaction_status(rt.db, client, unique_id))
 
 
@@ -50,7 +50,7 @@ def client_token():
     rt = runtime()
     if request.headers.get("Authorization", "")[:6].lower() != "basic ":
         raise Unauthorized("Send Basic credentials and the App-ID header.")
-    client = g.client = authenticate_client(rt, request.headers)
+    client = g.client = authenticate_client(rt, request.headers, request.remote_addr)
     return json_response(issue_client_token(rt, client))
 
 
