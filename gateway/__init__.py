@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def create_app(config=None):
     """Build the switch: database ready, route table loaded, blueprints attached."""
-    from gateway import bootstrap, cli
+    from gateway import bootstrap, cli, portal
     from gateway.api import admin, admin_functions, health, payment
     from gateway.errors import register_error_handlers
     from gateway.runtime import Runtime
@@ -39,4 +39,5 @@ def create_app(config=None):
     app.register_blueprint(admin_functions.bp)
     app.register_blueprint(health.bp)
     cli.init_app(app)
+    portal.init_app(app)
     return app

@@ -8,11 +8,12 @@ to every instance and reloads this instance's route table.
 import re
 import secrets
 
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from gateway import admin_schemas, routes_config
-from gateway.db import Q
-from gateway.errors import AlreadyExists, BadRequest, NotFound, ValidationFailed
+from gateway.db import FUNCTION_SCHEMA, Q
+from gateway.errors import AlreadyExists, BadRequest, Conflict, NotFound, ValidationFailed
 from gateway.fields import check_field_definitions, validate_message
 from gateway.functions import catalogue
 from gateway.functions.templates import available_templates
@@ -198,3 +199,58 @@ def set_route_enabled(rt, app_id, key, enabled, actor):
     routes_config.write(rt.config.ROUTES_DIR, document)
     rt.registry.reload()
     return {"app_id": app_id, **key, "enabled": enabled}
+
+
+def update_service(rt, key, payload, actor):
+    """Change a service's URL, method, timeout, template and fields; its routes' files follow."""
+    key = {k: key[k] for k in ("microservice", "service", "route")}
+    validate_message(admin_schemas.SERVICE_CREATE, {**payload, **key})
+    fields = payload.get("fields", [])
+    problems = check_field_definitions(fields)
+    template = payload.get("template", DEFAULT_TEMPLATE)
+    if template not in available_templates():
+        problems["template"] = f"must be one of {', '.join(available_templates())}"
+    if problems:
+        raise ValidationFailed(details=problems)
+    with rt.db.transaction() as conn:
+        before = conn.execute(Q.find_service, key).fetchone()
+        if before is None:
+            raise NotFound("No such service.", details=key)
+        row = conn.execute(Q.update_service, {
+            **key, "url": payload["url"], "method": payload.get("method", "POST"),
+            "timeout_ms": payload.get("timeout_ms", rt.config.DEFAULT_TIMEOUT_MS),
+            "template": template, "fields": Jsonb(fields)}).fetchone()
+        service = _public_service(row)
+        _audit(conn, actor, "service.update", _service_key(service), before=_public_service(before), after=service)
+        documents = [routes_config.route_document(r["app_id"], r, (r["request_function"], r["response_function"]),
+                                                  r["enabled"], r["settings"])
+                     for r in conn.execute(Q.routes_of_service, {"service_id": row["id"]})]
+        _announce(conn, "service")
+    for document in documents:
+        routes_config.write(rt.config.ROUTES_DIR, document)
+    rt.registry.reload()
+    return service
+
+
+def unassign_service(rt, app_id, key, actor):
+    """Take a service away from a client: drop its functions, versions and route file.
+
+    Refused once the route has transactions (they keep referring to it): disable it instead.
+    """
+    with rt.db.transaction() as conn:
+        row = conn.execute(Q.find_route, {"app_id": app_id, **key}).fetchone()
+        if row is None:
+            raise NotFound("The client has no such route.", details={"app_id": app_id, **key})
+        if conn.execute(Q.route_transaction_count, {"id": row["id"]}).fetchone()["n"]:
+            raise Conflict("The route has transactions and cannot be removed; disable it instead.")
+        conn.execute(Q.delete_route_function_versions, {"id": row["id"]})
+        conn.execute(Q.delete_client_service, {"id": row["id"]})
+        for query, name in ((Q.drop_request_function, row["request_function"]),
+                            (Q.drop_response_function, row["response_function"])):
+            conn.execute(sql.SQL(query).format(schema=sql.Identifier(FUNCTION_SCHEMA), function=sql.Identifier(name)))
+        _audit(conn, actor, "route.unassign", f"{app_id}:{_service_key(row)}",
+               before={"request_function": row["request_function"], "response_function": row["response_function"]})
+        _announce(conn, "route")
+    routes_config.route_path(rt.config.ROUTES_DIR, {"app_id": app_id, **key}).unlink(missing_ok=True)
+    rt.registry.reload()
+    return {"app_id": app_id, **key, "unassigned": True}

@@ -84,3 +84,35 @@ FOR UPDATE OF cs
 -- name: set_route_enabled
 UPDATE mospay.client_services SET enabled = %(enabled)s, updated_at = now()
 WHERE id = %(id)s
+
+-- name: update_service
+UPDATE mospay.services
+SET url = %(url)s, method = %(method)s, timeout_ms = %(timeout_ms)s, template = %(template)s,
+    fields = %(fields)s, updated_at = now()
+WHERE microservice = %(microservice)s AND service = %(service)s AND route = %(route)s
+RETURNING id, microservice, service, route, url, method, timeout_ms, template, fields
+
+-- name: routes_of_service
+SELECT cs.id, cs.enabled, cs.settings, cs.request_function, cs.response_function,
+       c.app_id, s.microservice, s.service, s.route, s.url, s.method, s.timeout_ms, s.fields
+FROM mospay.client_services cs
+JOIN mospay.clients c ON c.id = cs.client_id
+JOIN mospay.services s ON s.id = cs.service_id
+WHERE cs.service_id = %(service_id)s
+ORDER BY c.app_id
+FOR UPDATE OF cs
+
+-- name: route_transaction_count
+SELECT count(*) AS n FROM mospay.transactions WHERE client_service_id = %(id)s
+
+-- name: delete_route_function_versions
+DELETE FROM mospay.function_versions WHERE client_service_id = %(id)s
+
+-- name: delete_client_service
+DELETE FROM mospay.client_services WHERE id = %(id)s
+
+-- name: drop_request_function
+DROP FUNCTION IF EXISTS {schema}.{function}(jsonb, jsonb)
+
+-- name: drop_response_function
+DROP FUNCTION IF EXISTS {schema}.{function}(jsonb, jsonb, jsonb)

@@ -1,0 +1,31 @@
+"""The admin portal: server-rendered pages on the same service layer as the admin API.
+
+``init_app`` attaches everything the portal needs: Bootstrap (served from
+the installed Bootstrap-Flask package), CSRF protection (checked for the
+portal blueprint only, so the JSON API keeps its Bearer-token contract),
+Flask-Login sessions, security headers and HTML error pages.
+"""
+
+from gateway.portal import auth, errors, samples, security
+from gateway.portal.blueprint import bp
+from gateway.portal.extensions import bootstrap, csrf
+from gateway.portal.views import clients, functions, services, traffic, users  # noqa: F401  (attach views)
+
+
+def init_app(app):
+    """Attach the portal to ``app`` (under ``/portal``; ``/`` redirects there)."""
+    app.config.setdefault("BOOTSTRAP_SERVE_LOCAL", True)
+    # CSRF is enforced by the portal blueprint's before_request (csrf.protect()),
+    # never on the API blueprints, which authenticate with Bearer tokens.
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_NAME="mospay_session")
+    bootstrap.init_app(app)
+    csrf.init_app(app)
+    auth.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    app.add_template_filter(samples.pretty, "pretty_json")
+    app.register_blueprint(bp)
+    app.add_url_rule("/", "portal_home", security.home)

@@ -1,0 +1,178 @@
+"""WTForms of the portal; they only parse. The service layer validates and decides."""
+
+import json
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from gateway.fields import FIELD_TYPES, SERVICE_CODES
+
+METHODS = ("POST", "GET", "PUT", "PATCH", "DELETE")
+STATUSES = ("", "SUCCESS", "FAILED", "PENDING", "UNKNOWN", "REJECTED", "RECEIVED")
+
+
+class ActionForm(FlaskForm):
+    """A button that changes state: just the CSRF token."""
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=72)])
+    confirm = PasswordField("Repeat the new password",
+                            validators=[DataRequired(), EqualTo("new_password", "The two passwords differ.")])
+
+
+class ClientForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    app_id = StringField("App-ID", validators=[Optional(), Length(max=40)],
+                         description="Lowercase letters, digits and _; derived from the name when empty.")
+    callback_url = StringField("Callback URL", validators=[Optional(), Length(max=2000)])
+
+    def payload(self):
+        """The admin-API shaped body."""
+        body = {"name": self.name.data}
+        if self.app_id.data:
+            body["app_id"] = self.app_id.data.strip()
+        if self.callback_url.data:
+            body["callback_url"] = self.callback_url.data.strip()
+        return body
+
+
+class AssignForm(FlaskForm):
+    service = SelectField("Service", choices=[], validate_choice=False)
+
+    def payload(self):
+        """``{"microservice", "service", "route"}`` from the ``a/b/c`` choice."""
+        parts = (self.service.data or "").split("/")
+        return dict(zip(("microservice", "service", "route"), parts, strict=False))
+
+
+class FieldRowForm(Form):
+    """One of f004–f009; unused rows are left out of the definition."""
+
+    code = HiddenField()
+    use = BooleanField("Use")
+    name = StringField("Name", validators=[Optional(), Length(max=64)])
+    type = SelectField("Type", choices=FIELD_TYPES, default="string")
+    required = BooleanField("Required")
+    pattern = StringField("Pattern", validators=[Optional(), Length(max=200)])
+    min = StringField("Min", validators=[Optional(), Length(max=20)])
+    max = StringField("Max", validators=[Optional(), Length(max=20)])
+    values = StringField("Enum values", validators=[Optional(), Length(max=500)],
+                         description="Comma-separated, for type enum")
+
+    def definition(self):
+        """The field definition the service layer takes."""
+        field = {"code": self.code.data, "name": (self.name.data or "").strip() or self.code.data,
+                 "type": self.type.data, "required": bool(self.required.data)}
+        for key in ("pattern", "min", "max"):
+            if getattr(self, key).data:
+                field[key] = getattr(self, key).data.strip()
+        if self.type.data == "enum":
+            field["values"] = [v.strip() for v in (self.values.data or "").split(",") if v.strip()]
+        return field
+
+
+class ServiceForm(FlaskForm):
+    microservice = StringField("Microservice (f000)", validators=[DataRequired(), Length(max=40)])
+    service = StringField("Service (f001)", validators=[DataRequired(), Length(max=40)])
+    route = StringField("Route (f002)", validators=[DataRequired(), Length(max=40)])
+    url = StringField("Downstream URL", validators=[DataRequired(), Length(max=2000)])
+    method = SelectField("Method", choices=METHODS, default="POST")
+    timeout_ms = IntegerField("Timeout (ms)", default=10000, validators=[DataRequired()])
+    template = SelectField("Function template", choices=[])
+    fields = FieldList(FormField(FieldRowForm), min_entries=len(SERVICE_CODES), max_entries=len(SERVICE_CODES))
+
+    def fill_fields(self, definitions):
+        """Show ``definitions`` in the six rows (on GET)."""
+        by_code = {d["code"]: d for d in definitions or ()}
+        for row, code in zip(self.fields, SERVICE_CODES, strict=True):
+            row.code.data = code
+            definition = by_code.get(code)
+            if definition:
+                row.use.data, row.name.data = True, definition.get("name")
+                row.type.data, row.required.data = definition.get("type", "string"), definition.get("required")
+                for key in ("pattern", "min", "max"):
+                    getattr(row, key).data = str(definition[key]) if key in definition else ""
+                row.values.data = ", ".join(definition.get("values", []))
+
+    def field_definitions(self):
+        """``(definitions, row index of each)`` for the rows in use."""
+        rows = [(i, row.form) for i, row in enumerate(self.fields) if row.form.use.data]
+        for (_, form), code in zip(rows, [SERVICE_CODES[i] for i, _ in rows], strict=True):
+            form.code.data = code  # the code is the row's, whatever was posted
+        return [form.definition() for _, form in rows], [i for i, _ in rows]
+
+    def payload(self, with_key=True):
+        """The admin-API shaped body; ``with_key=False`` for an edit (the key does not change)."""
+        definitions, _ = self.field_definitions()
+        body = {"url": self.url.data.strip(), "method": self.method.data, "timeout_ms": self.timeout_ms.data,
+                "template": self.template.data, "fields": definitions}
+        if with_key:
+            body.update(microservice=self.microservice.data.strip(), service=self.service.data.strip(),
+                        route=self.route.data.strip())
+        return body
+
+
+class UserForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
+    role = SelectField("Role", choices=[("viewer", "viewer (read only)"), ("dba", "dba (functions)"),
+                                        ("admin", "admin (everything)")])
+    password = PasswordField("First password", validators=[DataRequired(), Length(min=10, max=72)],
+                             description="The user must change it at first sign-in.")
+
+
+class FunctionEditForm(FlaskForm):
+    source = TextAreaField("Source", validators=[DataRequired()])
+    note = StringField("What changed", validators=[Optional(), Length(max=200)])
+
+
+class RollbackForm(FlaskForm):
+    version = IntegerField("Version", validators=[DataRequired()])
+
+
+class RegenerateForm(FlaskForm):
+    force = HiddenField(default="")
+
+
+class TestRunForm(FlaskForm):
+    request_json = TextAreaField("Request (f000–f010)", validators=[DataRequired()])
+    response_json = TextAreaField("Downstream answer", validators=[Optional()])
+
+    def parsed(self, name):
+        """The JSON of ``name``, or ``None`` with the field's error set."""
+        field = getattr(self, name)
+        try:
+            return json.loads(field.data) if field.data else None
+        except ValueError as problem:
+            field.errors = [*field.errors, f"Not valid JSON: {problem}"]
+            return None
+
+
+def apply_error(form, error):
+    """Show a service-layer ``MosPayError`` on ``form``: its details on the matching fields."""
+    unplaced = []
+    for key, message in (error.details or {}).items() if isinstance(error.details, dict) else ():
+        field = getattr(form, str(key), None) if str(key).isidentifier() else None
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*field.errors, str(message)]
+        else:
+            unplaced.append(f"{key}: {message}")
+    form.form_errors.extend([error.message, *unplaced])

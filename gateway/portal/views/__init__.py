@@ -1,0 +1,42 @@
+"""Portal views, grouped by page; each module attaches its routes to ``portal.bp``."""
+
+from flask import flash, make_response, redirect, render_template, request
+
+from gateway.errors import MosPayError
+from gateway.portal.forms import ActionForm, apply_error
+
+
+def act(call, success, back):
+    """Run a state change from a button; flash the outcome and go back to ``back``."""
+    try:
+        call()
+    except MosPayError as error:
+        flash(error.message, "danger")
+        return redirect(back)
+    flash(success, "success")
+    return redirect(back)
+
+
+def form_failed(form, error, template, **context):
+    """Re-render ``template`` with the service layer's ``error`` shown on ``form``."""
+    apply_error(form, error)
+    return render_template(template, form=form, **context), error.status
+
+
+def secret_page(template, **context):
+    """A page showing credentials once: never cached, never stored in the session or a flash."""
+    response = make_response(render_template(template, **context))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def page_number():
+    """``?page=N`` (1 when absent or odd)."""
+    value = request.args.get("page", "1")
+    return int(value) if value.isdigit() and 0 < len(value) < 7 else 1
+
+
+def action_form():
+    """The CSRF-only form behind a state-changing button."""
+    return ActionForm()

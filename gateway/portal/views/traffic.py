@@ -1,0 +1,52 @@
+"""Read-only pages: dashboard, transactions, API logs, audit log."""
+
+from flask import render_template, request
+
+from gateway import onboarding, reports
+from gateway.portal.blueprint import bp
+from gateway.portal.forms import STATUSES
+from gateway.portal.views import page_number
+from gateway.runtime import runtime
+
+
+@bp.get("/")
+def dashboard():
+    """Today's count, volume and success rate; by client and service; the last 24 h; recent traffic."""
+    data = reports.dashboard(runtime())
+    return render_template("portal/dashboard.html", data=data, chart=reports.hourly_chart(data.hourly))
+
+
+def _choices(rt):
+    return {"clients": [c["app_id"] for c in onboarding.list_clients(rt)],
+            "services": [f"{s['microservice']}/{s['service']}/{s['route']}" for s in onboarding.list_services(rt)],
+            "statuses": STATUSES}
+
+
+@bp.get("/transactions")
+def transactions():
+    """Transactions, newest first, with filters and pagination."""
+    rt = runtime()
+    page = reports.transactions(rt, reports.transaction_filters(request.args), page_number())
+    return render_template("portal/transactions.html", page=page, args=request.args, **_choices(rt))
+
+
+@bp.get("/transactions/<ref>")
+def transaction(ref):
+    """One transaction: stage timeline, masked request, downstream call and answer."""
+    return render_template("portal/transaction.html", tx=reports.transaction(runtime(), ref))
+
+
+@bp.get("/api-logs")
+def api_logs():
+    """Every API call the switch answered, newest first."""
+    rt = runtime()
+    page = reports.api_logs(rt, reports.api_log_filters(request.args), page_number())
+    return render_template("portal/api_logs.html", page=page, args=request.args, **_choices(rt))
+
+
+@bp.get("/audit")
+def audit():
+    """Every admin and DBA action: who, what, before and after."""
+    rt = runtime()
+    page = reports.audit_log(rt, reports.audit_filters(request.args), page_number())
+    return render_template("portal/audit.html", page=page, args=request.args, actions=reports.audit_actions(rt))

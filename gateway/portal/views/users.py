@@ -1,0 +1,28 @@
+"""Users (admins only): list and create portal / admin-API users."""
+
+from flask import flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from gateway import users
+from gateway.errors import MosPayError
+from gateway.portal.blueprint import WRITE_ROLES, bp, roles_required
+from gateway.portal.forms import UserForm
+from gateway.portal.views import form_failed
+from gateway.runtime import runtime
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@roles_required(*WRITE_ROLES)
+def users_page():
+    """Every user, and a form to add one (who must change the first password)."""
+    form = UserForm()
+    rt = runtime()
+    if form.validate_on_submit():
+        payload = {"username": form.username.data.strip(), "role": form.role.data, "password": form.password.data}
+        try:
+            users.create_user(rt, payload, current_user.username)
+        except MosPayError as error:
+            return form_failed(form, error, "portal/users.html", users=users.list_users(rt))
+        flash(f"User {payload['username']} created; they must change the password at first sign-in.", "success")
+        return redirect(url_for("portal.users_page"))
+    return render_template("portal/users.html", form=form, users=users.list_users(rt))

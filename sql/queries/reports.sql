@@ -1,0 +1,118 @@
+-- Read-only queries of the portal's reports (gateway/reports.py).
+-- Optional filters are NULL when unset: one plan, no SQL built from strings.
+
+-- name: report_today
+SELECT count(*) AS count,
+       count(*) FILTER (WHERE status = 'SUCCESS') AS success,
+       count(*) FILTER (WHERE status <> 'RECEIVED') AS completed,
+       coalesce(sum(CASE WHEN request ->> 'f004' ~ '^[0-9]{1,15}([.][0-9]{1,4})?$'
+                         THEN (request ->> 'f004')::numeric END), 0) AS volume
+FROM mospay.transactions
+WHERE created_at >= date_trunc('day', now())
+
+-- name: report_today_by_client
+SELECT c.app_id, c.name,
+       count(*) AS count,
+       count(*) FILTER (WHERE t.status = 'SUCCESS') AS success,
+       count(*) FILTER (WHERE t.status <> 'RECEIVED') AS completed,
+       coalesce(sum(CASE WHEN t.request ->> 'f004' ~ '^[0-9]{1,15}([.][0-9]{1,4})?$'
+                         THEN (t.request ->> 'f004')::numeric END), 0) AS volume
+FROM mospay.transactions t
+JOIN mospay.clients c ON c.id = t.client_id
+WHERE t.created_at >= date_trunc('day', now())
+GROUP BY c.app_id, c.name
+ORDER BY count(*) DESC, c.app_id
+LIMIT 20
+
+-- name: report_today_by_service
+SELECT s.microservice, s.service, s.route,
+       count(*) AS count,
+       count(*) FILTER (WHERE t.status = 'SUCCESS') AS success,
+       count(*) FILTER (WHERE t.status <> 'RECEIVED') AS completed,
+       coalesce(sum(CASE WHEN t.request ->> 'f004' ~ '^[0-9]{1,15}([.][0-9]{1,4})?$'
+                         THEN (t.request ->> 'f004')::numeric END), 0) AS volume
+FROM mospay.transactions t
+JOIN mospay.client_services cs ON cs.id = t.client_service_id
+JOIN mospay.services s ON s.id = cs.service_id
+WHERE t.created_at >= date_trunc('day', now())
+GROUP BY s.microservice, s.service, s.route
+ORDER BY count(*) DESC, s.microservice, s.service, s.route
+LIMIT 20
+
+-- name: report_hourly
+SELECT h.hour,
+       count(t.id) AS count,
+       count(t.id) FILTER (WHERE t.status = 'SUCCESS') AS success,
+       count(t.id) FILTER (WHERE t.status IN ('FAILED', 'REJECTED', 'UNKNOWN')) AS failed
+FROM generate_series(date_trunc('hour', now()) - interval '23 hours', date_trunc('hour', now()),
+                     interval '1 hour') AS h(hour)
+LEFT JOIN mospay.transactions t ON t.created_at >= h.hour AND t.created_at < h.hour + interval '1 hour'
+GROUP BY h.hour
+ORDER BY h.hour
+
+-- name: report_transactions
+SELECT t.ref::text AS ref, t.unique_id, t.status, t.http_status, t.error_code, t.created_at, t.completed_at,
+       c.app_id, c.name AS client_name, s.microservice, s.service, s.route,
+       t.request ->> 'f004' AS amount, t.request ->> 'f005' AS currency,
+       count(*) OVER () AS total
+FROM mospay.transactions t
+JOIN mospay.clients c ON c.id = t.client_id
+JOIN mospay.client_services cs ON cs.id = t.client_service_id
+JOIN mospay.services s ON s.id = cs.service_id
+WHERE (%(app_id)s::text IS NULL OR c.app_id = %(app_id)s)
+  AND (%(service)s::text IS NULL OR s.microservice || '/' || s.service || '/' || s.route = %(service)s)
+  AND (%(status)s::text IS NULL OR t.status = %(status)s)
+  AND (%(date_from)s::date IS NULL OR t.created_at >= %(date_from)s::date)
+  AND (%(date_to)s::date IS NULL OR t.created_at < %(date_to)s::date + 1)
+  AND (%(unique_id)s::text IS NULL OR t.unique_id = %(unique_id)s)
+ORDER BY t.created_at DESC, t.id DESC
+LIMIT %(limit)s OFFSET %(offset)s
+
+-- name: report_transaction
+SELECT t.id, t.ref::text AS ref, t.unique_id, t.status, t.request, t.downstream_request, t.downstream_status,
+       t.downstream_response, t.answer, t.http_status, t.error_code, t.error_detail, t.timings,
+       t.created_at, t.updated_at, t.completed_at,
+       c.app_id, c.name AS client_name, s.microservice, s.service, s.route,
+       cs.request_function, cs.response_function
+FROM mospay.transactions t
+JOIN mospay.clients c ON c.id = t.client_id
+JOIN mospay.client_services cs ON cs.id = t.client_service_id
+JOIN mospay.services s ON s.id = cs.service_id
+WHERE t.ref = %(ref)s
+
+-- name: report_api_logs
+SELECT l.id, l.method, l.path, l.http_status, l.error_code, l.duration_ms, l.remote_addr, l.created_at,
+       c.app_id, t.ref::text AS transaction_ref, count(*) OVER () AS total
+FROM mospay.api_logs l
+LEFT JOIN mospay.clients c ON c.id = l.client_id
+LEFT JOIN mospay.transactions t ON t.id = l.transaction_id
+WHERE (%(app_id)s::text IS NULL OR c.app_id = %(app_id)s)
+  AND (%(http_status)s::integer IS NULL OR l.http_status = %(http_status)s)
+  AND (%(transaction_id)s::bigint IS NULL OR l.transaction_id = %(transaction_id)s)
+  AND (%(date_from)s::date IS NULL OR l.created_at >= %(date_from)s::date)
+  AND (%(date_to)s::date IS NULL OR l.created_at < %(date_to)s::date + 1)
+ORDER BY l.created_at DESC, l.id DESC
+LIMIT %(limit)s OFFSET %(offset)s
+
+-- name: report_audit_log
+SELECT id, actor, action, target, before, after, created_at, count(*) OVER () AS total
+FROM mospay.audit_log
+WHERE (%(actor)s::text IS NULL OR actor = %(actor)s)
+  AND (%(action)s::text IS NULL OR action = %(action)s OR action LIKE %(action)s || '.%%')
+  AND (%(date_from)s::date IS NULL OR created_at >= %(date_from)s::date)
+  AND (%(date_to)s::date IS NULL OR created_at < %(date_to)s::date + 1)
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s OFFSET %(offset)s
+
+-- name: report_routes
+SELECT cs.id, cs.enabled, cs.settings, cs.request_function, cs.response_function,
+       c.app_id, c.name AS client_name, c.active AS client_active,
+       s.microservice, s.service, s.route, s.url, s.method, s.timeout_ms, s.fields, s.template
+FROM mospay.client_services cs
+JOIN mospay.clients c ON c.id = cs.client_id
+JOIN mospay.services s ON s.id = cs.service_id
+WHERE (%(app_id)s::text IS NULL OR c.app_id = %(app_id)s)
+ORDER BY c.app_id, s.microservice, s.service, s.route
+
+-- name: report_audit_actions
+SELECT DISTINCT action FROM mospay.audit_log ORDER BY action
