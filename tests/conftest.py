@@ -5,8 +5,11 @@ a fresh database on the server ``DATABASE_URL`` names, dropped afterwards.
 """
 
 import os
+import tempfile
 import threading
 import uuid
+
+os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())  # the embedded server's platformdirs asks
 
 import psycopg
 import pytest
