@@ -66,6 +66,7 @@ class Config:
         self.WORKERS = _env_int("WEB_CONCURRENCY", 2)
         self.THREADS = _env_int("MOSPAY_THREADS", 8)
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+        self.LOG_JSON = _env_bool("MOSPAY_LOG_JSON", True)
         for key, value in overrides.items():
             setattr(self, key, value)
 

@@ -1,6 +1,5 @@
 """MosPay: a config-driven payment switch with per-client PostgreSQL functions."""
 
-import logging
 from pathlib import Path
 
 from flask import Flask
@@ -12,14 +11,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def create_app(config=None):
     """Build the switch: database ready, route table loaded, blueprints attached."""
-    from gateway import bootstrap, cli, portal
+    from gateway import bootstrap, cli, logs, portal
     from gateway.api import admin, admin_functions, health, payment
     from gateway.errors import register_error_handlers
     from gateway.runtime import Runtime
 
     config = config or Config()
     config.check()
-    logging.basicConfig(level=config.LOG_LEVEL, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(config.LOG_LEVEL, config.LOG_JSON)
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config.update(config.as_flask())
 
@@ -33,6 +32,7 @@ def create_app(config=None):
         rt.registry.start_listening(config.REGISTRY_RELOAD_SECONDS)
     app.extensions["mospay"] = rt
 
+    logs.init_app(app)
     register_error_handlers(app)
     app.register_blueprint(payment.bp)
     app.register_blueprint(admin.bp)

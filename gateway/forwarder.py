@@ -18,6 +18,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from gateway.circuit import CircuitBoard
+from gateway.logs import request_id_var
 
 log = logging.getLogger(__name__)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -95,6 +96,9 @@ class Forwarder:
         body = call.get("body")
         data = None if body is None else orjson.dumps(body)
         headers = {"Content-Type": "application/json", "Accept": "application/json", **call.get("headers", {})}
+        request_id = request_id_var.get()
+        if request_id:
+            headers.setdefault("X-Request-ID", request_id)
         started = time.perf_counter()
         try:
             response = self._session(call["url"]).request(

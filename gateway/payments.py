@@ -35,7 +35,7 @@ from gateway.errors import (
 from gateway.fields import ENVELOPE_SCHEMA, ENVELOPE_VALIDATOR, SECRET_CODES, validate_message
 from gateway.forwarder import CIRCUIT_OPEN, NOTHING_SENT
 from gateway.functions import runner
-from gateway.masking import mask_headers, mask_message, scrub, scrub_text, secret_values
+from gateway.masking import mask_headers, mask_message, mask_msisdn, scrub, scrub_text, secret_values
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,17 @@ class PaymentProcessor:
             record["error_detail"] = "unexpected error in the switch; see the server log"
             outcome = self._error("UNKNOWN" if self.sent else "FAILED", MosPayError(), ref)
         self._finish(outcome, record, ref)
+        self._log(route, ref, outcome)
         return outcome
+
+    def _log(self, route, ref, outcome):
+        body = outcome.body
+        log.info("payment %s %s", ref, body["status"], extra={
+            "transaction_ref": ref, "app_id": self.client.app_id, "unique_id": self.message["f010"],
+            "route": f"{route.microservice}.{route.service}.{route.route}", "status": body["status"],
+            "http_status": outcome.http_status, "error_code": body.get("error", {}).get("code"),
+            "msisdn": mask_msisdn(self.message["f006"]) if self.message.get("f006") else None,
+            "timings_ms": self.timings})
 
     def _run(self, route, context, ref, record):
         with self.rt.functions_db.connection() as conn:

@@ -1,0 +1,78 @@
+"""Structured JSON logs with a request id on every line.
+
+``X-Request-ID`` is accepted from the caller (when it looks sane) or
+generated, returned on the answer, forwarded downstream and written on
+every log line of that request. Values are masked before they get here.
+"""
+
+import contextvars
+import logging
+import re
+import sys
+import uuid
+
+import orjson
+
+request_id_var = contextvars.ContextVar("request_id", default=None)
+_SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+def request_id_from(header_value):
+    """The caller's request id when it is safe to echo, else a new one."""
+    if header_value and _SANE_ID.fullmatch(header_value):
+        return header_value
+    return uuid.uuid4().hex
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id and extras."""
+
+    def format(self, record):
+        entry = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        request_id = request_id_var.get()
+        if request_id:
+            entry["request_id"] = request_id
+        entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def configure(level="INFO", json_lines=True):
+    """Send every log line to stderr, as JSON unless ``json_lines`` is false."""
+    handler = _StderrHandler()
+    handler.setFormatter(JsonFormatter() if json_lines else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def init_app(app):
+    """Give every request an id: taken from ``X-Request-ID`` or generated, and returned."""
+    from flask import g, request
+
+    @app.before_request
+    def _request_id():
+        g.request_id = request_id_from(request.headers.get("X-Request-ID"))
+        request_id_var.set(g.request_id)
+
+    @app.after_request
+    def _return_request_id(response):
+        if g.get("request_id"):
+            response.headers["X-Request-ID"] = g.request_id
+        return response
