@@ -133,8 +133,8 @@ class ServiceForm(FlaskForm):
 
 class UserForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=64)])
-    role = SelectField("Role", choices=[("viewer", "viewer (read only)"), ("dba", "dba (functions)"),
-                                        ("admin", "admin (everything)")])
+    role = SelectField("Role", choices=["viewer", "dba", "admin"],
+                       description="viewer: read only · dba: the DBA workbench · admin: everything")
     password = PasswordField("First password", validators=[DataRequired(), Length(min=10, max=72)],
                              description="The user must change it at first sign-in.")
 
