@@ -7,6 +7,7 @@ workers) on ``HOST``:``PORT``.
 
 import atexit
 import os
+import shutil
 import subprocess
 import sys
 
@@ -32,9 +33,15 @@ class SwitchServer(BaseApplication):
         self.cfg.set("timeout", 120)
         self.cfg.set("graceful_timeout", 30)
         self.cfg.set("accesslog", None)
+        self.cfg.set("child_exit", _mark_worker_dead)
 
     def load(self):
         return create_app(Config())
+
+
+def _mark_worker_dead(server, worker):
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def start_simulator(port):
@@ -44,12 +51,21 @@ def start_simulator(port):
     return process
 
 
+def prepare_metrics_dir(config):
+    """A fresh directory where every gunicorn worker writes its Prometheus samples."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(config.DATA_DIR / "metrics")
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+
+
 def main():
     """Prepare the database once, start the simulator, then serve."""
     from gateway import bootstrap
 
     config = Config()
     config.check()
+    prepare_metrics_dir(config)
     bootstrap.prepare_database(config)  # starts the embedded server here, in the parent, once
     if config.DEMO:
         start_simulator(config.SIMULATOR_PORT)

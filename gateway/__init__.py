@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def create_app(config=None):
     """Build the switch: database ready, route table loaded, blueprints attached."""
-    from gateway import bootstrap, cli, logs, portal
+    from gateway import bootstrap, cli, logs, metrics, portal
     from gateway.api import admin, admin_functions, health, payment
     from gateway.errors import register_error_handlers
     from gateway.runtime import Runtime
@@ -33,6 +33,7 @@ def create_app(config=None):
     app.extensions["mospay"] = rt
 
     logs.init_app(app)
+    metrics.init_app(app)
     register_error_handlers(app)
     app.register_blueprint(payment.bp)
     app.register_blueprint(admin.bp)

@@ -15,7 +15,7 @@ import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
-from gateway import call_spec
+from gateway import call_spec, metrics
 from gateway.db import Q
 from gateway.errors import (
     AppIdMismatch,
@@ -127,6 +127,8 @@ class PaymentProcessor:
 
     def _log(self, route, ref, outcome):
         body = outcome.body
+        metrics.observe_payment(self.client.app_id, f"{route.microservice}.{route.service}.{route.route}",
+                                body["status"], self.timings)
         log.info("payment %s %s", ref, body["status"], extra={
             "transaction_ref": ref, "app_id": self.client.app_id, "unique_id": self.message["f010"],
             "route": f"{route.microservice}.{route.service}.{route.route}", "status": body["status"],

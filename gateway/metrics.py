@@ -1,0 +1,83 @@
+"""Prometheus metrics at ``/metrics`` (multiprocess-safe under gunicorn).
+
+Set ``PROMETHEUS_MULTIPROC_DIR`` (``python app.py`` does) and every worker
+writes its samples there; ``/metrics`` aggregates them. Without it the
+process's own registry is served.
+"""
+
+import os
+
+from flask import Blueprint, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from gateway.circuit import CLOSED, HALF_OPEN, OPEN
+from gateway.runtime import runtime
+
+HTTP_REQUESTS = Counter("mospay_http_requests_total", "HTTP requests by endpoint and status",
+                        ["endpoint", "method", "status"])
+PAYMENTS = Counter("mospay_payments_total", "Payments by client, service and final state",
+                   ["app_id", "service", "status"])
+STAGE_SECONDS = Histogram("mospay_stage_seconds", "Time spent in each stage of a payment", ["stage"],
+                          buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+CIRCUIT_STATE = Gauge("mospay_circuit_state", "Upstream circuit: 0 closed, 1 half-open, 2 open", ["upstream"],
+                      multiprocess_mode="max")
+POOL_CONNECTIONS = Gauge("mospay_db_pool_connections", "Database pool connections", ["pool", "state"],
+                         multiprocess_mode="livesum")
+_CIRCUIT_VALUES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
+
+bp = Blueprint("metrics", __name__)
+
+
+def observe_payment(app_id, service, status, timings_ms):
+    """Count a finished payment and its stage timings."""
+    PAYMENTS.labels(app_id, service, status).inc()
+    for stage, milliseconds in timings_ms.items():
+        STAGE_SECONDS.labels(stage).observe(milliseconds / 1000)
+
+
+def observe_request(endpoint, method, status):
+    """Count an HTTP request."""
+    HTTP_REQUESTS.labels(endpoint or "unmatched", method, str(status)).inc()
+
+
+def _refresh_gauges(rt):
+    for (scheme, host, port), state in rt.forwarder.circuits.states().items():
+        CIRCUIT_STATE.labels(f"{scheme}://{host}:{port}").set(_CIRCUIT_VALUES[state])
+    for pool in (rt.db, rt.functions_db):
+        stats = pool.pool.get_stats()
+        POOL_CONNECTIONS.labels(pool.pool.name, "size").set(stats.get("pool_size", 0))
+        POOL_CONNECTIONS.labels(pool.pool.name, "available").set(stats.get("pool_available", 0))
+        POOL_CONNECTIONS.labels(pool.pool.name, "waiting").set(stats.get("requests_waiting", 0))
+
+
+@bp.get("/metrics")
+def metrics():
+    """Prometheus text format."""
+    _refresh_gauges(runtime())
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_app(app):
+    """Serve /metrics and count every request."""
+    from flask import request
+
+    app.register_blueprint(bp)
+
+    @app.after_request
+    def _count(response):
+        observe_request(request.url_rule.rule if request.url_rule else None, request.method, response.status_code)
+        return response
