@@ -2,6 +2,7 @@
 
 import json
 import sys
+import time
 
 import click
 import yaml
@@ -102,13 +103,18 @@ def services_create(definition):
 @transactions_cli.command("recover")
 @click.option("--older-than", type=float, default=None,
               help="Seconds a payment must have been RECEIVED (default: twice the longest timeout).")
-def transactions_recover(older_than):
-    """Settle payments a crashed worker left unfinished (run it on a schedule too)."""
+@click.option("--every", type=float, default=None, help="Keep running, once every this many seconds.")
+def transactions_recover(older_than, every):
+    """Settle payments a crashed worker left unfinished (once, or on a schedule with --every)."""
     from gateway.recovery import recover
-    settled = recover(runtime(), older_than)
-    for ref, status in settled.items():
-        click.echo(f"{ref} {status}")
-    click.echo(f"settled {len(settled)} payment(s)")
+    while True:
+        settled = recover(runtime(), older_than)
+        for ref, status in settled.items():
+            click.echo(f"{ref} {status}")
+        click.echo(f"settled {len(settled)} payment(s)")
+        if every is None:
+            return
+        time.sleep(every)
 
 
 @click.command("simulator")
