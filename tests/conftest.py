@@ -21,6 +21,7 @@ from config import Config
 from gateway import create_app
 from tests.downstream import Downstream
 from tests.factories import Admin, Integrator
+from tests.servers import clean_env, free_port, start_app, stop_app
 
 ADMIN_PASSWORD = "admin-test-password-1"
 
@@ -120,3 +121,19 @@ def db(rt):
         with rt.db.connection() as conn:
             return conn.execute(text, params).fetchall()
     return query
+
+
+@pytest.fixture(scope="module")
+def two_instances(config, tmp_path_factory):
+    """Two `python app.py` instances (two gunicorn workers each) on the test database: their base URLs."""
+    processes = []
+    try:
+        for _ in range(2):
+            env = clean_env(DATABASE_URL=config.DATABASE_URL, MOSPAY_DEMO=0, PORT=free_port(), WEB_CONCURRENCY=2,
+                            MOSPAY_THREADS=16, MOSPAY_ROUTES_DIR=tmp_path_factory.mktemp("instance"),
+                            MOSPAY_BCRYPT_ROUNDS=4)
+            processes.append((start_app(env), env))
+        yield [f"http://127.0.0.1:{env['PORT']}" for _, env in processes]
+    finally:
+        for process, _ in processes:
+            stop_app(process)

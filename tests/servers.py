@@ -61,3 +61,13 @@ def worker_pids(process):
     """PIDs of the gunicorn workers under the app process."""
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
     return [int(pid) for pid in children if "gateway.simulator" not in Path(f"/proc/{pid}/cmdline").read_text()]
+
+
+def wait_until_loaded(url, routes, timeout=5.0):
+    """Until the instance's route table holds ``routes`` routes (as /ready reports)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if requests.get(f"{url}/ready", timeout=2).json()["checks"]["routes_loaded"] == routes:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the instance never loaded the new route")

@@ -2,30 +2,11 @@
 
 import concurrent.futures
 import threading
-import time
-
-import pytest
-import requests
 
 from tests.factories import Integrator
-from tests.servers import clean_env, free_port, start_app, stop_app
+from tests.servers import wait_until_loaded
 
 DUPLICATES = 100
-
-
-@pytest.fixture
-def two_instances(config, tmp_path):
-    """Two `python app.py` instances, two gunicorn workers each, on the test database."""
-    processes = []
-    try:
-        for index in range(2):
-            env = clean_env(DATABASE_URL=config.DATABASE_URL, MOSPAY_DEMO=0, PORT=free_port(), WEB_CONCURRENCY=2,
-                            MOSPAY_THREADS=16, MOSPAY_ROUTES_DIR=tmp_path / str(index), MOSPAY_BCRYPT_ROUNDS=4)
-            processes.append((start_app(env), env))
-        yield [f"http://127.0.0.1:{env['PORT']}" for _, env in processes]
-    finally:
-        for process, _ in processes:
-            stop_app(process)
 
 
 def test_concurrent_duplicates_across_instances_forward_once(admin, base_url, downstream, two_instances, db):
@@ -55,11 +36,3 @@ def test_concurrent_duplicates_across_instances_forward_once(admin, base_url, do
     assert rows[0]["n"] == 1
 
 
-def wait_until_loaded(url, routes, timeout=5.0):
-    """Until the instance's route table holds ``routes`` routes (as /ready reports)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if requests.get(f"{url}/ready", timeout=2).json()["checks"]["routes_loaded"] == routes:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the instance never loaded the new route")
