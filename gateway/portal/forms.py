@@ -103,7 +103,8 @@ class ServiceForm(FlaskForm):
     def fill_fields(self, definitions):
         """Show ``definitions`` in the six rows (on GET)."""
         by_code = {d["code"]: d for d in definitions or ()}
-        for row, code in zip(self.fields, SERVICE_CODES, strict=True):
+        for entry, code in zip(self.fields, SERVICE_CODES, strict=True):
+            row = entry.form
             row.code.data = code
             definition = by_code.get(code)
             if definition:
@@ -115,9 +116,11 @@ class ServiceForm(FlaskForm):
 
     def field_definitions(self):
         """``(definitions, row index of each)`` for the rows in use."""
-        rows = [(i, row.form) for i, row in enumerate(self.fields) if row.form.use.data]
-        for (_, form), code in zip(rows, [SERVICE_CODES[i] for i, _ in rows], strict=True):
-            form.code.data = code  # the code is the row's, whatever was posted
+        rows = [(i, entry.form) for i, entry in enumerate(self.fields) if entry.form.use.data]
+        for i, form in rows:
+            # The code is the row's (its index in the posted names), whatever the hidden input says.
+            index = int(self.fields[i].name.rsplit("-", 1)[1])
+            form.code.data = SERVICE_CODES[index] if index < len(SERVICE_CODES) else None
         return [form.definition() for _, form in rows], [i for i, _ in rows]
 
     def payload(self, with_key=True):
