@@ -3,19 +3,22 @@
 import json
 import sys
 import time
+from pathlib import Path
 
 import click
 import yaml
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from gateway import onboarding, routes_config
-from gateway.errors import MosPayError
+from gateway.errors import AlreadyExists, MosPayError
 from gateway.runtime import runtime
 
 routes_cli = AppGroup("routes", help="Keep routes_config/ and the database in step.")
 clients_cli = AppGroup("clients", help="Onboard and manage client apps.")
 services_cli = AppGroup("services", help="Register downstream services.")
 transactions_cli = AppGroup("transactions", help="Operate on payments.")
+functions_cli = AppGroup("functions", help="Keep client functions as .sql files a DBA can version in git.")
+users_cli = AppGroup("users", help="Portal and admin-API users.")
 
 
 def _fail(message):
@@ -117,6 +120,68 @@ def transactions_recover(older_than, every):
         time.sleep(every)
 
 
+@functions_cli.command("export")
+@click.argument("directory", type=click.Path(file_okay=False))
+def functions_export(directory):
+    """Write every generated function, as PostgreSQL has it now, to DIRECTORY/<name>.sql."""
+    from gateway.functions import workbench
+    rt = runtime()
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    names = [f["name"] for f in workbench.list_functions(rt)]
+    for name in names:
+        (target / f"{name}.sql").write_text(workbench.get_function(rt, name)["source"])
+    click.echo(f"exported {len(names)} function(s) to {target}")
+
+
+@functions_cli.command("import")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+def functions_import(directory):
+    """Apply DIRECTORY/<name>.sql files that differ from the live functions, each as a new version."""
+    from gateway.functions import workbench
+    rt = runtime()
+    applied = 0
+    for path in sorted(Path(directory).glob("*.sql")):
+        source = path.read_text()
+        if workbench.get_function(rt, path.stem)["source"].strip() == source.strip():
+            continue
+        result = _call(workbench.save, rt, path.stem, source, "cli", f"imported from {path.name}")
+        click.echo(f"{path.stem}: version {result['version']}")
+        applied += 1
+    click.echo(f"applied {applied} changed function(s)")
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "dba", "viewer"]), default="admin", show_default=True)
+@click.password_option(help="First password; the user must change it at first sign-in.")
+def users_create(username, role, password):
+    """Create a user (prompts for the first password)."""
+    from gateway import users
+    click.echo(json.dumps(_call(users.create_user, runtime(), {"username": username, "role": role,
+                                                               "password": password}, "cli")))
+
+
+@click.command("onboard")
+@click.argument("definition", type=click.File())
+@with_appcontext
+def onboard_command(definition):
+    """Create the clients, services and assignments a YAML file lists (existing ones are skipped)."""
+    rt = runtime()
+    plan = yaml.safe_load(definition) or {}
+    steps = [(onboarding.create_client, (rt, client, "cli")) for client in plan.get("clients", [])]
+    steps += [(onboarding.create_service, (rt, service, "cli")) for service in plan.get("services", [])]
+    steps += [(onboarding.assign_service, (rt, item.get("app_id"), {k: v for k, v in item.items() if k != "app_id"},
+                                           "cli")) for item in plan.get("assignments", [])]
+    for function, args in steps:
+        try:
+            click.echo(json.dumps(function(*args), default=str))
+        except AlreadyExists as error:
+            click.echo(f"skipped: {error.message}")
+        except MosPayError as error:
+            _fail(json.dumps(error.to_dict()["error"]))
+
+
 @click.command("simulator")
 @click.option("--port", default=5050, show_default=True)
 @click.option("--slow-seconds", default=10.0, show_default=True)
@@ -128,5 +193,6 @@ def simulator_command(port, slow_seconds):
 
 def init_app(app):
     """Attach the command groups to ``app``."""
-    for command in (routes_cli, clients_cli, services_cli, transactions_cli, simulator_command):
+    for command in (routes_cli, clients_cli, services_cli, transactions_cli, functions_cli, users_cli,
+                    onboard_command, simulator_command):
         app.cli.add_command(command)
