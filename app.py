@@ -7,9 +7,11 @@ workers) on ``HOST``:``PORT``.
 
 import atexit
 import os
+import runpy
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
@@ -18,30 +20,16 @@ from gateway import create_app  # noqa: F401 - also the factory `flask --app app
 
 
 class SwitchServer(BaseApplication):
-    """gunicorn, configured from ``Config``; each worker builds its own app."""
-
-    def __init__(self, config):
-        self.switch_config = config
-        super().__init__()
+    """gunicorn with the settings of gunicorn.conf.py; each worker builds its own app."""
 
     def load_config(self):
-        config = self.switch_config
-        self.cfg.set("bind", f"{config.HOST}:{config.PORT}")
-        self.cfg.set("workers", config.WORKERS)
-        self.cfg.set("worker_class", "gthread")
-        self.cfg.set("threads", config.THREADS)
-        self.cfg.set("timeout", 120)
-        self.cfg.set("graceful_timeout", 30)
-        self.cfg.set("accesslog", None)
-        self.cfg.set("child_exit", _mark_worker_dead)
+        settings = runpy.run_path(str(Path(__file__).with_name("gunicorn.conf.py")))
+        for name, value in settings.items():
+            if name in self.cfg.settings and value is not None:
+                self.cfg.set(name, value)
 
     def load(self):
         return create_app(Config())
-
-
-def _mark_worker_dead(server, worker):
-    from prometheus_client import multiprocess
-    multiprocess.mark_process_dead(worker.pid)
 
 
 def start_simulator(port):
@@ -71,7 +59,7 @@ def main():
         start_simulator(config.SIMULATOR_PORT)
     os.environ["DATABASE_URL"] = config.DATABASE_URL
     print(f"MosPay switch on http://{config.HOST}:{config.PORT}  (POST /api/v1/payment/process)", flush=True)
-    SwitchServer(config).run()
+    SwitchServer().run()
 
 
 if __name__ == "__main__":

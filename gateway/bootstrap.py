@@ -4,7 +4,9 @@ import logging
 import os
 
 import psycopg
+from psycopg import sql
 
+from gateway.db import SANDBOX_ROLE
 from gateway.db.embedded import start_embedded
 from gateway.db.migrations import migrate
 from gateway.db.queries import Q
@@ -26,7 +28,15 @@ def prepare_database(config):
     """Make the database ready to serve: reachable and migrated. Returns its URL."""
     url = database_url(config)
     migrate(url)
+    if config.SANDBOX_PASSWORD:
+        _set_sandbox_password(url, config.SANDBOX_PASSWORD)
     return url
+
+
+def _set_sandbox_password(url, password):
+    # Where PostgreSQL asks for passwords, the sandbox role (client functions) needs one too.
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(SANDBOX_ROLE), sql.Literal(password)))
 
 
 def seed(rt):

@@ -9,7 +9,7 @@ import tempfile
 import threading
 import uuid
 
-os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())  # the embedded server's platformdirs asks
+os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp())  # the embedded server's platformdirs asks
 
 import psycopg
 import pytest
