@@ -29,9 +29,11 @@ def call(conn, query, args, timeout_ms, rollback=False):
     ``rollback`` discards whatever the function wrote (the DBA's test runs).
     """
     try:
-        with conn.transaction(force_rollback=rollback):
+        # Pipeline mode: BEGIN, the timeout, the call and COMMIT travel in one round trip.
+        with conn.pipeline(), conn.transaction(force_rollback=rollback):
             conn.execute(Q.set_function_timeout, (str(timeout_ms),))
-            row = conn.execute(query, [Jsonb(arg) for arg in args]).fetchone()
+            cursor = conn.execute(query, [Jsonb(arg) for arg in args])
+        row = cursor.fetchone()
     except psycopg.Error as exc:
         if conn.broken or (exc.sqlstate or "").startswith("08"):
             raise  # the connection itself failed: the database layer reports it
