@@ -88,20 +88,38 @@ def chromium_or_skip():
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser tests skipped outside CI")
 
 
+_SHARED = {"users": 0}  # one Playwright and one Chromium per test process, however many conftests use them
+
+
+def _start_browser(executable):
+    if _SHARED["users"] == 0:
+        try:
+            from playwright.sync_api import sync_playwright
+        except ImportError:
+            if os.environ.get("CI"):
+                raise
+            pytest.skip("the playwright package is not installed (pip install -r requirements-dev.txt)")
+        manager = sync_playwright()
+        playwright = manager.start()
+        _SHARED.update(manager=manager, browser=playwright.chromium.launch(executable_path=executable,
+                                                                            args=CHROMIUM_ARGS))
+    _SHARED["users"] += 1
+    return _SHARED["browser"]
+
+
+def _stop_browser():
+    _SHARED["users"] -= 1
+    if _SHARED["users"] == 0:
+        _SHARED.pop("browser").close()
+        _SHARED.pop("manager").__exit__(None, None, None)
+
+
 @pytest.fixture(scope="session")
 def browser():
-    """The system Chromium driven by Playwright (no browser download)."""
-    executable = chromium_or_skip()
-    try:
-        from playwright import sync_api
-    except ImportError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("the playwright package is not installed (pip install -r requirements-dev.txt)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    """The system Chromium driven by Playwright (no browser download), shared by the whole run."""
+    browser = _start_browser(chromium_or_skip())
+    yield browser
+    _stop_browser()
 
 
 @pytest.fixture
