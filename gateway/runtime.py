@@ -7,6 +7,7 @@ from flask import current_app
 from gateway.circuit import CircuitBoard
 from gateway.db import Database, sandbox_url
 from gateway.forwarder import Forwarder
+from gateway.functions import runner
 from gateway.rate_limits import AbuseLimits
 from gateway.registry import Registry
 from gateway.security.credential_cache import CredentialCache
@@ -29,7 +30,8 @@ class Runtime:
         """Wire the parts from ``config`` (the pool is not opened yet)."""
         db = Database(config.DATABASE_URL, config.DB_POOL_MIN, config.DB_POOL_MAX, config.DB_POOL_TIMEOUT)
         functions_db = Database(sandbox_url(config.DATABASE_URL, config.SANDBOX_PASSWORD), config.DB_POOL_MIN,
-                                config.DB_POOL_MAX, config.DB_POOL_TIMEOUT, name="mospay-functions")
+                                config.DB_POOL_MAX, config.DB_POOL_TIMEOUT, name="mospay-functions",
+                                configure=runner.configure_connection(config.FUNCTION_TIMEOUT_MS))
         registry = Registry(db)
         credentials = CredentialCache(config.SECRET_KEY, config.CREDENTIAL_CACHE_SECONDS)
         forwarder = Forwarder(pool_size=max(config.THREADS, 4) * 2, max_body_bytes=config.MAX_UPSTREAM_BODY_BYTES,

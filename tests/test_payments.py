@@ -400,3 +400,16 @@ def test_odd_status_ids_are_404(integrator):
         response = requests.get(f"{integrator.base_url}/api/v1/payment/status/{unique_id}",
                                 auth=integrator.auth, headers=integrator.headers)
         assert response.status_code == 404
+
+
+def test_a_function_cannot_switch_the_timeout_off(integrator, rt):
+    name = f"{integrator.client['app_id']}_{integrator.service['microservice']}_payment"
+    replace_function(rt, name, """BEGIN
+        PERFORM set_config('statement_timeout', '0', false);
+        IF (request->>'f004') = '13' THEN LOOP END LOOP; END IF;
+        RETURN jsonb_build_object('url', context #>> '{service,url}', 'body', request);
+    END""")
+
+    results = [integrator.pay(integrator.message(f004="13"), timeout=10) for _ in range(3)]
+
+    assert [r.json()["error"]["code"] for r in results] == ["FUNCTION_TIMEOUT"] * 3

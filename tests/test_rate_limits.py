@@ -1,5 +1,7 @@
 """Abuse limits: client rates and sign-in lockout."""
 
+import time
+
 import pytest
 import requests
 
@@ -45,3 +47,18 @@ def test_admin_sign_in_is_throttled_too(base_url):
         requests.post(f"{base_url}/api/v1/admin/token", auth=("ghost-admin", "nope"))
     response = requests.post(f"{base_url}/api/v1/admin/token", auth=("ghost-admin", "nope"))
     assert response.status_code == 429 and response.json()["error"]["code"] == "TOO_MANY_ATTEMPTS"
+
+
+def test_limits_are_shared_through_redis_when_configured():
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis server answers on 127.0.0.1:6379")
+    first = AbuseLimits("redis://127.0.0.1:6379/15", "2/minute", "10/minute")
+    second = AbuseLimits("redis://127.0.0.1:6379/15", "2/minute", "10/minute")  # another instance
+    name = f"shop-{time.time_ns()}"
+    first.check_client(name)
+    second.check_client(name)
+    with pytest.raises(RateLimited):
+        first.check_client(name)

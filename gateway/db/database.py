@@ -34,17 +34,19 @@ def sandbox_url(url, password=None):
 class Database:
     """A psycopg 3 pool; connections are autocommit unless in ``transaction()``."""
 
-    def __init__(self, url, min_size=2, max_size=16, timeout=5.0, name="mospay"):
+    def __init__(self, url, min_size=2, max_size=16, timeout=5.0, name="mospay", configure=None):
         self.url = url
         self.pool = ConnectionPool(
             url,
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
+            # No per-checkout health check: it would cost a round trip per query. A connection
+            # that died (database restarted) fails once with DatabaseUnavailable and is discarded.
             kwargs={"autocommit": True, "row_factory": dict_row, "connect_timeout": 3},
-            check=ConnectionPool.check_connection,
             open=False,
             name=name,
+            configure=configure,
         )
 
     def open(self):

@@ -23,20 +23,34 @@ class FunctionFailure(Exception):
         self.detail = detail
 
 
-def call(conn, query, args, timeout_ms, rollback=False):
-    """Run a function call with ``args`` in the sandbox; returns its jsonb result.
+def configure_connection(timeout_ms):
+    """Pool hook: every sandbox connection starts with the function statement timeout."""
 
-    ``rollback`` discards whatever the function wrote (the DBA's test runs).
+    def configure(conn):
+        conn.execute(Q.set_function_timeout, (str(timeout_ms),))
+
+    return configure
+
+
+def call(conn, query, args, timeout_ms, rollback=False):
+    """Run a function call with ``args`` in the sandbox, in one statement; returns its jsonb result.
+
+    The connection's statement timeout (set when it was opened, restored by
+    every call) bounds the function. ``rollback`` runs it in a transaction
+    that is rolled back, discarding whatever it wrote (the DBA's test runs).
     """
+    params = [*(Jsonb(arg) for arg in args), str(timeout_ms)]
     try:
-        # Pipeline mode: BEGIN, the timeout, the call and COMMIT travel in one round trip.
-        with conn.pipeline(), conn.transaction(force_rollback=rollback):
-            conn.execute(Q.set_function_timeout, (str(timeout_ms),))
-            cursor = conn.execute(query, [Jsonb(arg) for arg in args])
-        row = cursor.fetchone()
+        if rollback:
+            with conn.transaction(force_rollback=True):
+                row = conn.execute(query, params).fetchone()
+        else:
+            row = conn.execute(query, params).fetchone()
     except psycopg.Error as exc:
         if conn.broken or (exc.sqlstate or "").startswith("08"):
             raise  # the connection itself failed: the database layer reports it
+        # The function may have changed session settings before failing: never reuse this connection.
+        conn.close()
         raise _failure(exc) from exc  # anything the function did: stack depth, out of memory, locks…
     return row["result"]
 

@@ -15,13 +15,15 @@ VALUES (
 RETURNING version
 
 -- name: set_function_timeout
-SELECT set_config('statement_timeout', %s, true)
+SELECT set_config('statement_timeout', %s, false)
 
 -- name: call_request_function
-SELECT {schema}.{function}(%s::jsonb, %s::jsonb) AS result
+-- One statement, one round trip. The trailing set_config restores the session's
+-- timeout for the next call, should the function have changed it.
+SELECT {schema}.{function}(%s::jsonb, %s::jsonb) AS result, set_config('statement_timeout', %s, false)
 
 -- name: call_response_function
-SELECT {schema}.{function}(%s::jsonb, %s::jsonb, %s::jsonb) AS result
+SELECT {schema}.{function}(%s::jsonb, %s::jsonb, %s::jsonb) AS result, set_config('statement_timeout', %s, false)
 
 -- name: schema_function_definitions
 SELECT p.oid::bigint AS oid, p.proname AS name, pg_get_functiondef(p.oid) AS definition
@@ -73,3 +75,9 @@ WHERE function_name = %(name)s AND version = %(version)s
 
 -- name: lock_function
 SELECT pg_advisory_xact_lock(hashtext(%(name)s))
+
+-- name: service_settings_of_route
+SELECT s.settings
+FROM mospay.client_services cs
+JOIN mospay.services s ON s.id = cs.service_id
+WHERE cs.id = %(client_service_id)s
