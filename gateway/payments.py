@@ -248,6 +248,8 @@ class PaymentProcessor:
             # The row stays RECEIVED; `flask transactions recover` settles it.
             error.transaction_ref = ref
             raise
+        self._lap("finish")
+        self.timings["total"] = round((time.perf_counter() - self.info.started) * 1000, 3)
         outcome.headers["Server-Timing"] = server_timing(self.timings)
 
 

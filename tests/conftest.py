@@ -124,13 +124,13 @@ def db(rt):
 
 
 @pytest.fixture(scope="module")
-def two_instances(config, tmp_path_factory):
-    """Two `python app.py` instances (two gunicorn workers each) on the test database: their base URLs."""
+def two_instances(config):
+    """Two `python app.py` instances (two gunicorn workers each) on the test database and routes directory."""
     processes = []
     try:
         for _ in range(2):
             env = clean_env(DATABASE_URL=config.DATABASE_URL, MOSPAY_DEMO=0, PORT=free_port(), WEB_CONCURRENCY=2,
-                            MOSPAY_THREADS=16, MOSPAY_ROUTES_DIR=tmp_path_factory.mktemp("instance"),
+                            MOSPAY_THREADS=16, MOSPAY_ROUTES_DIR=config.ROUTES_DIR,
                             MOSPAY_BCRYPT_ROUNDS=4)
             processes.append((start_app(env), env))
         yield [f"http://127.0.0.1:{env['PORT']}" for _, env in processes]

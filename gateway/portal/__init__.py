@@ -6,10 +6,21 @@ portal blueprint only, so the JSON API keeps its Bearer-token contract),
 Flask-Login sessions, security headers and HTML error pages.
 """
 
+from flask.sessions import SecureCookieSessionInterface
+
 from gateway.portal import auth, errors, samples, security
 from gateway.portal.blueprint import bp
 from gateway.portal.extensions import bootstrap, csrf
 from gateway.portal.views import clients, functions, services, traffic, users  # noqa: F401  (attach views)
+
+
+class PortalOnlySessions(SecureCookieSessionInterface):
+    """Cookie sessions for the portal only: the JSON APIs never read or set one (and save the work)."""
+
+    def open_session(self, app, request):
+        if request.path.startswith("/api/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def init_app(app):
@@ -21,6 +32,7 @@ def init_app(app):
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_NAME="mospay_session")
+    app.session_interface = PortalOnlySessions()
     bootstrap.init_app(app)
     csrf.init_app(app)
     auth.init_app(app)
