@@ -339,6 +339,9 @@ def pgbench_script(queries, request_fn, response_fn, pipeline=False):
     finish = to_pgbench(queries["finish_transaction"],
                         {"transaction_id": ":id", "error_code": "NULL", "error_detail": "NULL"})
     def function_call(name, function, args):
+        extra = queries[name].count("%s") - len(args)
+        if extra:  # the call restores the statement timeout itself: one autocommit statement
+            return [call(name, function, (*args, *([":fn_timeout"] * extra))) + ";"]
         # one short transaction per call; with the switch's pipeline mode, one round trip
         block = ["BEGIN;", *([sandbox + ";"] if sandbox else []), call(name, function, args) + ";", "COMMIT;"]
         return ["\\startpipeline", *block, "\\endpipeline"] if pipeline else block
