@@ -1,4 +1,4 @@
-"""Sends the request function's call downstream over pooled HTTP sessions.
+"""Sends the request function's call downstream over pooled HTTP connections (urllib3).
 
 The outcome is always a dict the response function understands: either
 ``{"status_code", "headers", "body", "elapsed_ms"}`` or ``{"error": kind}``
@@ -10,12 +10,16 @@ the payment's outcome is UNKNOWN), or ``too_large``.
 import logging
 import threading
 import time
-from http.cookiejar import DefaultCookiePolicy
 from urllib.parse import urlsplit
 
 import orjson
-import requests
-from requests.adapters import HTTPAdapter
+import urllib3
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    LocationParseError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 
 from gateway.circuit import CircuitBoard
 from gateway.logs import request_id_var
@@ -42,12 +46,12 @@ def is_failure(response):
 
 
 class Forwarder:
-    """One ``requests.Session`` per upstream (scheme, host, port), sized to the worker threads."""
+    """One urllib3 connection pool per upstream (scheme, host, port), sized to the worker threads."""
 
     def __init__(self, pool_size=16, max_body_bytes=1024 * 1024, circuits=None):
         self._pool_size = pool_size
         self._max_body = max_body_bytes
-        self._sessions = {}
+        self._pools = {}
         self._lock = threading.Lock()
         self.circuits = circuits or CircuitBoard()
 
@@ -73,22 +77,17 @@ class Forwarder:
             time.sleep(RETRY_BACKOFF_SECONDS * attempt)
         return response
 
-    def _session(self, url):
+    def _pool(self, url):
         key = upstream_key(url)
-        parts = urlsplit(url)
-        session = self._sessions.get(key)
-        if session is None:
+        pool = self._pools.get(key)
+        if pool is None:
             with self._lock:
-                session = self._sessions.get(key)
-                if session is None:
-                    session = requests.Session()
-                    session.trust_env = False  # no proxy or netrc surprises on a payment path
-                    # One session serves every client of this upstream: never carry cookies between them.
-                    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-                    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_size, max_retries=0)
-                    session.mount(f"{parts.scheme}://", adapter)
-                    self._sessions[key] = session
-        return session
+                pool = self._pools.get(key)
+                if pool is None:
+                    # No cookies, proxies or redirects: a switch forwards exactly what the function said.
+                    pool = urllib3.connection_from_url(url, maxsize=self._pool_size, block=False, retries=False)
+                    self._pools[key] = pool
+        return pool
 
     def send(self, call):
         """Perform ``call`` (a validated call spec) and describe what came back."""
@@ -101,20 +100,19 @@ class Forwarder:
             headers.setdefault("X-Request-ID", request_id)
         started = time.perf_counter()
         try:
-            response = self._session(call["url"]).request(
-                call["method"], call["url"], data=data, headers=headers,
-                timeout=(min(timeout, MAX_CONNECT_SECONDS), timeout), stream=True, allow_redirects=False,
+            parts = urlsplit(call["url"])
+            response = self._pool(call["url"]).urlopen(
+                call["method"], parts.path + (f"?{parts.query}" if parts.query else "") or "/", body=data,
+                headers=headers, timeout=urllib3.Timeout(connect=min(timeout, MAX_CONNECT_SECONDS), read=timeout),
+                retries=False, redirect=False, preload_content=False, assert_same_host=False,
             )
             try:
                 raw = self._read_capped(response, started + timeout)
             finally:
-                response.close()
-        except (requests.exceptions.ConnectTimeout, requests.exceptions.InvalidURL,
-                requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema):
+                response.release_conn()
+        except (NewConnectionError, ConnectTimeoutError, LocationParseError, ValueError):
             return {"error": NOTHING_SENT}
-        except requests.exceptions.ConnectionError as exc:
-            return {"error": _connection_error_kind(exc)}
-        except (requests.exceptions.Timeout, _Overdue):
+        except (ReadTimeoutError, _Overdue):
             return {"error": "timeout"}
         except _TooLarge:
             return {"error": "too_large"}
@@ -123,7 +121,7 @@ class Forwarder:
                         type(exc).__name__)
             return {"error": "protocol"}
         return {
-            "status_code": response.status_code,
+            "status_code": response.status,
             "headers": {k.lower(): v for k, v in response.headers.items()},
             "body": _decode(raw),
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
@@ -131,19 +129,22 @@ class Forwarder:
 
     def _read_capped(self, response, deadline):
         chunks, size = [], 0
-        for chunk in response.iter_content(8 * 1024):  # small reads: the deadline is checked often
+        while True:
+            chunk = response.read(8 * 1024)  # small reads: the deadline is checked often
+            if not chunk:
+                return b"".join(chunks)
             size += len(chunk)
             if size > self._max_body:
+                response.drain_conn()
                 raise _TooLarge()
             if time.perf_counter() > deadline:
                 raise _Overdue()
             chunks.append(chunk)
-        return b"".join(chunks)
 
     def close(self):
         """Close every pooled connection."""
-        for session in self._sessions.values():
-            session.close()
+        for pool in self._pools.values():
+            pool.close()
 
 
 def _retryable(response, retry_on, may_repeat):
@@ -160,17 +161,6 @@ class _TooLarge(Exception):
 
 class _Overdue(Exception):
     pass
-
-
-def _connection_error_kind(exc):
-    # requests folds "refused" and "reset after sending" into ConnectionError;
-    # only a failure to connect proves nothing reached the provider.
-    text = repr(exc)
-    if "NewConnectionError" in text or "NameResolutionError" in text or "Connection refused" in text:
-        return NOTHING_SENT
-    if "ReadTimeoutError" in text:
-        return "timeout"
-    return "protocol"
 
 
 def _decode(raw):
