@@ -6,6 +6,8 @@ from gateway.naming import MAX_PART_LENGTH, NAME_PART
 
 _NAME = {"type": "string", "pattern": NAME_PART.pattern, "maxLength": MAX_PART_LENGTH}
 _URL = {"type": "string", "pattern": r"^https?://[^\s/$.?#][^\s]*\Z", "maxLength": 2000}
+_AMOUNT = {"type": "string", "pattern": r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,4})?\Z"}
+_CURRENCY = {"type": "string", "pattern": r"^[A-Z]{3}\Z"}
 
 CLIENT_CREATE = FieldValidator({
     "type": "object",
@@ -26,6 +28,13 @@ SERVICE_CREATE = FieldValidator({
         "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 60000},
         "template": {"type": "string", "maxLength": 64},
         "fields": {"type": "array", "maxItems": 6},
+        # Request-function plugins (sql/functions/plugins/) and their settings, kept in services.settings.
+        "plugins": {"type": "array", "items": {"type": "string", "maxLength": 64}, "uniqueItems": True,
+                    "maxItems": 10},
+        "risk": {"type": "object", "additionalProperties": False, "required": ["max_amount"], "properties": {
+            "max_amount": _AMOUNT, "currency": _CURRENCY}},
+        "fx": {"type": "object", "additionalProperties": False, "required": ["settlement_currency"], "properties": {
+            "settlement_currency": _CURRENCY, "decimals": {"type": "integer", "minimum": 0, "maximum": 4}}},
     },
     "required": ["microservice", "service", "route", "url"],
     "additionalProperties": False,

@@ -127,19 +127,23 @@ def create_service(rt, payload, actor):
     template = payload.get("template", DEFAULT_TEMPLATE)
     if template not in available_templates():
         problems["template"] = f"must be one of {', '.join(available_templates())}"
+    unknown = [name for name in payload.get("plugins", []) if name not in catalogue.available_plugins()]
+    if unknown:
+        problems["plugins"] = f"unknown {', '.join(unknown)}: must be among {', '.join(catalogue.available_plugins())}"
     if problems:
         raise ValidationFailed(details=problems)
+    settings = {key: payload[key] for key in ("plugins", "risk", "fx") if key in payload}
     with rt.db.transaction() as conn:
         row = conn.execute(Q.insert_service, {
             "microservice": payload["microservice"], "service": payload["service"], "route": payload["route"],
             "url": payload["url"], "method": payload.get("method", "POST"),
             "timeout_ms": payload.get("timeout_ms", rt.config.DEFAULT_TIMEOUT_MS),
-            "template": template, "fields": Jsonb(fields),
+            "template": template, "fields": Jsonb(fields), "settings": Jsonb(settings),
         }).fetchone()
         if row is None:
             raise AlreadyExists("This microservice, service and route already exist.")
         service = _public_service(row)
-        _audit(conn, actor, "service.create", _service_key(service), after=service)
+        _audit(conn, actor, "service.create", _service_key(service), after={**service, "settings": row["settings"]})
     return service
 
 

@@ -3,7 +3,15 @@
 import hashlib
 
 from gateway.db import FUNCTION_SCHEMA, Q
-from gateway.functions.templates import render
+from gateway.functions.templates import TEMPLATE_DIR, render
+
+PLUGIN_DIR = TEMPLATE_DIR / "plugins"
+
+
+def available_plugins():
+    """Names of the request-function plugins, ``sql/functions/plugins/<name>.sql.j2`` (``_`` files are helpers)."""
+    return sorted(path.name.removesuffix(".sql.j2") for path in PLUGIN_DIR.glob("*.sql.j2")
+                  if not path.name.startswith("_"))
 
 
 def definition_hash(definition):
@@ -36,11 +44,18 @@ def install(conn, client_service_id, name, kind, source, created_by, note):
     return record(conn, client_service_id, name, kind, source, created_by, note)
 
 
+def service_plugins(conn, client_service_id):
+    """The plugins the route's service lists in its settings, in order."""
+    row = conn.execute(Q.service_settings_of_route, {"client_service_id": client_service_id}).fetchone()
+    return list((row["settings"] if row else {}).get("plugins", []))
+
+
 def generate(conn, client_service_id, template, names, render_context, created_by):
-    """Render both template parts and install them as version 1 (or next)."""
+    """Render both template parts (with the service's plugins) and install them as version 1 (or next)."""
     request_function, response_function = names
     context = {"schema": FUNCTION_SCHEMA, "request_function": request_function,
-               "response_function": response_function, **render_context}
+               "response_function": response_function,
+               "plugins": service_plugins(conn, client_service_id), **render_context}
     for kind, name in (("request", request_function), ("response", response_function)):
         install(conn, client_service_id, name, kind, render(template, kind, **context),
                 created_by, f"generated from template {template}")

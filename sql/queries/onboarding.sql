@@ -27,10 +27,11 @@ WHERE app_id = %(app_id)s
 RETURNING id, app_id, active
 
 -- name: insert_service
-INSERT INTO mospay.services (microservice, service, route, url, method, timeout_ms, template, fields)
-VALUES (%(microservice)s, %(service)s, %(route)s, %(url)s, %(method)s, %(timeout_ms)s, %(template)s, %(fields)s)
+INSERT INTO mospay.services (microservice, service, route, url, method, timeout_ms, template, fields, settings)
+VALUES (%(microservice)s, %(service)s, %(route)s, %(url)s, %(method)s, %(timeout_ms)s, %(template)s, %(fields)s,
+        %(settings)s)
 ON CONFLICT (microservice, service, route) DO NOTHING
-RETURNING id, microservice, service, route, url, method, timeout_ms, template, fields, created_at
+RETURNING id, microservice, service, route, url, method, timeout_ms, template, fields, settings, created_at
 
 -- name: list_services
 SELECT id, microservice, service, route, url, method, timeout_ms, template, fields, created_at, updated_at
