@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def create_app(config=None):
     """Build the switch: database ready, route table loaded, blueprints attached."""
-    from gateway import bootstrap, cli, logs, metrics, portal
+    from gateway import bootstrap, cli, logs, metrics, openapi, portal
     from gateway.api import admin, admin_functions, health, payment
     from gateway.errors import register_error_handlers
     from gateway.runtime import Runtime
@@ -41,4 +41,5 @@ def create_app(config=None):
     app.register_blueprint(health.bp)
     cli.init_app(app)
     portal.init_app(app)
+    openapi.init_app(app)
     return app
