@@ -68,6 +68,26 @@ TARGETS = {"pps_c32": 1000, "ovh_p50_c8": 1.5, "ovh_p99_c8": 3.0, "db_floor_shar
 DOC_START, DOC_END = "<!-- bench:latest:start -->", "<!-- bench:latest:end -->"
 
 
+SCALE_CLIENTS = """
+INSERT INTO mospay.clients (app_id, name, username, password_hash)
+SELECT 'scale' || g, 'Scale client ' || g, 'scale' || g, %s FROM generate_series(1, %s) AS g
+"""
+SCALE_SERVICE = """
+INSERT INTO mospay.services (microservice, service, route, url, method, timeout_ms, template, fields)
+VALUES (%s, 'collection', 'payment', %s, 'POST', 5000, 'generic_json', %s::jsonb)
+"""
+SCALE_ROUTES = """
+INSERT INTO mospay.client_services (client_id, service_id, request_function, response_function)
+SELECT c.id, s.id, c.app_id || '_' || s.microservice || '_payment',
+       'RESPONSE_' || c.app_id || '_' || s.microservice || '_payment'
+FROM generate_series(1, %s) AS g
+JOIN mospay.clients c ON c.app_id = 'scale' || g
+JOIN mospay.services s ON s.microservice = 'scalems' || (g %% %s)
+RETURNING id, (SELECT app_id FROM mospay.clients WHERE id = client_id) AS app_id,
+          (SELECT microservice FROM mospay.services WHERE id = service_id) AS microservice
+"""
+
+
 def log(message):
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -870,6 +890,10 @@ class Bench:
             for auth in a.auth:
                 for c in a.concurrency:
                     self.switch_step(auth, c, a.seconds)
+            if a.scale_clients:
+                self.results["scale"] = self.scale_up(a.scale_clients, a.scale_routes)
+                for c in (8, 32):
+                    self.switch_step("basic", c, a.seconds, label=f"scaled c{c}")
             self.results["peak_rss_mib_per_worker"] = {str(p): round((vm_hwm_kib(p) or 0) / 1024, 1)
                                                       for p in self.workers}
             if a.profile:
@@ -880,6 +904,44 @@ class Bench:
             if a.keep:
                 log(f"kept {self.work}")
         return self.report()
+
+    def scale_up(self, clients, routes):
+        """Onboard ``clients`` more clients and ``routes`` more routes (2 functions each), in one transaction.
+
+        Uses the switch's own function generator; one NOTIFY at commit makes every worker reload once.
+        """
+        from gateway.functions import catalogue
+        from gateway.naming import function_names
+        from gateway.security.passwords import hash_password
+
+        started = time.monotonic()
+        services = max(1, routes // 10)
+        with psycopg.connect(self.db.url) as conn:
+            conn.row_factory = psycopg.rows.dict_row
+            conn.execute(SCALE_CLIENTS, (hash_password("scale-" + secrets.token_hex(8), rounds=4), clients))
+            for number in range(services):
+                conn.execute(SCALE_SERVICE, (f"scalems{number}", f"http://127.0.0.1:{self.downstream_port}/pay",
+                                             json.dumps(FIELDS)))
+            rows = conn.execute(SCALE_ROUTES, (routes, services)).fetchall()
+            for row in rows:
+                names = function_names(row["app_id"], row["microservice"], "payment")
+                catalogue.generate(conn, row["id"], "generic_json", names, {
+                    "client": {"app_id": row["app_id"], "name": row["app_id"]},
+                    "service": {"microservice": row["microservice"], "service": "collection", "route": "payment"},
+                }, "bench")
+            conn.execute("SELECT pg_notify('mospay_registry', 'bench-scale')")
+        with self.db.connect() as conn:
+            total = conn.execute("SELECT (SELECT count(*) FROM mospay.clients), "
+                                 "(SELECT count(*) FROM mospay.client_services)").fetchone()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # every worker answers /ready with the new route count
+            loaded = {requests.get(self.base + "/ready", timeout=5).json()["checks"]["routes_loaded"]
+                      for _ in range(8)}
+            if loaded == {total[1]}:
+                break
+            time.sleep(0.5)
+        log(f"scaled to {total[0]} clients and {total[1]} routes in {time.monotonic() - started:.1f} s")
+        return {"clients": total[0], "routes": total[1]}
 
     def report(self):
         r = self.results
@@ -1018,6 +1080,12 @@ def evaluate_targets(r):
                 share = s32["payments_per_s"] / db["payments_per_s"]
                 out.append({"target": f"{auth}: >= 40% of the database floor at c32", "measured": round(share, 3),
                             "met": share >= TARGETS["db_floor_share"]})
+        scaled = next((s for s in r["steps"] if s["label"] == "scaled c32"), None)
+        if auth == "basic" and s32 and scaled:
+            change = scaled["latency_ms"]["p99"] / s32["latency_ms"]["p99"] - 1
+            out.append({"target": f"p99 at c32 moves < 10% with {r['scale']['clients']} clients and "
+                                  f"{r['scale']['routes']} routes", "measured": round(change, 3),
+                        "met": abs(change) < 0.10})
         if s8 and s8["overhead_ms"]["p50"] is not None:
             out.append({"target": f"{auth}: overhead p50 <= 1.5 ms at c8", "measured": s8["overhead_ms"]["p50"],
                         "met": s8["overhead_ms"]["p50"] <= TARGETS["ovh_p50_c8"]})
@@ -1049,7 +1117,8 @@ def render_table(r):
         cpu = s["cpu_ms_per_payment"]
         lat, ovh = s["latency_ms"], s["overhead_ms"]
         lines.append(
-            f"| {s['auth']} | {c} | {s['payments_per_s']:.0f} | {fmt(lat['p50'])} | {fmt(lat['p95'])} "
+            f"| {s['auth'] + (' (scaled)' if s['label'].startswith('scaled') else '')} | {c} "
+            f"| {s['payments_per_s']:.0f} | {fmt(lat['p50'])} | {fmt(lat['p95'])} "
             f"| {fmt(lat['p99'])} | {fmt(ovh['p50'])} | {fmt(ovh['p99'])} "
             f"| {cpu['total']:.2f} ({cpu['switch']:.2f}+{cpu['postgres']:.2f}) "
             f"| {max(s['peak_rss_mib_per_worker'].values() or [0]):.0f} | {vs_direct} | {vs_db} "
@@ -1135,17 +1204,22 @@ def main():
     parser.add_argument("--switch-dir", default=str(REPO), help="the switch checkout to run (default: this repo)")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/performance.md")
     parser.add_argument("--label", default="", help="suffix of the results file and note in it (e.g. workers4x4)")
+    parser.add_argument("--scale-clients", type=int, default=10_000,
+                        help="then onboard this many clients more and repeat c8/c32 (0: skip; default 10000)")
+    parser.add_argument("--scale-routes", type=int, default=1_000, help="and this many routes more (default 1000)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, wrk and pgbench output)")
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.floor_seconds, args.warmup = 3, 2, 2
+        args.scale_clients = 0
         args.concurrency = args.concurrency or "8,32"
     args.concurrency = [int(c) for c in str(args.concurrency or "1,8,32,64").split(",")]
     args.auth = [a.strip() for a in args.auth.split(",") if a.strip()]
     if not shutil.which("wrk"):
         sys.exit("wrk is required: apt-get install -y wrk (and nginx-light for the downstream)")
     load = len(args.auth) * (len(args.concurrency) * args.seconds + args.warmup) + 2 * len(args.concurrency) \
-        * args.floor_seconds + (4 * args.profile_seconds if args.profile else 0)
+        * args.floor_seconds + (4 * args.profile_seconds if args.profile else 0) \
+        + (2 * args.seconds if args.scale_clients else 0)
     if load > 180:
         sys.exit(f"{load:.0f} s of load requested; keep a run under 3 minutes of load on a shared machine")
     bench = Bench(args)
