@@ -20,24 +20,13 @@ anything else           200 ``SUCCESSFUL`` with a ``financialTransactionId``
 result of an earlier request; ``GET /_stats`` counts requests received.
 """
 
-import argparse
-import json
 import threading
-import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from gateway.simulators._http import NOT_JSON, make_http_server
+from gateway.simulators._http import main as run_simulator
 
 PATH = "/collection/v1_0/requesttopay"
-
-
-class SimulatorState:
-    """Results by reference id, and a request counter (for tests and benchmarks)."""
-
-    def __init__(self, slow_seconds=10.0):
-        self.slow_seconds = slow_seconds
-        self.results = {}
-        self.requests = 0
-        self.lock = threading.Lock()
 
 
 def outcome_for(body, slow_seconds):
@@ -62,77 +51,46 @@ def outcome_for(body, slow_seconds):
     return 200, answer, slow_seconds if amount == "97" else 0
 
 
-class SimulatorHandler(BaseHTTPRequestHandler):
-    """Request handler; the server's ``state`` holds what it remembers."""
+class MomoSimulator:
+    """Results by reference id, and a request counter (for tests and benchmarks)."""
 
-    protocol_version = "HTTP/1.1"
+    def __init__(self, slow_seconds=10.0):
+        self.slow_seconds = slow_seconds
+        self.results = {}
+        self.requests = 0
+        self._lock = threading.Lock()
 
-    def log_message(self, *args):  # quiet: the switch logs what matters
-        pass
-
-    def _send(self, status, body):
-        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html" if isinstance(body, str) else "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self):  # noqa: N802 - http.server's naming
-        state = self.server.state
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(min(length, 1024 * 1024))
-        with state.lock:
-            state.requests += 1
-        if self.path != PATH:
-            return self._send(404, {"code": "RESOURCE_NOT_FOUND"})
-        try:
-            body = json.loads(raw or b"{}")
-            if not isinstance(body, dict):
-                raise ValueError
-        except ValueError:
-            return self._send(400, {"code": "INVALID_JSON"})
-        status, answer, delay = outcome_for(body, state.slow_seconds)
-        if delay:
-            time.sleep(delay)
-        reference = self.headers.get("X-Reference-Id")
+    def handle(self, method, path, headers, body):
+        """``(status, answer, delay)`` for one request."""
+        with self._lock:
+            self.requests += 1
+        if method == "GET":
+            return self._get(path)
+        if path != PATH:
+            return 404, {"code": "RESOURCE_NOT_FOUND"}, 0
+        if body is NOT_JSON or not isinstance(body, dict):
+            return 400, {"code": "INVALID_JSON"}, 0
+        status, answer, delay = outcome_for(body, self.slow_seconds)
+        reference = headers.get("X-Reference-Id")
         if reference and isinstance(answer, dict):
-            state.results[reference] = answer
-        return self._send(status, answer)
+            self.results[reference] = answer
+        return status, answer, delay
 
-    def do_GET(self):  # noqa: N802
-        state = self.server.state
-        if self.path == "/_stats":
-            return self._send(200, {"requests": state.requests})
-        if self.path.startswith(PATH + "/"):
-            answer = state.results.get(self.path[len(PATH) + 1:])
-            return self._send(200, answer) if answer else self._send(404, {"code": "RESOURCE_NOT_FOUND"})
-        return self._send(404, {"code": "RESOURCE_NOT_FOUND"})
+    def _get(self, path):
+        if path == "/_stats":
+            return 200, {"requests": self.requests}, 0
+        answer = self.results.get(path[len(PATH) + 1:]) if path.startswith(PATH + "/") else None
+        return (200, answer, 0) if answer else (404, {"code": "RESOURCE_NOT_FOUND"}, 0)
 
 
 def make_server(host="127.0.0.1", port=5050, slow_seconds=10.0):
     """A ready-to-serve simulator (call ``serve_forever``)."""
-    server = ThreadingHTTPServer((host, port), SimulatorHandler)
-    server.daemon_threads = True
-    server.state = SimulatorState(slow_seconds)
-    return server
+    return make_http_server(MomoSimulator(slow_seconds), host, port)
 
 
 def main(argv=None):
     """Command line: run the simulator until interrupted."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=5050)
-    parser.add_argument("--slow-seconds", type=float, default=10.0)
-    args = parser.parse_args(argv)
-    server = make_server(args.host, args.port, args.slow_seconds)
-    print(f"MTN-MoMo-like simulator on http://{args.host}:{args.port}{PATH}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    run_simulator(__doc__, make_server, 5050, argv)
 
 
 if __name__ == "__main__":
