@@ -23,6 +23,8 @@ from requests.adapters import HTTPAdapter
 from tests.api.documented import validator
 from tests.factories import DEFAULT_FIELDS, unique_name
 
+# The switch's own threads (connection pools) use `random` while a test draws: not the strategies' doing.
+pytestmark = pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 # MOSPAY_FUZZ_EXAMPLES=2000 for a longer hunt; 100 keeps the file under a minute in CI.
 FUZZ = settings(
     max_examples=int(os.environ.get("MOSPAY_FUZZ_EXAMPLES", "100")), deadline=None, database=None, print_blob=True,
