@@ -67,6 +67,11 @@ class Config:
         self.THREADS = _env_int("MOSPAY_THREADS", 8)
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
         self.LOG_JSON = _env_bool("MOSPAY_LOG_JSON", True)
+        # Where providers reach the switch: routes with a CALLBACK function give them
+        # {PUBLIC_URL}/api/v1/callbacks/<app_id>/<microservice>/<route> (context.route.callback_url).
+        self.PUBLIC_URL = (_env("MOSPAY_PUBLIC_URL") or "").rstrip("/") or None
+        # Key of the sealed secrets (callback signing secrets); defaults to SECRET_KEY.
+        self.SEAL_KEY = _env("MOSPAY_SEAL_KEY")
         for key, value in overrides.items():
             setattr(self, key, value)
 

@@ -1,6 +1,7 @@
 """Checks what a request function returned before anything is sent."""
 
 import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from gateway.forwarder import METHODS
@@ -76,3 +77,29 @@ def parse_answer(result):
         raise ValueError("answer 'data' must be an object")
     return {"status": status, "code": str(result.get("code") or status)[:64],
             "message": str(result.get("message") or "")[:500], "data": data}
+
+
+CALLBACK_MATCH_KEYS = ("transaction_ref", "unique_id", "provider_ref")
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    """What a callback function made of a provider's notification."""
+
+    match_key: str  # transaction_ref, unique_id or provider_ref
+    match_value: str
+    answer: dict  # normalised like a response function's answer
+    ack: object = None  # the JSON body to answer the provider with, if the function chose one
+
+
+def parse_callback(result):
+    """A callback function's result as a ``CallbackResult``; raises ``ValueError`` naming the problem."""
+    answer = parse_answer(result)
+    match = next(((key, result[key]) for key in CALLBACK_MATCH_KEYS
+                  if isinstance(result.get(key), str) and result[key].strip()), None)
+    if match is None:
+        raise ValueError(f"the callback function must name the payment by one of {', '.join(CALLBACK_MATCH_KEYS)}")
+    ack = result.get("ack")
+    if ack is not None and not isinstance(ack, dict | list):
+        raise ValueError("callback 'ack' must be a JSON object or array")
+    return CallbackResult(match[0], match[1].strip()[:200], answer, ack)

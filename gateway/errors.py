@@ -179,6 +179,26 @@ class UpstreamTimeout(UpstreamError):
     message = "The downstream service did not answer in time; the outcome is unknown."
 
 
+class CallbackSignatureInvalid(Unauthorized):
+    code, message = "INVALID_SIGNATURE", "The callback's signature is missing or wrong; nothing was changed."
+
+    def __init__(self, message=None, **kwargs):
+        kwargs.setdefault("headers", {})
+        super().__init__(message, **kwargs)
+
+
+class CallbackNotReady(Conflict):
+    code, message = "NOT_READY", "The payment is still being processed; send the callback again shortly."
+
+    def __init__(self, message=None, **kwargs):
+        kwargs.setdefault("headers", {"Retry-After": "5"})
+        super().__init__(message, **kwargs)
+
+
+class InvalidCallbackResult(FunctionError):
+    code, message = "INVALID_CALLBACK_RESULT", "The route's callback function returned an invalid mapping."
+
+
 class DatabaseUnavailable(MosPayError):
     status, code, message = 503, "DATABASE_UNAVAILABLE", "The database is unavailable; retry shortly."
 

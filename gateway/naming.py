@@ -1,7 +1,8 @@
 """Names that become SQL identifiers: validated here, quoted at render time.
 
 The function-name convention is a contract with DBAs and clients:
-``{app_id}_{microservice}_{route}`` and ``RESPONSE_{app_id}_{microservice}_{route}``.
+``{app_id}_{microservice}_{route}`` and ``RESPONSE_{app_id}_{microservice}_{route}`` (and, for
+templates with a callback part, ``CALLBACK_{app_id}_{microservice}_{route}``).
 """
 
 import re
@@ -26,6 +27,11 @@ def function_names(app_id, microservice, route):
     """``(request_function, response_function)`` for a client's route."""
     request_function = f"{app_id}_{microservice}_{route}"
     return request_function, f"RESPONSE_{request_function}"
+
+
+def callback_function_name(app_id, microservice, route):
+    """``CALLBACK_{app_id}_{microservice}_{route}``: maps a provider's notification (as long as RESPONSE_…)."""
+    return f"CALLBACK_{app_id}_{microservice}_{route}"
 
 
 def function_name_problem(app_id, microservice, route):

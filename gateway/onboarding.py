@@ -17,7 +17,7 @@ from gateway.errors import AlreadyExists, BadRequest, Conflict, NotFound, Valida
 from gateway.fields import check_field_definitions, validate_message
 from gateway.functions import catalogue
 from gateway.functions.templates import available_templates
-from gateway.naming import MAX_PART_LENGTH, function_name_problem, function_names
+from gateway.naming import MAX_PART_LENGTH, callback_function_name, function_name_problem, function_names
 from gateway.security.passwords import generate_secret, hash_password
 
 DEFAULT_TEMPLATE = "generic_json"
@@ -133,6 +133,8 @@ def create_service(rt, payload, actor):
     if problems:
         raise ValidationFailed(details=problems)
     settings = {key: payload[key] for key in ("plugins", "risk", "fx") if key in payload}
+    if "callback" in payload:
+        settings["callback"] = _sealed_callback_settings(rt, payload["callback"])
     with rt.db.transaction() as conn:
         row = conn.execute(Q.insert_service, {
             "microservice": payload["microservice"], "service": payload["service"], "route": payload["route"],
@@ -145,6 +147,13 @@ def create_service(rt, payload, actor):
         service = _public_service(row)
         _audit(conn, actor, "service.create", _service_key(service), after={**service, "settings": row["settings"]})
     return service
+
+
+def _sealed_callback_settings(rt, callback):
+    settings = {key: value for key, value in callback.items() if key != "secret"}
+    if "secret" in callback:
+        settings["secret_sealed"] = rt.sealer.seal(callback["secret"])
+    return settings
 
 
 def list_services(rt):
@@ -169,6 +178,7 @@ def assign_service(rt, app_id, payload, actor):
     if problem:
         raise BadRequest(problem, details={"app_id": problem})
     names = function_names(app_id, service["microservice"], service["route"])
+    callback_name = callback_function_name(app_id, service["microservice"], service["route"])
     with rt.db.transaction() as conn:
         row = conn.execute(Q.insert_client_service, {
             "client_id": client["id"], "service_id": service["id"],
@@ -177,15 +187,18 @@ def assign_service(rt, app_id, payload, actor):
         if row is None:
             raise AlreadyExists("The client already has this service, or another service "
                                 "with the same microservice and route.", details={"request_function": names[0]})
-        catalogue.generate(conn, row["id"], service["template"], names, {
+        callback_name = catalogue.generate(conn, row["id"], service["template"], names, {
             "client": {"app_id": app_id, "name": client["name"]}, "service": _public_service(service),
-        }, actor)
+        }, actor, callback_function=callback_name)
+        if callback_name:
+            conn.execute(Q.set_callback_function, {"id": row["id"], "callback_function": callback_name})
         document = routes_config.route_document(app_id, service, names, enabled=True, overrides={})
         _audit(conn, actor, "route.assign", f"{app_id}:{_service_key(service)}", after=document)
         _announce(conn, "route")
     route_file = routes_config.write(rt.config.ROUTES_DIR, document)
     rt.registry.reload()
-    return {"request_function": names[0], "response_function": names[1], "route_file": str(route_file)}
+    assigned = {"request_function": names[0], "response_function": names[1], "route_file": str(route_file)}
+    return {**assigned, "callback_function": callback_name} if callback_name else assigned
 
 
 def set_route_enabled(rt, app_id, key, enabled, actor):
@@ -250,7 +263,10 @@ def unassign_service(rt, app_id, key, actor):
         conn.execute(Q.delete_route_function_versions, {"id": row["id"]})
         conn.execute(Q.delete_client_service, {"id": row["id"]})
         for query, name in ((Q.drop_request_function, row["request_function"]),
-                            (Q.drop_response_function, row["response_function"])):
+                            (Q.drop_response_function, row["response_function"]),
+                            (Q.drop_callback_function, row["callback_function"])):
+            if name is None:
+                continue
             conn.execute(sql.SQL(query).format(schema=sql.Identifier(FUNCTION_SCHEMA), function=sql.Identifier(name)))
         _audit(conn, actor, "route.unassign", f"{app_id}:{_service_key(row)}",
                before={"request_function": row["request_function"], "response_function": row["response_function"]})

@@ -112,7 +112,7 @@ class PaymentProcessor:
         context = {**route.context, "transaction_ref": ref, "transaction_id": transaction_id,
                    "unique_id": self.message["f010"]}
         record = {"transaction_id": transaction_id, "downstream_request": None, "downstream_status": None,
-                  "downstream_response": None, "error_detail": None}
+                  "downstream_response": None, "error_detail": None, "provider_ref": None}
         try:
             outcome = self._run(route, context, ref, record)
         except DatabaseUnavailable as error:
@@ -205,6 +205,7 @@ class PaymentProcessor:
             status = "FAILED" if nothing_sent else "UNKNOWN"
             return self._error(status, FunctionError("The route's response function failed."), ref)
         self._lap("response_function")
+        record["provider_ref"] = provider_ref(answer, route)
         if "error" in response:
             return self._transport_error(response["error"], answer, ref)
         body = {**answer, "transaction_ref": ref, "unique_id": self.message["f010"]}
@@ -251,6 +252,12 @@ class PaymentProcessor:
         self._lap("finish")
         self.timings["total"] = round((time.perf_counter() - self.info.started) * 1000, 3)
         outcome.headers["Server-Timing"] = server_timing(self.timings)
+
+
+def provider_ref(answer, route):
+    """The provider's own reference in a response function's answer (``data[route.provider_ref_field]``)."""
+    value = answer["data"].get(route.provider_ref_field)
+    return str(value)[:200] if isinstance(value, str | int) and not isinstance(value, bool) and value != "" else None
 
 
 def _jsonb(value):

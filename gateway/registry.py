@@ -53,6 +53,15 @@ class RouteEntry:
     request_sql: sql.Composed = field(repr=False)
     response_sql: sql.Composed = field(repr=False)
     context: dict = field(repr=False)
+    callback_function: str | None = None
+    callback_sql: sql.Composed | None = field(default=None, repr=False)
+    # The service's "callback" settings: hmac_header, secret_sealed, provider_ref_field (never in context).
+    callback: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def provider_ref_field(self):
+        """The key of the response function's ``data`` that holds the provider's reference."""
+        return self.callback.get("provider_ref_field", "provider_ref")
 
     @property
     def key(self):
@@ -71,11 +80,19 @@ def _validator(fields, cache):
     return cache[key]
 
 
-def _route_entry(row, validators):
+def callback_url(public_url, app_id, microservice, route):
+    """Where a provider posts its notifications for a route."""
+    return f"{public_url}/api/v1/callbacks/{app_id}/{microservice}/{route}"
+
+
+def _route_entry(row, validators, public_url=None):
     overrides = row["route_settings"]
     upstream = {"url": row["url"], "method": row["method"], "timeout_ms": row["timeout_ms"],
                 **overrides.get("upstream", {})}
     settings = {**row["service_settings"], **{k: v for k, v in overrides.items() if k not in ("upstream", "fields")}}
+    callback = settings.pop("callback", None) or {}  # holds a sealed secret: never handed to a function
+    if row["callback_function"] and public_url and "callback_url" not in settings:
+        settings["callback_url"] = callback_url(public_url, row["app_id"], row["microservice"], row["route"])
     return RouteEntry(
         client_service_id=row["client_service_id"], client_id=row["client_id"], app_id=row["app_id"],
         microservice=row["microservice"], service=row["service"], route=row["route"],
@@ -84,6 +101,9 @@ def _route_entry(row, validators):
         validator=_validator(overrides.get("fields", row["fields"]), validators),
         request_sql=_function_call(Q.call_request_function, row["request_function"]),
         response_sql=_function_call(Q.call_response_function, row["response_function"]),
+        callback_function=row["callback_function"], callback=callback,
+        callback_sql=_function_call(Q.call_callback_function, row["callback_function"])
+        if row["callback_function"] else None,
         context={
             "client": {"app_id": row["app_id"], "name": row["client_name"]},
             "service": {"microservice": row["microservice"], "service": row["service"], "route": row["route"],
@@ -99,13 +119,15 @@ class Snapshot:
 
     clients: dict
     routes: dict
+    callbacks: dict = field(default_factory=dict)  # routes by CALLBACK function name
 
 
 class Registry:
     """Clients by App-ID and routes by (app_id, microservice, service, route)."""
 
-    def __init__(self, db):
+    def __init__(self, db, public_url=None):
         self._db = db
+        self.public_url = public_url
         self.snapshot = Snapshot({}, {})
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
@@ -117,13 +139,14 @@ class Registry:
             routes, validators = {}, {}
             for row in conn.execute(Q.load_routes):
                 try:
-                    entry = _route_entry(row, validators)
+                    entry = _route_entry(row, validators, self.public_url)
                 except Exception:  # noqa: BLE001 - one bad route must not stop every other from loading
                     log.exception("route %s/%s/%s/%s cannot be loaded; it answers 404 until fixed",
                                   row["app_id"], row["microservice"], row["service"], row["route"])
                     continue
                 routes[entry.key] = entry
-        self.snapshot = Snapshot(clients, routes)
+        callbacks = {entry.callback_function: entry for entry in routes.values() if entry.callback_function}
+        self.snapshot = Snapshot(clients, routes, callbacks)
         log.debug("registry loaded: %d clients, %d routes", len(clients), len(routes))
 
     @property
@@ -141,6 +164,10 @@ class Registry:
     def route(self, app_id, microservice, service, route):
         """The route for this key, or ``None``."""
         return self.snapshot.routes.get((app_id, microservice, service, route))
+
+    def callback_route(self, callback_function):
+        """The route whose CALLBACK function has this name, or ``None``."""
+        return self.snapshot.callbacks.get(callback_function)
 
     def start_listening(self, reload_seconds):
         """Reload on every ``mospay_registry`` notification, and every ``reload_seconds``."""

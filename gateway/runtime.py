@@ -11,6 +11,7 @@ from gateway.functions import runner
 from gateway.rate_limits import AbuseLimits
 from gateway.registry import Registry
 from gateway.security.credential_cache import CredentialCache
+from gateway.security.sealed import Sealer
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Runtime:
     forwarder: Forwarder
     credentials: CredentialCache
     limits: AbuseLimits
+    sealer: Sealer  # opens the sealed callback signing secrets
 
     @classmethod
     def build(cls, config):
@@ -32,12 +34,13 @@ class Runtime:
         functions_db = Database(sandbox_url(config.DATABASE_URL, config.SANDBOX_PASSWORD), config.DB_POOL_MIN,
                                 config.DB_POOL_MAX, config.DB_POOL_TIMEOUT, name="mospay-functions",
                                 configure=runner.configure_connection(config.FUNCTION_TIMEOUT_MS))
-        registry = Registry(db)
+        registry = Registry(db, config.PUBLIC_URL)
         credentials = CredentialCache(config.SECRET_KEY, config.CREDENTIAL_CACHE_SECONDS)
         forwarder = Forwarder(pool_size=max(config.THREADS, 4) * 2, max_body_bytes=config.MAX_UPSTREAM_BODY_BYTES,
                               circuits=CircuitBoard(config.CIRCUIT_THRESHOLD, config.CIRCUIT_COOLDOWN_SECONDS))
         limits = AbuseLimits(config.REDIS_URL or "memory://", config.CLIENT_RATE_LIMIT, config.AUTH_FAILURE_LIMIT)
-        return cls(config, db, functions_db, registry, forwarder, credentials, limits)
+        sealer = Sealer(config.SEAL_KEY or config.SECRET_KEY)
+        return cls(config, db, functions_db, registry, forwarder, credentials, limits, sealer)
 
 
 def runtime():

@@ -60,7 +60,7 @@ def test_a_duplicate_client_is_409(admin):
     assert again.status_code == 409 and again.json()["error"]["code"] == "ALREADY_EXISTS"
 
 
-def test_assignment_generates_both_functions_and_the_route_file(admin, downstream, rt, config):
+def test_assignment_generates_the_functions_and_the_route_file(admin, downstream, rt, config):
     client = admin.create_client()
     service = admin.create_service(downstream.url)
 
@@ -69,14 +69,16 @@ def test_assignment_generates_both_functions_and_the_route_file(admin, downstrea
     expected = f"{client['app_id']}_{service['microservice']}_payment"
     assert assigned["request_function"] == expected
     assert assigned["response_function"] == f"RESPONSE_{expected}"
+    assert assigned["callback_function"] == f"CALLBACK_{expected}"  # generic_json has a callback part
     with psycopg.connect(rt.config.DATABASE_URL) as conn:
         names = {r[0] for r in conn.execute(
             "SELECT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
             "WHERE n.nspname = 'mospay_fn' AND proname LIKE %s", (f"%{expected}",))}
         versions = conn.execute("SELECT function_name, version, created_by FROM mospay.function_versions "
                                 "WHERE function_name LIKE %s ORDER BY 1", (f"%{expected}",)).fetchall()
-    assert names == {expected, f"RESPONSE_{expected}"}
-    assert versions == [(f"RESPONSE_{expected}", 1, "admin"), (expected, 1, "admin")]
+    assert names == {expected, f"RESPONSE_{expected}", f"CALLBACK_{expected}"}
+    assert versions == [(f"CALLBACK_{expected}", 1, "admin"), (f"RESPONSE_{expected}", 1, "admin"),
+                        (expected, 1, "admin")]
     route_file = config.ROUTES_DIR / client["app_id"] / f"{service['microservice']}_collection_payment.yaml"
     assert assigned["route_file"] == str(route_file) and route_file.is_file()
     assert admin.post(f"/clients/{client['app_id']}/services",

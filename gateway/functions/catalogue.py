@@ -3,7 +3,7 @@
 import hashlib
 
 from gateway.db import FUNCTION_SCHEMA, Q
-from gateway.functions.templates import TEMPLATE_DIR, render
+from gateway.functions.templates import TEMPLATE_DIR, has_part, render
 
 PLUGIN_DIR = TEMPLATE_DIR / "plugins"
 
@@ -50,12 +50,20 @@ def service_plugins(conn, client_service_id):
     return list((row["settings"] if row else {}).get("plugins", []))
 
 
-def generate(conn, client_service_id, template, names, render_context, created_by):
-    """Render both template parts (with the service's plugins) and install them as version 1 (or next)."""
+def generate(conn, client_service_id, template, names, render_context, created_by, callback_function=None):
+    """Render the template's parts (with the service's plugins) and install them as version 1 (or next).
+
+    The callback part is optional: it is generated as ``callback_function`` when the template has
+    one; returns that name, or ``None`` when there is no callback function.
+    """
     request_function, response_function = names
+    parts = [("request", request_function), ("response", response_function)]
+    if callback_function and has_part(template, "callback"):
+        parts.append(("callback", callback_function))
     context = {"schema": FUNCTION_SCHEMA, "request_function": request_function,
-               "response_function": response_function,
+               "response_function": response_function, "callback_function": callback_function,
                "plugins": service_plugins(conn, client_service_id), **render_context}
-    for kind, name in (("request", request_function), ("response", response_function)):
+    for kind, name in parts:
         install(conn, client_service_id, name, kind, render(template, kind, **context),
                 created_by, f"generated from template {template}")
+    return callback_function if len(parts) == 3 else None

@@ -44,6 +44,11 @@ def available_templates():
     )
 
 
+def has_part(template, kind):
+    """Whether ``template`` has a ``kind`` part (the ``callback`` part is optional)."""
+    return (TEMPLATE_DIR / template / f"{kind}.sql.j2").is_file()
+
+
 def render(template, kind, **context):
-    """Source of the ``kind`` ('request' or 'response') function of ``template``."""
+    """Source of the ``kind`` ('request', 'response' or 'callback') function of ``template``."""
     return _env.get_template(f"{template}/{kind}.sql.j2").render(**context)

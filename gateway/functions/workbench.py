@@ -25,6 +25,7 @@ MAX_SOURCE_BYTES = 200_000
 SIGNATURES = {
     "request": "request jsonb, context jsonb",
     "response": "request jsonb, response jsonb, context jsonb",
+    "callback": "payload jsonb, headers jsonb, context jsonb",
 }
 ALLOWED_LANGUAGES = ("plpgsql", "sql")
 # After leading comments, the one command must be a CREATE [OR REPLACE] FUNCTION.
@@ -212,6 +213,7 @@ def regenerate(rt, name, actor, force=False):
         raise Customised(details={"version": row["version"], "drift": _drift(row, definition)})
     source = render(row["template"], row["kind"], schema=FUNCTION_SCHEMA,
                     request_function=row["request_function"], response_function=row["response_function"],
+                    callback_function=row["callback_function"],
                     client={"app_id": row["app_id"], "name": row["client_name"]},
                     service={k: row[k] for k in ("microservice", "service", "route", "url", "method", "timeout_ms")})
     return save(rt, name, source, actor, note=f"regenerated from template {row['template']}")
@@ -233,6 +235,11 @@ def test_run(rt, name, request, response=None):
                 result = runner.call(conn, route.request_sql, (request, context), rt.config.FUNCTION_TIMEOUT_MS,
                                      rollback=True)
                 verdict = _verdict(lambda: call_spec.parse_call_spec(result, rt.config.MAX_TIMEOUT_MS))
+            elif row["kind"] == "callback":
+                # ``request`` is the provider's notification; ``response`` (optional) its headers.
+                result = runner.call(conn, route.callback_sql, (request, response or {}, context),
+                                     rt.config.FUNCTION_TIMEOUT_MS, rollback=True)
+                verdict = _verdict(lambda: call_spec.parse_callback(result))
             else:
                 if not isinstance(response, dict):
                     raise ValidationFailed(details={"response": "must be an object like "

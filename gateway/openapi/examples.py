@@ -94,6 +94,13 @@ FUNCTIONS = {
         "url": SERVICE["url"], "method": "POST", "body": {"amount": "1500", "payer": "250788123456"}}},
 }
 
+CALLBACKS = {
+    "payload": {"transaction_ref": REF, "status": "SUCCESS", "code": "SUCCESSFUL", "message": "Payment completed.",
+                "data": {"financial_transaction_id": "4410237756"}},
+    "ack": {"received": True, "outcome": "applied"},
+    "ignored": {"received": True, "outcome": "ignored"},
+}
+
 # Details or extras that make an error example realistic; the rest show the default message.
 _ERROR_EXTRAS = {
     "VALIDATION_ERROR": {"details": {"f004": "must be at most 5000000", "f006": "has an invalid format"}},

@@ -221,7 +221,10 @@ def component_schemas():
                             "fields": {"type": "array", "items": ref("FieldDefinition")}}),
         "ServiceList": _object({"services": {"type": "array", "items": ref("Service")}}),
         "Assignment": portable(admin_schemas.ASSIGNMENT.schema),
-        "Assigned": _object({"request_function": _STR, "response_function": _STR, "route_file": _STR}),
+        "Assigned": _object({"request_function": _STR, "response_function": _STR, "route_file": _STR,
+                             "callback_function": {"type": "string", "description": "When the template has a "
+                                                   "callback part."}},
+                            required=["request_function", "response_function", "route_file"]),
         "RouteEnabled": _object({"app_id": _STR, **_ROUTE_KEY, "enabled": _BOOL}),
         "UserCreate": portable(admin_schemas.USER_CREATE.schema),
         "UserCreated": _object({"username": _STR, "role": {"enum": list(ROLES)}, "must_change_password": _BOOL}),
@@ -251,4 +254,7 @@ def component_schemas():
             "ok": _BOOL, "result": {"description": "What the function returned."},
             "problem": _NULLABLE_STR, "error": _STR, "detail": _STR}, "required": ["ok"],
             "additionalProperties": False},
+        "CallbackPayload": {"description": "The provider's notification (any JSON)."},
+        "CallbackAck": {"type": ["object", "array"], "description": "`{\"received\": true, \"outcome\"}` or the "
+                                                                     "callback function's `ack`."},
     }

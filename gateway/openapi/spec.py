@@ -6,6 +6,7 @@ import functools
 from gateway.openapi.operations import HEADERS
 from gateway.openapi.paths_admin import admin_paths
 from gateway.openapi.paths_api import health_paths, integrator_paths
+from gateway.openapi.paths_callbacks import callback_paths
 from gateway.openapi.paths_functions import function_paths
 from gateway.openapi.schemas import component_schemas
 
@@ -39,6 +40,7 @@ TAGS = [
     {"name": "Payments", "description": "The integrators' API."},
     {"name": "Admin", "description": "Onboard clients and services, rotate credentials, manage users."},
     {"name": "DBA workbench", "description": "Read, customise, version, test and roll back client functions."},
+    {"name": "Callbacks", "description": "Providers' notifications: a pending payment's result."},
     {"name": "Health", "description": "Liveness, readiness and this description."},
 ]
 
@@ -50,7 +52,7 @@ def _build():
         "info": {"title": "MosPay switch API", "version": API_VERSION, "description": DESCRIPTION},
         "servers": [{"url": "/", "description": "This switch"}],
         "tags": TAGS,
-        "paths": {**integrator_paths(), **admin_paths(), **function_paths(), **health_paths()},
+        "paths": {**integrator_paths(), **admin_paths(), **function_paths(), **callback_paths(), **health_paths()},
         "components": {"schemas": component_schemas(), "headers": HEADERS, "securitySchemes": SECURITY_SCHEMES},
     }
 

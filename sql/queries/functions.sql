@@ -25,6 +25,10 @@ SELECT {schema}.{function}(%s::jsonb, %s::jsonb) AS result, set_config('statemen
 -- name: call_response_function
 SELECT {schema}.{function}(%s::jsonb, %s::jsonb, %s::jsonb) AS result, set_config('statement_timeout', %s, false)
 
+-- name: call_callback_function
+-- (payload, headers, context): a provider's notification
+SELECT {schema}.{function}(%s::jsonb, %s::jsonb, %s::jsonb) AS result, set_config('statement_timeout', %s, false)
+
 -- name: schema_function_definitions
 SELECT p.oid::bigint AS oid, p.proname AS name, pg_get_functiondef(p.oid) AS definition
 FROM pg_proc p
@@ -53,7 +57,8 @@ ORDER BY v.function_name, v.version DESC
 -- name: latest_function_version
 SELECT v.function_name AS name, v.kind, v.version, v.source, v.source_hash, v.created_by, v.created_at,
        v.note, v.client_service_id, c.app_id, c.name AS client_name, s.microservice, s.service, s.route,
-       s.url, s.method, s.timeout_ms, s.template, s.fields, cs.request_function, cs.response_function
+       s.url, s.method, s.timeout_ms, s.template, s.fields, cs.request_function, cs.response_function,
+       cs.callback_function
 FROM mospay.function_versions v
 JOIN mospay.client_services cs ON cs.id = v.client_service_id
 JOIN mospay.clients c ON c.id = cs.client_id

@@ -49,6 +49,9 @@ VALUES (%(client_id)s, %(service_id)s, %(request_function)s, %(response_function
 ON CONFLICT DO NOTHING
 RETURNING id
 
+-- name: set_callback_function
+UPDATE mospay.client_services SET callback_function = %(callback_function)s WHERE id = %(id)s
+
 -- name: client_services_of
 SELECT cs.id, s.microservice, s.service, s.route, cs.request_function, cs.response_function, cs.enabled
 FROM mospay.client_services cs
@@ -73,7 +76,7 @@ UPDATE mospay.client_services SET enabled = %(enabled)s, settings = %(settings)s
 WHERE id = %(id)s
 
 -- name: find_route
-SELECT cs.id, cs.enabled, cs.settings, cs.request_function, cs.response_function,
+SELECT cs.id, cs.enabled, cs.settings, cs.request_function, cs.response_function, cs.callback_function,
        c.app_id, s.microservice, s.service, s.route, s.url, s.method, s.timeout_ms, s.fields
 FROM mospay.client_services cs
 JOIN mospay.clients c ON c.id = cs.client_id
@@ -116,4 +119,7 @@ DELETE FROM mospay.client_services WHERE id = %(id)s
 DROP FUNCTION IF EXISTS {schema}.{function}(jsonb, jsonb)
 
 -- name: drop_response_function
+DROP FUNCTION IF EXISTS {schema}.{function}(jsonb, jsonb, jsonb)
+
+-- name: drop_callback_function
 DROP FUNCTION IF EXISTS {schema}.{function}(jsonb, jsonb, jsonb)

@@ -17,7 +17,8 @@ WITH finished AS (
     SET status = %(status)s, downstream_request = %(downstream_request)s,
         downstream_status = %(downstream_status)s, downstream_response = %(downstream_response)s,
         answer = %(answer)s, http_status = %(http_status)s, error_code = %(error_code)s,
-        error_detail = %(error_detail)s, timings = %(timings)s, updated_at = now(), completed_at = now()
+        error_detail = %(error_detail)s, timings = %(timings)s, provider_ref = %(provider_ref)s,
+        updated_at = now(), completed_at = now()
     WHERE id = %(transaction_id)s
     RETURNING id, client_id
 )
@@ -53,3 +54,44 @@ SET status = %(status)s, answer = %(answer)s, http_status = %(http_status)s, err
     error_detail = %(error_detail)s, downstream_status = %(downstream_status)s,
     downstream_response = %(downstream_response)s, updated_at = now(), completed_at = now()
 WHERE id = %(id)s AND status = 'RECEIVED'
+RETURNING id, client_id, ref::text AS ref, unique_id, status, answer, completed_at
+
+-- name: lock_transaction_by_ref
+-- A provider callback names the payment; only the route's own payments can be found, and each is locked.
+SELECT id, ref::text AS ref, unique_id, status, client_id
+FROM mospay.transactions
+WHERE ref = %(value)s::uuid AND client_service_id = %(client_service_id)s
+FOR UPDATE
+
+-- name: lock_transaction_by_unique_id
+SELECT id, ref::text AS ref, unique_id, status, client_id
+FROM mospay.transactions
+WHERE client_id = %(client_id)s AND unique_id = %(value)s AND client_service_id = %(client_service_id)s
+FOR UPDATE
+
+-- name: lock_transaction_by_provider_ref
+SELECT id, ref::text AS ref, unique_id, status, client_id
+FROM mospay.transactions
+WHERE client_service_id = %(client_service_id)s AND provider_ref = %(value)s
+ORDER BY id DESC
+LIMIT 1
+FOR UPDATE
+
+-- name: settle_open_transaction
+-- PENDING/UNKNOWN → SUCCESS/FAILED only (the caller holds the row lock): a final payment never changes.
+UPDATE mospay.transactions
+SET status = %(status)s, answer = %(answer)s, http_status = %(http_status)s, error_code = NULL,
+    error_detail = %(detail)s, updated_at = now(), completed_at = now()
+WHERE id = %(id)s AND status IN ('PENDING', 'UNKNOWN') AND %(status)s IN ('SUCCESS', 'FAILED')
+RETURNING id, client_id, ref::text AS ref, unique_id, status, answer, completed_at
+
+-- name: insert_provider_callback
+INSERT INTO mospay.provider_callbacks
+    (client_service_id, transaction_id, outcome, status_before, status_after, payload, result, detail)
+VALUES (%(client_service_id)s, %(transaction_id)s, %(outcome)s, %(status_before)s, %(status_after)s,
+        %(payload)s, %(result)s, %(detail)s)
+
+-- name: insert_callback_api_log
+INSERT INTO mospay.api_logs (transaction_id, client_id, method, path, http_status, error_code, duration_ms, remote_addr)
+VALUES (%(transaction_id)s, %(client_id)s, %(method)s, %(path)s, %(http_status)s, %(error_code)s, %(duration_ms)s,
+        %(remote_addr)s)

@@ -1,0 +1,52 @@
+"""Providers' notifications: POST /api/v1/callbacks/<app_id>/<microservice>/<route>."""
+
+import logging
+import time
+
+import psycopg
+from flask import Blueprint, g, request
+
+from gateway import callbacks
+from gateway.api import json_response
+from gateway.db import Q
+from gateway.errors import DatabaseUnavailable, MosPayError
+from gateway.runtime import runtime
+
+log = logging.getLogger(__name__)
+bp = Blueprint("callbacks_api", __name__, url_prefix="/api/v1/callbacks")
+
+
+@bp.before_request
+def _start_clock():
+    g.started = time.perf_counter()
+    g.callback = None
+
+
+@bp.post("/<app_id>/<microservice>/<route>")
+def provider_callback(app_id, microservice, route):
+    """Run the route's CALLBACK function on a provider's notification and settle the payment."""
+    outcome = g.callback = callbacks.receive(runtime(), app_id, microservice, route,
+                                             request.get_data(cache=False), request.headers)
+    return json_response(outcome.body, outcome.http_status)
+
+
+@bp.after_request
+def _write_api_log(response):
+    # Every notification, accepted or refused, leaves an API log row (the payment's, when one was found).
+    outcome = g.get("callback")
+    error_code = None
+    if response.status_code >= 400 and response.is_json:
+        error_code = (response.get_json(silent=True) or {}).get("error", {}).get("code")
+    elif outcome is not None and outcome.outcome != "applied":
+        error_code = f"CALLBACK_{outcome.outcome.upper()}"
+    try:
+        with runtime().db.connection() as conn:
+            conn.execute(Q.insert_callback_api_log, {
+                "transaction_id": outcome.transaction_id if outcome else None,
+                "client_id": outcome.client_id if outcome else None, "method": request.method,
+                "path": request.path[:200], "http_status": response.status_code, "error_code": error_code,
+                "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 3),
+                "remote_addr": request.remote_addr})
+    except (DatabaseUnavailable, MosPayError, psycopg.Error):
+        log.warning("could not write the API log row for %s %s", request.method, request.path)
+    return response
