@@ -72,6 +72,8 @@ class Config:
         self.PUBLIC_URL = (_env("MOSPAY_PUBLIC_URL") or "").rstrip("/") or None
         # Key of the sealed secrets (callback signing secrets); defaults to SECRET_KEY.
         self.SEAL_KEY = _env("MOSPAY_SEAL_KEY")
+        self.CLIENT_CALLBACK_TIMEOUT_MS = _env_int("MOSPAY_CLIENT_CALLBACK_TIMEOUT_MS", 5000)
+        self.WORKER_POLL_SECONDS = float(_env("MOSPAY_WORKER_POLL_SECONDS", 1))
         for key, value in overrides.items():
             setattr(self, key, value)
 

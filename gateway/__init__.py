@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def create_app(config=None):
     """Build the switch: database ready, route table loaded, blueprints attached."""
     from gateway import bootstrap, cli, logs, metrics, openapi, portal
-    from gateway.api import admin, admin_functions, callbacks, health, payment
+    from gateway.api import admin, admin_callbacks, admin_functions, callbacks, health, payment
     from gateway.errors import register_error_handlers
     from gateway.runtime import Runtime
 
@@ -39,6 +39,7 @@ def create_app(config=None):
     app.register_blueprint(admin.bp)
     app.register_blueprint(admin_functions.bp)
     app.register_blueprint(callbacks.bp)
+    app.register_blueprint(admin_callbacks.bp)
     app.register_blueprint(health.bp)
     cli.init_app(app)
     portal.init_app(app)

@@ -47,6 +47,13 @@ SERVICE_CREATE = FieldValidator({
     "additionalProperties": False,
 })
 
+CLIENT_CALLBACK = FieldValidator({
+    "type": "object",
+    "properties": {"callback_url": {"anyOf": [_URL, {"type": "null"}]}},
+    "required": ["callback_url"],
+    "additionalProperties": False,
+})
+
 ASSIGNMENT = FieldValidator({
     "type": "object",
     "properties": {"microservice": _NAME, "service": _NAME, "route": _NAME},

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import orjson
 from psycopg.types.json import Jsonb
 
-from gateway import call_spec
+from gateway import call_spec, deliveries
 from gateway.db import Q
 from gateway.errors import (
     CallbackNotReady,
@@ -142,9 +142,10 @@ def _apply(conn, route, payload, mapped):
         _record(conn, route, row["id"], "ignored", before, before, payload, answer, detail)
         return CallbackOutcome("ignored", 200, _ack(mapped, "ignored"), row["id"], route.client_id)
     body = {**answer, "transaction_ref": row["ref"], "unique_id": row["unique_id"]}
-    conn.execute(Q.settle_open_transaction, {
+    settled = conn.execute(Q.settle_open_transaction, {
         "id": row["id"], "status": answer["status"], "answer": Jsonb(body),
         "http_status": STATUS_HTTP[answer["status"]], "detail": "settled by a provider callback"}).fetchone()
+    deliveries.enqueue(conn, settled)
     _record(conn, route, row["id"], "applied", before, answer["status"], payload, answer, None)
     log.info("payment %s %s → %s by provider callback", row["ref"], before, answer["status"],
              extra={"transaction_ref": row["ref"], "status": answer["status"]})

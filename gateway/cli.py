@@ -19,6 +19,7 @@ services_cli = AppGroup("services", help="Register downstream services.")
 transactions_cli = AppGroup("transactions", help="Operate on payments.")
 functions_cli = AppGroup("functions", help="Keep client functions as .sql files a DBA can version in git.")
 users_cli = AppGroup("users", help="Portal and admin-API users.")
+deliveries_cli = AppGroup("deliveries", help="Signed callbacks to clients.")
 
 
 def _fail(message):
@@ -93,6 +94,45 @@ def clients_assign(app_id, microservice, service, route):
     """Assign a service to a client (generates its functions and route file)."""
     payload = {"microservice": microservice, "service": service, "route": route}
     click.echo(json.dumps(_call(onboarding.assign_service, runtime(), app_id, payload, "cli"), indent=2))
+
+
+@clients_cli.command("callback-secret")
+@click.argument("app_id")
+def clients_callback_secret(app_id):
+    """Rotate the secret signing a client's callbacks and print it (shown only once)."""
+    click.echo(json.dumps(_call(onboarding.rotate_callback_secret, runtime(), app_id, "cli"), indent=2))
+
+
+@deliveries_cli.command("list")
+@click.option("--app-id")
+@click.option("--state", type=click.Choice(["queued", "done", "dead"]))
+@click.option("--limit", default=50, show_default=True)
+def deliveries_list(app_id, state, limit):
+    """Client callback deliveries, newest first."""
+    from gateway import deliveries
+    for row in _call(deliveries.list_deliveries, runtime(), app_id, state, limit):
+        click.echo(f"{row['id']} {row['app_id']} {row['transaction_ref']} {row['status']} {row['state']} "
+                   f"attempts={row['attempts']} last={row['last_status'] or row['last_error'] or '-'}")
+
+
+@deliveries_cli.command("resend")
+@click.argument("delivery_id", type=int)
+def deliveries_resend(delivery_id):
+    """Queue a delivery again now."""
+    from gateway import deliveries
+    click.echo(json.dumps(_call(deliveries.resend, runtime(), delivery_id, "cli")))
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Run the jobs due now, then exit.")
+@click.option("--limit", default=50, show_default=True, help="Jobs claimed per round.")
+@with_appcontext
+def worker_command(once, limit):
+    """Run queued jobs: client callback deliveries (many workers may run)."""
+    from gateway import jobs
+    rt = runtime()
+    ran = jobs.work(rt, once=once, limit=limit, poll_seconds=rt.config.WORKER_POLL_SECONDS)
+    click.echo(f"ran {ran} job(s)")
 
 
 @services_cli.command("create")
@@ -194,5 +234,5 @@ def simulator_command(port, slow_seconds):
 def init_app(app):
     """Attach the command groups to ``app``."""
     for command in (routes_cli, clients_cli, services_cli, transactions_cli, functions_cli, users_cli,
-                    onboard_command, simulator_command):
+                    deliveries_cli, onboard_command, simulator_command, worker_command):
         app.cli.add_command(command)

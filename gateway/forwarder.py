@@ -93,7 +93,7 @@ class Forwarder:
         """Perform ``call`` (a validated call spec) and describe what came back."""
         timeout = call["timeout_ms"] / 1000
         body = call.get("body")
-        data = None if body is None else orjson.dumps(body)
+        data = None if body is None else body if isinstance(body, bytes) else orjson.dumps(body)
         headers = {"Content-Type": "application/json", "Accept": "application/json", **call.get("headers", {})}
         request_id = request_id_var.get()
         if request_id:

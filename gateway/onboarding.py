@@ -19,6 +19,7 @@ from gateway.functions import catalogue
 from gateway.functions.templates import available_templates
 from gateway.naming import MAX_PART_LENGTH, callback_function_name, function_name_problem, function_names
 from gateway.security.passwords import generate_secret, hash_password
+from gateway.security.sealed import new_signing_secret
 
 DEFAULT_TEMPLATE = "generic_json"
 
@@ -48,15 +49,16 @@ def _public_client(row):
 
 
 def create_client(rt, payload, actor, password=None):
-    """Create a client; returns it with its password, shown only this once."""
+    """Create a client; returns it with its password and callback signing secret, shown only this once."""
     validate_message(admin_schemas.CLIENT_CREATE, payload)
     app_id = payload.get("app_id") or app_id_from_name(payload["name"])
     password = password or generate_secret()
+    callback_secret = new_signing_secret()
     with rt.db.transaction() as conn:
         row = conn.execute(Q.insert_client, {
             "app_id": app_id, "name": payload["name"].strip(), "username": app_id,
             "password_hash": hash_password(password, rt.config.BCRYPT_ROUNDS),
-            "callback_url": payload.get("callback_url"),
+            "callback_url": payload.get("callback_url"), "callback_secret_sealed": rt.sealer.seal(callback_secret),
         }).fetchone()
         if row is None:
             raise AlreadyExists(f"A client with app_id {app_id!r} already exists.", details={"app_id": app_id})
@@ -64,7 +66,7 @@ def create_client(rt, payload, actor, password=None):
         _audit(conn, actor, "client.create", app_id, after=client)
         _announce(conn, "client")
     rt.registry.reload()
-    return {**client, "password": password}
+    return {**client, "password": password, "callback_secret": callback_secret}
 
 
 def list_clients(rt):
@@ -99,6 +101,31 @@ def rotate_credentials(rt, app_id, actor):
         _announce(conn, "credentials")
     rt.registry.reload()
     return {"app_id": app_id, "username": username, "password": password}
+
+
+def rotate_callback_secret(rt, app_id, actor):
+    """A new secret signing the client's callbacks, shown only this once; the old one stops at once."""
+    secret = new_signing_secret()
+    with rt.db.transaction() as conn:
+        row = conn.execute(Q.set_client_callback_secret, {"app_id": app_id,
+                                                          "sealed": rt.sealer.seal(secret)}).fetchone()
+        if row is None:
+            raise NotFound(f"No client with app_id {app_id!r}.")
+        _audit(conn, actor, "client.rotate_callback_secret", app_id)
+    return {"app_id": app_id, "callback_secret": secret}
+
+
+def set_callback_url(rt, app_id, payload, actor):
+    """Set (or clear, with ``null``) the URL that receives the client's signed callbacks."""
+    validate_message(admin_schemas.CLIENT_CALLBACK, payload)
+    with rt.db.transaction() as conn:
+        before = conn.execute(Q.get_client, {"app_id": app_id}).fetchone()
+        if before is None:
+            raise NotFound(f"No client with app_id {app_id!r}.")
+        conn.execute(Q.set_client_callback_url, {"app_id": app_id, "callback_url": payload["callback_url"]})
+        _audit(conn, actor, "client.callback_url", app_id, before={"callback_url": before["callback_url"]},
+               after={"callback_url": payload["callback_url"]})
+    return {"app_id": app_id, "callback_url": payload["callback_url"]}
 
 
 def set_client_active(rt, app_id, active, actor):

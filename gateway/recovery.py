@@ -11,7 +11,7 @@ import logging
 
 from psycopg.types.json import Jsonb
 
-from gateway import call_spec
+from gateway import call_spec, deliveries
 from gateway.db import Q
 from gateway.functions import runner
 from gateway.payments import STATUS_HTTP
@@ -28,7 +28,8 @@ def recover(rt, older_than_seconds=None, limit=500):
     with rt.db.transaction() as conn:  # rows stay locked while settled: two recoverers never race
         for row in conn.execute(Q.stale_transactions, {"older_than": older_than_seconds, "limit": limit}).fetchall():
             settlement = _settle(rt, row)
-            conn.execute(Q.settle_transaction, {"id": row["id"], **settlement})
+            # A payment settled SUCCESS/FAILED here was never answered: its client is told by callback.
+            deliveries.enqueue(conn, conn.execute(Q.settle_transaction, {"id": row["id"], **settlement}).fetchone())
             settled[row["ref"]] = settlement["status"]
             log.warning("recovered payment %s as %s", row["ref"], settlement["status"])
     return settled

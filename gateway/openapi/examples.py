@@ -53,7 +53,8 @@ VERSION = {"version": 2, "source_hash": "9c1f5e0b7d2a4c36b8e1f0a2d3c4b5a69788776
 ADMIN = {
     "client_create": {"name": "Kigali Shop", "app_id": "kigalishop"},
     "client_created": {**CLIENT, "app_id": "kigalishop", "name": "Kigali Shop", "username": "kigalishop",
-                       "password": "pX3v9QkR2mWc7Lz4Tb8NyA"},
+                       "password": "pX3v9QkR2mWc7Lz4Tb8NyA",
+                       "callback_secret": "whsec_q8Vn3LxT0bKc5Wm2Hy7Rz9Pd4Fs6Ja1EgUo3Ni8Mt0"},
     "clients": {"clients": [CLIENT]},
     "client_detail": {**CLIENT, "credential_version": 1, "services": [
         {**ROUTE_KEY, "request_function": REQUEST_FUNCTION, "response_function": RESPONSE_FUNCTION,
@@ -99,6 +100,12 @@ CALLBACKS = {
                 "data": {"financial_transaction_id": "4410237756"}},
     "ack": {"received": True, "outcome": "applied"},
     "ignored": {"received": True, "outcome": "ignored"},
+    "secret": {"app_id": APP_ID, "callback_secret": "whsec_Zr4Kp1Wq8Tn3Vx6Hb0Lm5Cs2Jd9Gf7Ya4Eu1Oi8Nt3"},
+    "url": {"callback_url": "https://shop.example/hooks/mospay"},
+    "deliveries": {"deliveries": [{
+        "id": 42, "app_id": APP_ID, "transaction_ref": REF, "unique_id": UNIQUE_ID, "status": "SUCCESS",
+        "state": "queued", "attempts": 2, "last_status": 503, "last_error": "HTTP 503", "run_at": COMPLETED_AT,
+        "created_at": CREATED_AT, "updated_at": CREATED_AT, "completed_at": None}]},
 }
 
 # Details or extras that make an error example realistic; the rest show the default message.

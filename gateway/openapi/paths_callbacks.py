@@ -1,7 +1,8 @@
-"""Paths of provider callbacks (inbound)."""
+"""Paths of provider callbacks (inbound) and client callback deliveries (outbound)."""
 
 from gateway.openapi import examples as ex
-from gateway.openapi.operations import answer, body, errors, operation, path_param
+from gateway.openapi.operations import ADMIN_SECURITY, answer, body, errors, operation, path_param
+from gateway.openapi.paths_admin import ADMIN_ONLY, READ_ERRORS, ROLES_NOTE, WRITE_ERRORS
 
 TAG = "Callbacks"
 _INBOUND_DESCRIPTION = """\
@@ -15,8 +16,16 @@ When the service requires a signature (`callback.hmac_header`), the header must 
 raw body with the service's secret (`sha256=` prefix optional): otherwise `401 INVALID_SIGNATURE` and nothing
 changes. `409 NOT_READY`: the payment's synchronous answer is still being written; send it again.
 """
+_DELIVERY_ID = path_param("delivery_id", "The delivery's id (`X-MosPay-Delivery`).", 42, {"type": "integer"})
+
+
+def _query(name, description, example, schema=None):
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or {"type": "string"}, "example": example}
+
+
 def callback_paths():
-    """The provider callback endpoint."""
+    """The provider callback endpoint and the admin API of client callbacks."""
     app_id = path_param("app_id", "The client's App-ID.", ex.APP_ID)
     return {
         "/api/v1/callbacks/{app_id}/{microservice}/{route}": {"post": operation(
@@ -31,4 +40,32 @@ def callback_paths():
             request_body=body("CallbackPayload", ex.CALLBACKS["payload"], "Whatever the provider sends, as JSON."),
             parameters=[app_id, path_param("microservice", "f000", "mtnmomorwa"),
                         path_param("route", "f002", "payment")])},
+        "/api/v1/admin/clients/{app_id}/callback-secret": {"post": operation(
+            "rotateCallbackSecret", TAG, "Rotate the secret signing the client's callbacks",
+            {"200": answer("CallbackSecret", {"rotated": ex.CALLBACKS["secret"]},
+                           "The new secret, in this answer only (sealed at rest); the old one stops at once."),
+             **errors("NOT_FOUND", *READ_ERRORS)},
+            ADMIN_SECURITY, description=ADMIN_ONLY, parameters=[app_id])},
+        "/api/v1/admin/clients/{app_id}/callback-url": {"put": operation(
+            "setCallbackUrl", TAG, "Set or clear the client's callback URL",
+            {"200": answer("ClientCallbackUrlSet", {"set": {"app_id": ex.APP_ID, **ex.CALLBACKS["url"]}},
+                           "The client's callback URL."),
+             **errors("NOT_FOUND", *WRITE_ERRORS)},
+            ADMIN_SECURITY, description=ADMIN_ONLY + " `null` stops the callbacks.",
+            request_body=body("ClientCallbackUrl", ex.CALLBACKS["url"]), parameters=[app_id])},
+        "/api/v1/admin/deliveries": {"get": operation(
+            "listDeliveries", TAG, "Client callback deliveries, newest first",
+            {"200": answer("DeliveryList", {"deliveries": ex.CALLBACKS["deliveries"]},
+                           "Each delivery: `queued` (waiting for `run_at`), `done`, or `dead` (retries exhausted)."),
+             **errors("VALIDATION_ERROR", *READ_ERRORS)},
+            ADMIN_SECURITY, description=ROLES_NOTE, parameters=[
+                _query("app_id", "Only this client's.", ex.APP_ID),
+                _query("state", "Only deliveries in this state.", "dead", {"enum": ["queued", "done", "dead"]}),
+                _query("limit", "At most this many (1–500).", 100, {"type": "integer"})])},
+        "/api/v1/admin/deliveries/{delivery_id}/resend": {"post": operation(
+            "resendDelivery", TAG, "Send a delivery again now",
+            {"200": answer("DeliveryResent", {"resent": {"id": 42, "state": "queued"}},
+                           "Queued now, with a fresh retry budget."),
+             **errors("NOT_FOUND", *READ_ERRORS)},
+            ADMIN_SECURITY, description=ADMIN_ONLY, parameters=[_DELIVERY_ID])},
     }

@@ -209,7 +209,9 @@ def component_schemas():
         "PasswordChanged": _object({"changed": {"const": True}}),
         "ClientCreate": portable(admin_schemas.CLIENT_CREATE.schema),
         "Client": _object(_CLIENT),
-        "ClientCreated": _object({**_CLIENT, "password": {"type": "string", "description": "Shown this once."}}),
+        "ClientCreated": _object({**_CLIENT, "password": {"type": "string", "description": "Shown this once."},
+                                  "callback_secret": {"type": "string", "description": "Signs the client's "
+                                                      "callbacks (HMAC-SHA256); shown this once."}}),
         "ClientList": _object({"clients": {"type": "array", "items": ref("Client")}}),
         "ClientDetail": _object({**_CLIENT, "credential_version": _INT, "services": {"type": "array", "items": _object(
             {**_ROUTE_KEY, "request_function": _STR, "response_function": _STR, "enabled": _BOOL})}}),
@@ -257,4 +259,14 @@ def component_schemas():
         "CallbackPayload": {"description": "The provider's notification (any JSON)."},
         "CallbackAck": {"type": ["object", "array"], "description": "`{\"received\": true, \"outcome\"}` or the "
                                                                      "callback function's `ack`."},
+        "CallbackSecret": _object({"app_id": _STR, "callback_secret": _STR}),
+        "ClientCallbackUrl": portable(admin_schemas.CLIENT_CALLBACK.schema),
+        "ClientCallbackUrlSet": _object({"app_id": _STR, "callback_url": _NULLABLE_STR}),
+        "DeliveryList": _object({"deliveries": {"type": "array", "items": _object({
+            "id": _INT, "app_id": _STR, "transaction_ref": _STR, "unique_id": _STR, "status": _NULLABLE_STR,
+            "state": {"enum": ["queued", "done", "dead"]}, "attempts": _INT,
+            "last_status": {"type": ["integer", "null"]}, "last_error": _NULLABLE_STR, "run_at": _TIME,
+            "created_at": _TIME, "updated_at": _TIME,
+            "completed_at": {"type": ["string", "null"], "format": "date-time"}})}}),
+        "DeliveryResent": _object({"id": _INT, "state": {"const": "queued"}}),
     }

@@ -40,7 +40,7 @@ TAGS = [
     {"name": "Payments", "description": "The integrators' API."},
     {"name": "Admin", "description": "Onboard clients and services, rotate credentials, manage users."},
     {"name": "DBA workbench", "description": "Read, customise, version, test and roll back client functions."},
-    {"name": "Callbacks", "description": "Providers' notifications: a pending payment's result."},
+    {"name": "Callbacks", "description": "Providers' notifications in; signed notifications out to clients."},
     {"name": "Health", "description": "Liveness, readiness and this description."},
 ]
 

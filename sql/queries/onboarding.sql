@@ -1,6 +1,6 @@
 -- name: insert_client
-INSERT INTO mospay.clients (app_id, name, username, password_hash, callback_url)
-VALUES (%(app_id)s, %(name)s, %(username)s, %(password_hash)s, %(callback_url)s)
+INSERT INTO mospay.clients (app_id, name, username, password_hash, callback_url, callback_secret_sealed)
+VALUES (%(app_id)s, %(name)s, %(username)s, %(password_hash)s, %(callback_url)s, %(callback_secret_sealed)s)
 ON CONFLICT DO NOTHING
 RETURNING id, app_id, name, username, callback_url, active, created_at
 
@@ -20,6 +20,15 @@ SET username = %(username)s, password_hash = %(password_hash)s,
     credential_version = credential_version + 1, updated_at = now()
 WHERE app_id = %(app_id)s
 RETURNING id, app_id, username, credential_version
+
+-- name: set_client_callback_secret
+UPDATE mospay.clients SET callback_secret_sealed = %(sealed)s, updated_at = now()
+WHERE app_id = %(app_id)s
+RETURNING id
+
+-- name: set_client_callback_url
+UPDATE mospay.clients SET callback_url = %(callback_url)s, updated_at = now()
+WHERE app_id = %(app_id)s
 
 -- name: set_client_active
 UPDATE mospay.clients SET active = %(active)s, updated_at = now()

@@ -1,0 +1,47 @@
+"""Client callbacks over the admin API: signing secret, callback URL, deliveries."""
+
+from flask import Blueprint, g, request
+
+from gateway import deliveries, onboarding
+from gateway.api import json_body, json_response
+from gateway.api.admin import WRITE_ROLES, admin_required
+from gateway.errors import ValidationFailed
+from gateway.runtime import runtime
+
+bp = Blueprint("admin_callbacks_api", __name__, url_prefix="/api/v1/admin")
+
+
+@bp.post("/clients/<app_id>/callback-secret")
+@admin_required(WRITE_ROLES)
+def rotate_callback_secret(app_id):
+    """A new secret signing the client's callbacks, in this answer only."""
+    return json_response(onboarding.rotate_callback_secret(runtime(), app_id, g.user.username))
+
+
+@bp.put("/clients/<app_id>/callback-url")
+@admin_required(WRITE_ROLES)
+def set_callback_url(app_id):
+    """Set or clear (null) the URL that receives the client's signed callbacks."""
+    return json_response(onboarding.set_callback_url(runtime(), app_id, json_body(), g.user.username))
+
+
+def _limit():
+    try:
+        return int(request.args.get("limit", 100))
+    except ValueError:
+        raise ValidationFailed(details={"limit": "must be an integer"}) from None
+
+
+@bp.get("/deliveries")
+@admin_required()
+def list_deliveries():
+    """Client callback deliveries, newest first (?app_id=, ?state=queued|done|dead, ?limit=)."""
+    return json_response({"deliveries": deliveries.list_deliveries(
+        runtime(), request.args.get("app_id"), request.args.get("state"), _limit())})
+
+
+@bp.post("/deliveries/<int:delivery_id>/resend")
+@admin_required(WRITE_ROLES)
+def resend_delivery(delivery_id):
+    """Queue a delivery again now, with a fresh retry budget."""
+    return json_response(deliveries.resend(runtime(), delivery_id, g.user.username))
