@@ -11,7 +11,7 @@ from flask.sessions import SecureCookieSessionInterface
 from gateway.portal import auth, errors, samples, security
 from gateway.portal.blueprint import bp
 from gateway.portal.extensions import bootstrap, csrf
-from gateway.portal.views import clients, functions, services, traffic, users  # noqa: F401  (attach views)
+from gateway.portal.views import clients, deliveries, functions, services, traffic, users  # noqa: F401  (attach views)
 
 
 class PortalOnlySessions(SecureCookieSessionInterface):

@@ -40,6 +40,7 @@ MUTATING = [
     ("POST", "/portal/functions/{fn}/record-drift"),
     ("POST", "/portal/functions/{fn}/regenerate"),
     ("POST", "/portal/functions/{fn}/test"),
+    ("POST", "/portal/deliveries/1/resend"),
 ]
 SIGN_IN_ROUTES = {"portal.login", "portal.logout", "portal.password"}  # every signed-in user may use these
 
