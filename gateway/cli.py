@@ -128,7 +128,7 @@ def deliveries_resend(delivery_id):
 @click.option("--limit", default=50, show_default=True, help="Jobs claimed per round.")
 @with_appcontext
 def worker_command(once, limit):
-    """Run queued jobs: client callback deliveries (many workers may run)."""
+    """Run queued jobs: client callbacks and unknown-outcome follow-ups (many workers may run)."""
     from gateway import jobs
     rt = runtime()
     ran = jobs.work(rt, once=once, limit=limit, poll_seconds=rt.config.WORKER_POLL_SECONDS)
@@ -158,6 +158,17 @@ def transactions_recover(older_than, every):
         if every is None:
             return
         time.sleep(every)
+
+
+@transactions_cli.command("unknown")
+@click.option("--app-id")
+@click.option("--state", type=click.Choice(["queued", "done", "manual"]), default="manual", show_default=True)
+def transactions_unknown(app_id, state):
+    """List follow-ups of UNKNOWN payments (manual: waiting for an operator)."""
+    from gateway import unknown_outcome
+    for row in _call(unknown_outcome.list_follow_ups, runtime(), app_id, state, 500):
+        click.echo(f"{row['id']} {row['app_id']} {row['transaction_ref']} {row['status']} {row['policy']} "
+                   f"{row['state']} attempts={row['attempts']} {row['last_error'] or ''}".rstrip())
 
 
 @functions_cli.command("export")

@@ -30,8 +30,8 @@ class JobResult:
 
 
 def _handlers():
-    from gateway import deliveries
-    return {"client_callback": deliveries.deliver}
+    from gateway import deliveries, unknown_outcome
+    return {"client_callback": deliveries.deliver, "unknown_outcome": unknown_outcome.follow_up}
 
 
 def claim(rt, limit):

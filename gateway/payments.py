@@ -121,7 +121,7 @@ class PaymentProcessor:
             log.exception("payment %s failed unexpectedly", ref)
             record["error_detail"] = "unexpected error in the switch; see the server log"
             outcome = self._error("UNKNOWN" if self.sent else "FAILED", MosPayError(), ref)
-        self._finish(outcome, record, ref)
+        self._finish(outcome, record, ref, route)
         self._log(route, ref, outcome)
         return outcome
 
@@ -224,8 +224,12 @@ class PaymentProcessor:
         error.extra = {"status": status, "unique_id": self.message["f010"]}
         return Outcome(error.status, error.to_dict(), dict(error.headers))
 
-    def _finish(self, outcome, record, ref):
-        """Store the final state and the API log row; if the database is down, say so with the ref."""
+    def _finish(self, outcome, record, ref, route):
+        """Store the final state and the API log row; if the database is down, say so with the ref.
+
+        An UNKNOWN payment on a route with an ``on_unknown`` policy also queues its follow-up job, in
+        the same statement: no extra round trip, and never a payment without its follow-up.
+        """
         self.timings["total"] = round((time.perf_counter() - self.info.started) * 1000, 3)
         # The answer is stored and replayed: no secret may ride in it, even echoed by a provider.
         body = outcome.body = scrub(outcome.body, self.secrets)
@@ -235,16 +239,20 @@ class PaymentProcessor:
             "method": self.info.method, "path": self.info.path, "duration_ms": self.timings["total"],
             "remote_addr": self.info.remote_addr,
         }
+        query = Q.finish_transaction
+        policy = route.context["route"].get("on_unknown") if body["status"] == "UNKNOWN" else None
+        if policy:
+            query = Q.finish_unknown_transaction
+            params.update(unknown_outcome_job(policy))
         try:
             try:
                 with self.rt.db.connection() as conn:
-                    conn.execute(Q.finish_transaction, params)
+                    conn.execute(query, params)
             except psycopg.DataError:
                 # Something the provider sent cannot be stored as jsonb: keep the outcome, drop the raw copy.
                 log.warning("payment %s: downstream data could not be stored; recording the outcome only", ref)
                 with self.rt.db.connection() as conn:
-                    conn.execute(Q.finish_transaction, {**params, "downstream_request": None,
-                                                        "downstream_response": None})
+                    conn.execute(query, {**params, "downstream_request": None, "downstream_response": None})
         except DatabaseUnavailable as error:
             # The row stays RECEIVED; `flask transactions recover` settles it.
             error.transaction_ref = ref
@@ -252,6 +260,21 @@ class PaymentProcessor:
         self._lap("finish")
         self.timings["total"] = round((time.perf_counter() - self.info.started) * 1000, 3)
         outcome.headers["Server-Timing"] = server_timing(self.timings)
+
+
+DEFAULT_SCHEDULE = (30, 60, 120, 300, 600, 1800, 3600)
+DEFAULT_DEADLINE_SECONDS = 86400
+
+
+def unknown_outcome_job(policy):
+    """Parameters of the follow-up job of an UNKNOWN payment under the route's ``on_unknown`` policy."""
+    schedule = list(policy.get("schedule") or DEFAULT_SCHEDULE)
+    payload = {"policy": policy["policy"], "schedule": schedule, "step": 0,
+               "deadline_seconds": policy.get("deadline_seconds", DEFAULT_DEADLINE_SECONDS),
+               "reversal_route": policy.get("reversal_route")}
+    manual = policy["policy"] == "manual"  # nothing runs: the job lists the payment for an operator
+    return {"job": Jsonb(payload), "job_state": "manual" if manual else "queued",
+            "job_delay": 0 if manual else schedule[0]}
 
 
 def provider_ref(answer, route):

@@ -55,6 +55,19 @@ ROUTE_SCHEMA = {
             "properties": {"url": {"type": "string", "pattern": r"^https?://\S+\Z"},
                            "method": {"enum": ["GET", "POST"]}},
         },
+        # What happens when a payment ends UNKNOWN: the worker (``flask worker``) follows it up.
+        "on_unknown": {
+            "type": "object", "additionalProperties": False, "required": ["policy"],
+            "properties": {
+                "policy": {"enum": ["status_query", "reverse", "manual"]},
+                "schedule": {"type": "array", "minItems": 1, "maxItems": 20,
+                             "items": {"type": "integer", "minimum": 1, "maximum": 86400}},
+                "deadline_seconds": {"type": "integer", "minimum": 1, "maximum": 7 * 86400},
+                "reversal_route": _NAME,
+            },
+            "if": {"properties": {"policy": {"const": "reverse"}}},
+            "then": {"required": ["reversal_route"]},
+        },
         "enabled": {"type": "boolean"},
     },
 }
@@ -83,12 +96,14 @@ def route_document(app_id, service, names, enabled, overrides):
         "fields": overrides.get("fields", service["fields"]),
         "enabled": enabled,
     }
-    if "status_query" in overrides:
-        document["status_query"] = overrides["status_query"]
+    for optional in ("status_query", "on_unknown"):
+        if optional in overrides:
+            document[optional] = overrides[optional]
     return document
 
 
-_KEY_ORDER = ("key", "functions", "upstream", "retry", "status_query", "fields", "enabled",
+_KEY_ORDER = ("key", "functions", "upstream", "retry", "status_query", "on_unknown", "fields", "enabled",
+              "policy", "schedule", "deadline_seconds", "reversal_route",
               "app_id", "microservice", "service", "route", "request", "response", "url", "method", "timeout_ms",
               "max_attempts", "on", "allow_post", "code", "name", "type", "required", "pattern", "min", "max",
               "values", "description")
@@ -135,6 +150,12 @@ def validate_document(document, where):
     expected = function_names(key["app_id"], key["microservice"], key["route"])
     if (document["functions"]["request"], document["functions"]["response"]) != expected:
         raise RouteConfigError(f"{where}: functions: must be {expected[0]!r} and {expected[1]!r}")
+    policy = document.get("on_unknown", {}).get("policy")
+    if policy == "status_query" and not document.get("status_query"):
+        raise RouteConfigError(f"{where}: on_unknown.policy: status_query needs the route's status_query.url")
+    if policy == "reverse" and document["on_unknown"]["reversal_route"] == key["route"]:
+        raise RouteConfigError(f"{where}: on_unknown.reversal_route: must be another route of "
+                               f"{key['microservice']}.{key['service']}")
     problems = check_field_definitions(document.get("fields", []))
     if problems:
         place, message = next(iter(problems.items()))
@@ -200,8 +221,9 @@ def _overrides(service_row, document):
         overrides["retry"] = document["retry"]
     if "fields" in document and document["fields"] != service_row["fields"]:
         overrides["fields"] = document["fields"]
-    if document.get("status_query"):
-        overrides["status_query"] = document["status_query"]
+    for optional in ("status_query", "on_unknown"):
+        if document.get(optional):
+            overrides[optional] = document[optional]
     return overrides
 
 

@@ -1,8 +1,8 @@
-"""Client callbacks over the admin API: signing secret, callback URL, deliveries."""
+"""The worker's jobs over the admin API: client callbacks (secret, URL, deliveries) and unknown outcomes."""
 
 from flask import Blueprint, g, request
 
-from gateway import deliveries, onboarding
+from gateway import deliveries, onboarding, unknown_outcome
 from gateway.api import json_body, json_response
 from gateway.api.admin import WRITE_ROLES, admin_required
 from gateway.errors import ValidationFailed
@@ -37,6 +37,14 @@ def _limit():
 def list_deliveries():
     """Client callback deliveries, newest first (?app_id=, ?state=queued|done|dead, ?limit=)."""
     return json_response({"deliveries": deliveries.list_deliveries(
+        runtime(), request.args.get("app_id"), request.args.get("state"), _limit())})
+
+
+@bp.get("/unknown-outcomes")
+@admin_required()
+def list_unknown_outcomes():
+    """Follow-ups of UNKNOWN payments, newest first (?app_id=, ?state=queued|done|manual, ?limit=)."""
+    return json_response({"follow_ups": unknown_outcome.list_follow_ups(
         runtime(), request.args.get("app_id"), request.args.get("state"), _limit())})
 
 

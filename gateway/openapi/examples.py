@@ -106,6 +106,11 @@ CALLBACKS = {
         "id": 42, "app_id": APP_ID, "transaction_ref": REF, "unique_id": UNIQUE_ID, "status": "SUCCESS",
         "state": "queued", "attempts": 2, "last_status": 503, "last_error": "HTTP 503", "run_at": COMPLETED_AT,
         "created_at": CREATED_AT, "updated_at": CREATED_AT, "completed_at": None}]},
+    "follow_ups": {"follow_ups": [{
+        "id": 43, "app_id": APP_ID, "transaction_ref": REF, "unique_id": UNIQUE_ID, "status": "UNKNOWN",
+        "policy": "status_query", "state": "manual", "attempts": 7,
+        "last_error": "deadline passed: no final answer from the status query yet", "run_at": COMPLETED_AT,
+        "created_at": CREATED_AT, "updated_at": COMPLETED_AT}]},
 }
 
 # Details or extras that make an error example realistic; the rest show the default message.

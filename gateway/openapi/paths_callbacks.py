@@ -62,6 +62,16 @@ def callback_paths():
                 _query("app_id", "Only this client's.", ex.APP_ID),
                 _query("state", "Only deliveries in this state.", "dead", {"enum": ["queued", "done", "dead"]}),
                 _query("limit", "At most this many (1–500).", 100, {"type": "integer"})])},
+        "/api/v1/admin/unknown-outcomes": {"get": operation(
+            "listUnknownOutcomes", TAG, "Follow-ups of UNKNOWN payments, newest first",
+            {"200": answer("FollowUpList", {"follow_ups": ex.CALLBACKS["follow_ups"]},
+                           "Each follow-up of a route's `on_unknown` policy: `queued`, `done`, or `manual` "
+                           "(policy `manual`, or the deadline passed: an operator checks with the provider)."),
+             **errors("VALIDATION_ERROR", *READ_ERRORS)},
+            ADMIN_SECURITY, description=ROLES_NOTE, parameters=[
+                _query("app_id", "Only this client's.", ex.APP_ID),
+                _query("state", "Only follow-ups in this state.", "manual", {"enum": ["queued", "done", "manual"]}),
+                _query("limit", "At most this many (1–500).", 100, {"type": "integer"})])},
         "/api/v1/admin/deliveries/{delivery_id}/resend": {"post": operation(
             "resendDelivery", TAG, "Send a delivery again now",
             {"200": answer("DeliveryResent", {"resent": {"id": 42, "state": "queued"}},

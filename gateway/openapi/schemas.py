@@ -269,4 +269,9 @@ def component_schemas():
             "created_at": _TIME, "updated_at": _TIME,
             "completed_at": {"type": ["string", "null"], "format": "date-time"}})}}),
         "DeliveryResent": _object({"id": _INT, "state": {"const": "queued"}}),
+        "FollowUpList": _object({"follow_ups": {"type": "array", "items": _object({
+            "id": _INT, "app_id": _STR, "transaction_ref": _STR, "unique_id": _STR, "status": _STR,
+            "policy": {"enum": ["status_query", "reverse", "manual"]}, "state": {"enum": ["queued", "done", "manual"]},
+            "attempts": _INT, "last_error": _NULLABLE_STR, "run_at": _TIME, "created_at": _TIME,
+            "updated_at": _TIME})}}),
     }

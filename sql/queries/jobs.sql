@@ -58,3 +58,21 @@ RETURNING id, state
 -- name: job_state
 SELECT id, kind, state, attempts, last_status, last_error, payload FROM mospay.jobs WHERE id = %(id)s
 
+-- name: list_follow_ups
+SELECT j.id, c.app_id, t.ref::text AS transaction_ref, t.unique_id, t.status, j.payload ->> 'policy' AS policy,
+       j.state, j.attempts, j.last_error, j.run_at, j.created_at, j.updated_at
+FROM mospay.jobs j
+JOIN mospay.clients c ON c.id = j.client_id
+JOIN mospay.transactions t ON t.id = j.transaction_id
+WHERE j.kind = 'unknown_outcome'
+  AND (%(app_id)s::text IS NULL OR c.app_id = %(app_id)s)
+  AND (%(state)s::text IS NULL OR j.state = %(state)s)
+ORDER BY j.id DESC
+LIMIT %(limit)s
+
+-- name: enqueue_unknown_outcome
+-- A payment recovery left UNKNOWN, on a route with an on_unknown policy.
+INSERT INTO mospay.jobs (kind, transaction_id, client_id, payload, state, run_at)
+SELECT 'unknown_outcome', t.id, t.client_id, %(job)s, %(job_state)s, now() + make_interval(secs => %(job_delay)s)
+FROM mospay.transactions t
+WHERE t.id = %(transaction_id)s

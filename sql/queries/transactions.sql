@@ -95,3 +95,40 @@ VALUES (%(client_service_id)s, %(transaction_id)s, %(outcome)s, %(status_before)
 INSERT INTO mospay.api_logs (transaction_id, client_id, method, path, http_status, error_code, duration_ms, remote_addr)
 VALUES (%(transaction_id)s, %(client_id)s, %(method)s, %(path)s, %(http_status)s, %(error_code)s, %(duration_ms)s,
         %(remote_addr)s)
+
+-- name: finish_unknown_transaction
+-- finish_transaction for an UNKNOWN payment whose route has an on_unknown policy: the follow-up job is
+-- queued in the same statement (same round trip, same commit).
+WITH finished AS (
+    UPDATE mospay.transactions
+    SET status = %(status)s, downstream_request = %(downstream_request)s,
+        downstream_status = %(downstream_status)s, downstream_response = %(downstream_response)s,
+        answer = %(answer)s, http_status = %(http_status)s, error_code = %(error_code)s,
+        error_detail = %(error_detail)s, timings = %(timings)s, provider_ref = %(provider_ref)s,
+        updated_at = now(), completed_at = now()
+    WHERE id = %(transaction_id)s
+    RETURNING id, client_id
+), logged AS (
+    INSERT INTO mospay.api_logs (transaction_id, client_id, method, path, http_status, error_code, duration_ms,
+                                 remote_addr)
+    SELECT id, client_id, %(method)s, %(path)s, %(http_status)s, %(error_code)s, %(duration_ms)s, %(remote_addr)s
+    FROM finished
+)
+INSERT INTO mospay.jobs (kind, transaction_id, client_id, payload, state, run_at)
+SELECT 'unknown_outcome', id, client_id, %(job)s, %(job_state)s, now() + make_interval(secs => %(job_delay)s)
+FROM finished
+
+-- name: transaction_to_follow_up
+SELECT t.id, t.ref::text AS ref, t.unique_id, t.status, t.request, t.answer, t.client_id,
+       c.app_id, s.microservice, s.service, s.route
+FROM mospay.transactions t
+JOIN mospay.client_services cs ON cs.id = t.client_service_id
+JOIN mospay.clients c ON c.id = cs.client_id
+JOIN mospay.services s ON s.id = cs.service_id
+WHERE t.id = %(id)s
+
+-- name: lock_transaction_by_id
+SELECT id, ref::text AS ref, unique_id, status, client_id
+FROM mospay.transactions
+WHERE id = %(id)s
+FOR UPDATE

@@ -1,0 +1,110 @@
+"""Following up a payment that ended UNKNOWN, as its route's ``on_unknown`` policy says.
+
+The job is queued with the payment's final write (``finish_unknown_transaction``).
+``status_query`` asks the provider on the route's schedule until a final state or the
+deadline; ``reverse`` sends a reversal through the named route of the same
+microservice and service, again on the schedule, and a successful reversal makes the
+payment FAILED (``REVERSED``); ``manual`` only lists the payment. A payment that
+became final meanwhile (a provider callback) ends the job; past the deadline the job
+is left ``manual`` for an operator. Money is never guessed: only SUCCESS or FAILED
+from the provider settles a payment, and only one that is still UNKNOWN.
+"""
+
+import logging
+from datetime import UTC, datetime
+
+from psycopg.types.json import Jsonb
+
+from gateway import call_spec, deliveries, status_query
+from gateway.db import Q
+from gateway.errors import ValidationFailed
+from gateway.functions import runner
+from gateway.jobs import JobResult
+from gateway.payments import STATUS_HTTP
+
+log = logging.getLogger(__name__)
+STATES = ("queued", "done", "manual")
+
+
+def follow_up(rt, job):
+    """Run one step of the policy; a ``JobResult`` says what next."""
+    row = rt.db.fetch_one(Q.transaction_to_follow_up, {"id": job["transaction_id"]})
+    if row is None or row["status"] != "UNKNOWN":
+        return JobResult("done", last_error=f"already {row['status']}" if row else "no such payment")
+    payload = job["payload"]
+    route = rt.registry.route(row["app_id"], row["microservice"], row["service"], row["route"])
+    if route is None:
+        return JobResult("manual", last_error="the route is not loaded (client inactive or route removed)")
+    if payload["policy"] == "status_query":
+        found = status_query.ask_provider(rt, route, row, "follow_up")
+        if found:
+            return _settle(rt, row, found[0], "settled by status query (on_unknown)")
+        return _next(job, "no final answer from the status query yet")
+    if payload["policy"] == "reverse":
+        return _reverse(rt, row, job)
+    return JobResult("manual", last_error="policy manual: check with the provider")
+
+
+def _next(job, reason):
+    """Queue the next step on the schedule (its last interval repeats), or stop at the deadline."""
+    payload = job["payload"]
+    step = payload.get("step", 0) + 1
+    schedule = payload["schedule"]
+    delay = schedule[min(step, len(schedule) - 1)]
+    elapsed = (datetime.now(UTC) - job["created_at"]).total_seconds()
+    if elapsed + delay > payload["deadline_seconds"]:
+        log.warning("payment follow-up %s reached its deadline: left for an operator", job["id"])
+        return JobResult("manual", last_error=f"deadline passed: {reason}")
+    return JobResult("queued", delay_seconds=delay, last_error=reason, payload={**payload, "step": step})
+
+
+def _settle(rt, row, answer, detail):
+    body = {**answer, "transaction_ref": row["ref"], "unique_id": row["unique_id"]}
+    with rt.db.transaction() as conn:
+        locked = conn.execute(Q.lock_transaction_by_id, {"id": row["id"]}).fetchone()
+        if locked["status"] != "UNKNOWN":
+            return JobResult("done", last_error=f"already {locked['status']}")
+        settled = conn.execute(Q.settle_open_transaction, {
+            "id": row["id"], "status": answer["status"], "answer": Jsonb(body),
+            "http_status": STATUS_HTTP[answer["status"]], "detail": detail}).fetchone()
+        deliveries.enqueue(conn, settled)
+    log.info("payment %s UNKNOWN → %s (%s)", row["ref"], answer["status"], detail,
+             extra={"transaction_ref": row["ref"], "status": answer["status"]})
+    return JobResult("done")
+
+
+def _reverse(rt, row, job):
+    """Send the reversal through the named route; its SUCCESS makes the payment FAILED (REVERSED)."""
+    reversal = rt.registry.route(row["app_id"], row["microservice"], row["service"], job["payload"]["reversal_route"])
+    if reversal is None:
+        return JobResult("manual", last_error=f"no route {job['payload']['reversal_route']!r} to reverse through")
+    context = {**reversal.context, "transaction_ref": row["ref"], "transaction_id": row["id"],
+               "unique_id": row["unique_id"],
+               "reversal_of": {"transaction_ref": row["ref"], "unique_id": row["unique_id"], "answer": row["answer"]}}
+    try:
+        with rt.functions_db.connection() as conn:
+            kind, spec = call_spec.parse_call_spec(runner.call(conn, reversal.request_sql, (row["request"], context),
+                                                               rt.config.FUNCTION_TIMEOUT_MS), rt.config.MAX_TIMEOUT_MS)
+        if kind == "reject":
+            return JobResult("manual", last_error=f"the reversal function refused: {spec['code']}")
+        response = rt.forwarder.call(spec, reversal.context["route"].get("retry"))
+        with rt.functions_db.connection() as conn:
+            answer = call_spec.parse_answer(runner.call(conn, reversal.response_sql,
+                                                        (row["request"], response, context),
+                                                        rt.config.FUNCTION_TIMEOUT_MS))
+    except (runner.FunctionFailure, ValueError) as problem:
+        return _next(job, f"reversal function failed: {getattr(problem, 'detail', problem)}"[:300])
+    if answer["status"] == "SUCCESS":
+        reversed_answer = {"status": "FAILED", "code": "REVERSED", "message": "The payment was reversed.",
+                           "data": {"reversal": {"code": answer["code"], "data": answer["data"]}}}
+        return _settle(rt, row, reversed_answer, f"reversed through route {reversal.route}")
+    return _next(job, f"reversal answered {answer['status']} {answer['code']}")
+
+
+def list_follow_ups(rt, app_id=None, state=None, limit=100):
+    """Unknown-outcome follow-ups, newest first (``manual``: waiting for an operator)."""
+    if state is not None and state not in STATES:
+        raise ValidationFailed(details={"state": f"must be one of {', '.join(STATES)}"})
+    rows = rt.db.fetch_all(Q.list_follow_ups, {"app_id": app_id, "state": state, "limit": max(1, min(limit, 500))})
+    return [{**row, **{k: row[k].isoformat() if row[k] else None for k in ("run_at", "created_at", "updated_at")}}
+            for row in rows]
