@@ -11,7 +11,15 @@ from flask.sessions import SecureCookieSessionInterface
 from gateway.portal import auth, errors, samples, security
 from gateway.portal.blueprint import bp
 from gateway.portal.extensions import bootstrap, csrf
-from gateway.portal.views import clients, deliveries, functions, services, traffic, users  # noqa: F401  (attach views)
+from gateway.portal.views import (  # noqa: F401  (attach views)
+    clients,
+    deliveries,
+    functions,
+    live,
+    services,
+    traffic,
+    users,
+)
 
 
 class PortalOnlySessions(SecureCookieSessionInterface):

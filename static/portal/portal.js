@@ -41,3 +41,55 @@
     editor.scrollTop = Math.max(0, (line - 5) * lineHeight);
   }
 })();
+
+// The transactions page stays live: server-sent events update each row's state as it changes
+// and count the transactions that arrived since the page was drawn.
+(function () {
+  "use strict";
+  var table = document.querySelector("#transactions-table[data-stream]");
+  if (!table || !window.EventSource) { return; }
+  var STYLES = {SUCCESS: "success", FAILED: "danger", REJECTED: "danger", PENDING: "warning",
+                UNKNOWN: "dark", RECEIVED: "secondary"};
+  var indicator = document.getElementById("live-indicator");
+  var banner = document.getElementById("live-banner");
+  var counter = document.getElementById("live-count");
+  var fresh = 0;
+  var refs = Array.prototype.map.call(table.querySelectorAll("tr[data-ref]"), function (row) {
+    return row.getAttribute("data-ref");
+  });
+  var source = new EventSource(table.getAttribute("data-stream") + "?refs=" + encodeURIComponent(refs.join(",")));
+
+  function setText(row, name, value) {
+    var cell = row.querySelector('[data-live="' + name + '"]');
+    if (cell) { cell.textContent = value === null || value === undefined ? "" : String(value); }
+  }
+
+  source.addEventListener("open", function () {
+    indicator.className = "badge text-bg-success";
+    indicator.textContent = "live";
+  });
+  source.addEventListener("error", function () {
+    indicator.className = "badge text-bg-secondary";
+    indicator.textContent = "reconnecting…";
+  });
+  source.addEventListener("transaction", function (event) {
+    var tx = JSON.parse(event.data);
+    var row = table.querySelector('tr[data-ref="' + tx.ref + '"]');
+    if (row) {
+      var badge = document.createElement("span");
+      badge.className = "badge text-bg-" + (STYLES[tx.status] || "secondary");
+      badge.textContent = tx.status;
+      var cell = row.querySelector('[data-live="status"]');
+      if (cell && cell.textContent.trim() !== tx.status) {
+        cell.replaceChildren(badge);
+        row.classList.add("table-info");
+      }
+      setText(row, "http_status", tx.http_status);
+      setText(row, "error_code", tx.error_code);
+    } else if (tx["new"]) {
+      fresh += 1;
+      counter.textContent = String(fresh);
+      banner.classList.remove("d-none");
+    }
+  });
+})();
