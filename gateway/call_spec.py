@@ -11,11 +11,14 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 def parse_call_spec(result, max_timeout_ms):
-    """``("call", spec)`` or ``("reject", {"code", "message"})``; raises ``ValueError`` naming the problem."""
+    """``("call", spec)``, ``("reject", {"code", "message"})`` or ``("answer", answer)`` (answered without a
+    downstream call); raises ``ValueError`` naming the problem."""
     if not isinstance(result, dict):
         raise ValueError("the request function must return a JSON object")
     if "reject" in result:
         return "reject", _parse_reject(result["reject"])
+    if "answer" in result:
+        return "answer", parse_answer(result["answer"])
     url = result.get("url")
     if not isinstance(url, str) or not _is_http_url(url):
         raise ValueError("call spec 'url' must be an absolute http(s) URL")

@@ -202,6 +202,17 @@ def functions_import(directory):
     click.echo(f"applied {applied} changed function(s)")
 
 
+@functions_cli.command("import-mospay")
+@click.argument("source", type=click.File())
+def functions_import_mospay(source):
+    """Import an original MosPay installation's functions (a .sql file) into schema mospay_legacy."""
+    from gateway import legacy
+    imported = _call(legacy.import_functions, runtime(), source.read(), "cli")
+    for item in imported:
+        click.echo(f"{item['name']}{'' if item['mospay_convention'] else ' (helper: not in the MosPay convention)'}")
+    click.echo(f"imported {len(imported)} function(s) into mospay_legacy")
+
+
 @users_cli.command("create")
 @click.argument("username")
 @click.option("--role", type=click.Choice(["admin", "dba", "viewer"]), default="admin", show_default=True)

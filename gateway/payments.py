@@ -185,6 +185,10 @@ class PaymentProcessor:
         self._lap("request_function")
         if kind == "reject":
             return self._error("REJECTED", Rejected(spec["message"], details={"reason": spec["code"]}), ref)
+        if kind == "answer":  # the function answered itself: nothing is forwarded
+            record["provider_ref"] = provider_ref(spec, route)
+            body = {**spec, "transaction_ref": ref, "unique_id": self.message["f010"]}
+            return Outcome(STATUS_HTTP[spec["status"]], body)
         record["downstream_request"] = _jsonb(scrub(
             {"url": scrub_text(spec["url"], self.secrets), "method": spec["method"],
              "headers": mask_headers(spec["headers"]), "body": spec["body"], "timeout_ms": spec["timeout_ms"]},
