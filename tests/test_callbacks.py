@@ -272,9 +272,9 @@ def public_url(rt, base_url):
 
 
 def test_an_stk_push_is_settled_by_the_providers_callback(admin, base_url, mpesa_server, public_url, db):  # noqa: F811
+    # No callback settings: the template's response function names the provider's reference itself.
     service = admin.create_service(url_of(mpesa_server, mpesa.PROCESS_PATH), template="mpesa_stk_push",
-                                   fields=MPESA_FIELDS, timeout_ms=2000,
-                                   callback={"provider_ref_field": "checkout_request_id"})
+                                   fields=MPESA_FIELDS, timeout_ms=2000)
     client = admin.create_client()
     assigned = admin.assign(client, service)
     stk = Integrator(base_url, client, service)
