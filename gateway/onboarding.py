@@ -146,8 +146,8 @@ def _public_service(row):
             "template": row["template"], "fields": row["fields"]}
 
 
-def create_service(rt, payload, actor):
-    """Register a downstream service route with its field definitions."""
+def _checked_service(payload):
+    """``(fields, template)`` of a valid service payload, or ``ValidationFailed`` naming every problem."""
     validate_message(admin_schemas.SERVICE_CREATE, payload)
     fields = payload.get("fields", [])
     problems = check_field_definitions(fields)
@@ -159,6 +159,12 @@ def create_service(rt, payload, actor):
         problems["plugins"] = f"unknown {', '.join(unknown)}: must be among {', '.join(catalogue.available_plugins())}"
     if problems:
         raise ValidationFailed(details=problems)
+    return fields, template
+
+
+def create_service(rt, payload, actor):
+    """Register a downstream service route with its field definitions."""
+    fields, template = _checked_service(payload)
     settings = {key: payload[key] for key in ("plugins", "risk", "fx") if key in payload}
     if "callback" in payload:
         settings["callback"] = _sealed_callback_settings(rt, payload["callback"])
@@ -248,14 +254,7 @@ def set_route_enabled(rt, app_id, key, enabled, actor):
 def update_service(rt, key, payload, actor):
     """Change a service's URL, method, timeout, template and fields; its routes' files follow."""
     key = {k: key[k] for k in ("microservice", "service", "route")}
-    validate_message(admin_schemas.SERVICE_CREATE, {**payload, **key})
-    fields = payload.get("fields", [])
-    problems = check_field_definitions(fields)
-    template = payload.get("template", DEFAULT_TEMPLATE)
-    if template not in available_templates():
-        problems["template"] = f"must be one of {', '.join(available_templates())}"
-    if problems:
-        raise ValidationFailed(details=problems)
+    fields, template = _checked_service({**payload, **key})
     with rt.db.transaction() as conn:
         before = conn.execute(Q.find_service, key).fetchone()
         if before is None:
