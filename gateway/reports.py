@@ -136,7 +136,10 @@ def transaction(rt, ref):
     if row is None:
         raise NotFound("No transaction with this reference.")
     logs = _paged(rt, Q.report_api_logs, {**_no_log_filters(), "transaction_id": row["id"]}, 1, 50).items
-    return {**row, "timeline": timeline(row["timings"] or {}), "api_logs": logs}
+    related = rt.db.fetch_all(Q.report_related_transactions, {
+        "client_id": row["client_id"], "id": row["id"], "unique_id": row["unique_id"],
+        "provider_ref": row["provider_ref"]})
+    return {**row, "timeline": timeline(row["timings"] or {}), "api_logs": logs, "related": related}
 
 
 def timeline(timings):

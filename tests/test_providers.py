@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from gateway import reports
 from gateway import simulator as momo_simulator
 from gateway.functions.catalogue import available_plugins
 from gateway.functions.templates import TEMPLATE_DIR
@@ -196,7 +197,7 @@ def authorise(routes, card=PAN, **fields):
                                        "f008": card, **fields})
 
 
-def test_a_card_is_authorised_captured_and_refunded_by_ordinary_routes(card_routes, card_server, db):
+def test_a_card_is_authorised_captured_and_refunded_by_ordinary_routes(card_routes, card_server, db, rt):
     authorised = authorise(card_routes)
     auth_id = authorised.json()["data"]["authorisation_id"]
 
@@ -212,6 +213,10 @@ def test_a_card_is_authorised_captured_and_refunded_by_ordinary_routes(card_rout
     stored = db("SELECT t::text AS row FROM mospay.transactions t WHERE t.client_id = "
                 "(SELECT id FROM mospay.clients WHERE app_id = %s)", (card_routes["authorise"].client["app_id"],))
     assert len(stored) == 4 and not any(PAN in row["row"] or '"123"' in row["row"] for row in stored)
+    # The authorisation's page lists what followed it: its capture and both refund attempts.
+    followers = reports.transaction(rt, authorised.json()["transaction_ref"])["related"]
+    assert [(f["route"], f["status"]) for f in followers] == [("capture", "SUCCESS"), ("refund", "SUCCESS"),
+                                                              ("refund", "FAILED")]
 
 
 def test_a_refund_before_capture_is_a_reversal(card_routes):

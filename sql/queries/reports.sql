@@ -71,7 +71,7 @@ LIMIT %(limit)s OFFSET %(offset)s
 -- name: report_transaction
 SELECT t.id, t.ref::text AS ref, t.unique_id, t.status, t.request, t.downstream_request, t.downstream_status,
        t.downstream_response, t.answer, t.http_status, t.error_code, t.error_detail, t.timings,
-       t.created_at, t.updated_at, t.completed_at,
+       t.created_at, t.updated_at, t.completed_at, t.client_id, t.provider_ref,
        c.app_id, c.name AS client_name, s.microservice, s.service, s.route,
        cs.request_function, cs.response_function
 FROM mospay.transactions t
@@ -79,6 +79,19 @@ JOIN mospay.clients c ON c.id = t.client_id
 JOIN mospay.client_services cs ON cs.id = t.client_service_id
 JOIN mospay.services s ON s.id = cs.service_id
 WHERE t.ref = %(ref)s
+
+-- name: report_related_transactions
+-- Later payments of the same client that name this one in f009 (a capture, refund or reversal
+-- passes the original's provider reference, or its f010): the templates' convention, not a provider's.
+SELECT t.ref::text AS ref, t.unique_id, t.status, t.request ->> 'f004' AS amount, t.request ->> 'f005' AS currency,
+       t.created_at, s.microservice, s.service, s.route
+FROM mospay.transactions t
+JOIN mospay.client_services cs ON cs.id = t.client_service_id
+JOIN mospay.services s ON s.id = cs.service_id
+WHERE t.client_id = %(client_id)s AND t.id <> %(id)s
+  AND t.request ->> 'f009' IN (%(unique_id)s, coalesce(%(provider_ref)s, %(unique_id)s))
+ORDER BY t.created_at
+LIMIT 50
 
 -- name: report_api_logs
 SELECT l.id, l.method, l.path, l.http_status, l.error_code, l.duration_ms, l.remote_addr, l.created_at,
