@@ -71,6 +71,13 @@ PASSWORD_CHANGE = FieldValidator({
     "additionalProperties": False,
 })
 
+USER_UPDATE = FieldValidator({
+    "type": "object",
+    "properties": {"role": {"enum": ["admin", "dba", "viewer"]}, "active": {"type": "boolean"}},
+    "minProperties": 1,
+    "additionalProperties": False,
+})
+
 USER_CREATE = FieldValidator({
     "type": "object",
     "properties": {

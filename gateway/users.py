@@ -7,7 +7,15 @@ from psycopg.types.json import Jsonb
 
 from gateway import admin_schemas
 from gateway.db import Q
-from gateway.errors import AlreadyExists, BadRequest, PasswordChangeRequired, Unauthorized, ValidationFailed
+from gateway.errors import (
+    AlreadyExists,
+    BadRequest,
+    Conflict,
+    NotFound,
+    PasswordChangeRequired,
+    Unauthorized,
+    ValidationFailed,
+)
 from gateway.fields import validate_message
 from gateway.security import tokens
 from gateway.security.passwords import hash_password, verify_password
@@ -54,6 +62,31 @@ def create_user(rt, payload, actor):
         conn.execute(Q.insert_audit, {"actor": actor, "action": "user.create", "target": payload["username"],
                                       "before": None, "after": Jsonb({"role": payload["role"]})})
     return {"username": payload["username"], "role": payload["role"], "must_change_password": True}
+
+
+def update_user(rt, username, payload, actor):
+    """Change a user's role or deactivate/reactivate them; takes effect on their next request.
+
+    Nobody changes their own account here (no locking yourself out), and the last active admin
+    stays an active admin.
+    """
+    validate_message(admin_schemas.USER_UPDATE, payload)
+    if username == actor:
+        raise BadRequest("You cannot change your own role or deactivate yourself.", details={"username": username})
+    with rt.db.transaction() as conn:
+        before = conn.execute(Q.find_user, {"username": username}).fetchone()
+        if before is None:
+            raise NotFound(f"No user named {username!r}.")
+        demoted = payload.get("role", before["role"]) != "admin" or payload.get("active") is False
+        if before["role"] == "admin" and before["active"] and demoted \
+                and not conn.execute(Q.count_other_active_admins, {"username": username}).fetchone()["n"]:
+            raise Conflict("The last active admin must stay an active admin.")
+        row = conn.execute(Q.update_user, {"username": username, "role": payload.get("role"),
+                                           "active": payload.get("active")}).fetchone()
+        conn.execute(Q.insert_audit, {"actor": actor, "action": "user.update", "target": username,
+                                      "before": Jsonb({"role": before["role"], "active": before["active"]}),
+                                      "after": Jsonb({"role": row["role"], "active": row["active"]})})
+    return {**row, "created_at": row["created_at"].isoformat()}
 
 
 def list_users(rt):

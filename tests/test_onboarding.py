@@ -4,7 +4,7 @@ import psycopg
 import pytest
 import requests
 
-from tests.factories import unique_name
+from tests.factories import Admin, unique_name
 
 
 def table_counts(db):
@@ -175,3 +175,27 @@ def test_string_length_bounds_must_be_whole_numbers(admin, downstream):
                                         "url": downstream.url,
                                         "fields": [{"code": "f009", "name": "n", "type": "string", "max": "10.5"}]})
     assert response.status_code == 400 and "fields[0].max" in response.json()["error"]["details"]
+
+
+def test_an_admin_changes_roles_and_deactivates_users(base_url, admin):
+    username = unique_name("dba")
+    admin.post("/users", {"username": username, "role": "dba", "password": "first-password-1"})
+    first = requests.post(f"{base_url}/api/v1/admin/token", auth=(username, "first-password-1")).json()
+    requests.post(f"{base_url}/api/v1/admin/password", headers={"Authorization": f"Bearer {first['access_token']}"},
+                  json={"current_password": "first-password-1", "new_password": "final-password-1"})
+    dba = Admin(base_url, requests.post(f"{base_url}/api/v1/admin/token",
+                                        auth=(username, "final-password-1")).json()["access_token"])
+    user_url = f"{base_url}/api/v1/admin/users/{username}"
+
+    demoted = requests.patch(user_url, headers=admin.headers, json={"role": "viewer"})
+    assert demoted.status_code == 200 and demoted.json()["role"] == "viewer"
+    assert dba.post("/functions/anything/rollback", {"version": 1}).status_code == 403  # the role counts at once
+    assert requests.patch(user_url, headers=admin.headers, json={"active": False}).status_code == 200
+    assert dba.get("/clients").status_code == 401  # a deactivated user's token stops working
+
+    own = requests.patch(f"{base_url}/api/v1/admin/users/admin", headers=admin.headers, json={"role": "viewer"})
+    assert own.status_code == 400
+    bad = requests.patch(user_url, headers=admin.headers, json={"role": "root"})
+    assert bad.status_code == 400 and "role" in bad.json()["error"]["details"]
+    assert requests.patch(f"{base_url}/api/v1/admin/users/nobody", headers=admin.headers,
+                          json={"active": True}).status_code == 404

@@ -142,3 +142,10 @@ def list_users():
 def create_user():
     """Create a user (admin, dba or viewer) who must change the password at first sign-in."""
     return json_response(users.create_user(runtime(), json_body(), g.user.username), 201)
+
+
+@bp.patch("/users/<username>")
+@admin_required(WRITE_ROLES)
+def update_user(username):
+    """Change a user's role, or deactivate/reactivate them."""
+    return json_response(users.update_user(runtime(), username, json_body(), g.user.username))

@@ -72,6 +72,9 @@ ADMIN = {
     "user_created": {"username": "grace.dba", "role": "dba", "must_change_password": True},
     "users": {"users": [{"id": 1, "username": "admin", "role": "admin", "must_change_password": False,
                          "active": True, "created_at": CREATED_AT}]},
+    "user_update": {"role": "viewer", "active": False},
+    "user_updated": {"id": 2, "username": "grace.dba", "role": "viewer", "must_change_password": False,
+                     "active": False, "created_at": CREATED_AT},
     "password_change": {"current_password": "admin123", "new_password": "a-long-new-password"},
     "password_changed": {"changed": True},
 }

@@ -109,6 +109,12 @@ def user_paths():
                     {"201": answer("UserCreated", {"created": ex.ADMIN["user_created"]}, "The user.")},
                     ADMIN_ONLY, "ALREADY_EXISTS", *WRITE_ERRORS,
                     request_body=body("UserCreate", ex.ADMIN["user_create"])),
+    }, "/api/v1/admin/users/{username}": {
+        "patch": _op("updateUser", "Change a user's role, or deactivate / reactivate them",
+                     {"200": answer("User", {"updated": ex.ADMIN["user_updated"]}, "The user now.")},
+                     ADMIN_ONLY + " Nobody changes their own account; the last active admin stays one.",
+                     "NOT_FOUND", "CONFLICT", *WRITE_ERRORS, request_body=body("UserUpdate", ex.ADMIN["user_update"]),
+                     parameters=[path_param("username", "The user's name.", "grace.dba")]),
     }}
 
 

@@ -230,6 +230,9 @@ def component_schemas():
         "RouteEnabled": _object({"app_id": _STR, **_ROUTE_KEY, "enabled": _BOOL}),
         "UserCreate": portable(admin_schemas.USER_CREATE.schema),
         "UserCreated": _object({"username": _STR, "role": {"enum": list(ROLES)}, "must_change_password": _BOOL}),
+        "UserUpdate": portable(admin_schemas.USER_UPDATE.schema),
+        "User": _object({"id": _INT, "username": _STR, "role": {"enum": list(ROLES)}, "must_change_password": _BOOL,
+                         "active": _BOOL, "created_at": _TIME}),
         "UserList": _object({"users": {"type": "array", "items": _object({
             "id": _INT, "username": _STR, "role": {"enum": list(ROLES)}, "must_change_password": _BOOL,
             "active": _BOOL, "created_at": _TIME})}}),

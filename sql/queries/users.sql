@@ -27,3 +27,13 @@ SELECT count(*) AS n FROM mospay.users
 SELECT id, username, role, must_change_password, active, created_at
 FROM mospay.users
 ORDER BY username
+
+-- name: update_user
+UPDATE mospay.users
+SET role = coalesce(%(role)s, role), active = coalesce(%(active)s, active), updated_at = now()
+WHERE username = %(username)s
+RETURNING id, username, role, must_change_password, active, created_at
+
+-- name: count_other_active_admins
+SELECT count(*) AS n FROM mospay.users
+WHERE role = 'admin' AND active AND username <> %(username)s

@@ -210,6 +210,18 @@ def test_an_admin_adds_a_user_who_must_change_the_password(base_url, admin_porta
     assert duplicate.status_code == 409 and "already exists" in duplicate.text
 
 
+def test_an_admin_changes_a_users_role_and_state_on_the_users_page(admin_portal, admin, portal_as):
+    dba = portal_as("dba")
+
+    changed = admin_portal.submit(f"/portal/users/{dba.username}/update", {"role": "viewer", "active": "no"},
+                                  form_page="/portal/users")
+
+    assert changed.status_code == 302
+    user = next(u for u in admin.get("/users").json()["users"] if u["username"] == dba.username)
+    assert (user["role"], user["active"]) == ("viewer", False)
+    assert dba.get("/portal/").status_code == 302  # signed out: the account is inactive
+
+
 def test_the_audit_log_shows_who_did_what(admin_portal):
     name = unique_name("audited")
     admin_portal.submit("/portal/clients/new", {"name": name})

@@ -35,6 +35,7 @@ MUTATING = [
     ("POST", "/portal/routes/{app_id}/{ms}/collection/payment/enable"),
     ("POST", "/portal/routes/{app_id}/{ms}/collection/payment/disable"),
     ("POST", "/portal/users"),
+    ("POST", "/portal/users/admin/update"),
     ("POST", "/portal/functions/{fn}/edit"),
     ("POST", "/portal/functions/{fn}/rollback"),
     ("POST", "/portal/functions/{fn}/record-drift"),
