@@ -12,7 +12,6 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import orjson
 from psycopg.types.json import Jsonb
 
 from gateway import call_spec, deliveries
@@ -22,11 +21,11 @@ from gateway.errors import (
     CallbackSignatureInvalid,
     FunctionError,
     InvalidCallbackResult,
-    MalformedJSON,
     RouteNotFound,
     TransactionNotFound,
 )
 from gateway.functions import runner
+from gateway.jsondoc import parse_object
 from gateway.naming import NAME_PART, callback_function_name
 from gateway.payments import STATUS_HTTP
 from gateway.security.sealed import signature_matches
@@ -78,10 +77,7 @@ def receive(rt, app_id, microservice, route_name, raw, headers):
     """Handle one notification; returns a ``CallbackOutcome`` or raises the error the provider gets."""
     route = find_route(rt, app_id, microservice, route_name)
     verify_signature(rt, route, raw, headers)
-    try:
-        payload = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise MalformedJSON() from None
+    payload = parse_object(raw)  # a provider's notification is a JSON object, like every body here
     mapped = _map(rt, route, payload, headers)
     with rt.db.transaction() as conn:
         outcome = _apply(conn, route, payload, mapped)

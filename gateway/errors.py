@@ -196,6 +196,8 @@ class CallbackNotReady(Conflict):
 
 
 class InvalidCallbackResult(FunctionError):
+    # Most often the notification names no payment the function can find: the sender's problem.
+    status = 422
     code, message = "INVALID_CALLBACK_RESULT", "The route's callback function returned an invalid mapping."
 
 

@@ -147,15 +147,24 @@ def test_an_unknown_callback_route_is_404(base_url, path):
     assert response.status_code == 404 and response.json()["error"]["code"] == "ROUTE_NOT_FOUND"
 
 
-def test_a_callback_that_is_not_json_is_400(base_url, integrator):
-    response = requests.post(callback_url(base_url, integrator), data=b"<xml/>", timeout=5)
-    assert response.status_code == 400 and response.json()["error"]["code"] == "MALFORMED_JSON"
+@pytest.mark.parametrize("raw, code", [
+    (b"<xml/>", "MALFORMED_JSON"), (b"", "MALFORMED_JSON"), (b"[]", "NOT_AN_OBJECT"), (b"null", "NOT_AN_OBJECT"),
+    (b'"text"', "NOT_AN_OBJECT"), (b'{"a":' * 100 + b"1" + b"}" * 100, "BAD_REQUEST"),
+])
+def test_a_callback_that_is_not_a_json_object_is_400_and_changes_nothing(base_url, integrator, pending_payment, db,
+                                                                          raw, code):
+    response = requests.post(callback_url(base_url, integrator), data=raw, timeout=5,
+                             headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400 and response.json()["error"]["code"] == code
+    assert db("SELECT status FROM mospay.transactions WHERE ref = %s", (pending_payment["transaction_ref"],))[0][
+        "status"] == "PENDING"
 
 
 def test_a_callback_naming_no_payment_is_refused_and_recorded(base_url, integrator, db):
     response = notify(base_url, integrator, {"status": "SUCCESS"})
 
-    assert response.status_code == 500 and response.json()["error"]["code"] == "INVALID_CALLBACK_RESULT"
+    assert response.status_code == 422 and response.json()["error"]["code"] == "INVALID_CALLBACK_RESULT"
     assert db("SELECT outcome, detail FROM mospay.provider_callbacks WHERE client_service_id = "
               "(SELECT id FROM mospay.client_services WHERE callback_function = %s)",
               (f"CALLBACK_{integrator.client['app_id']}_{integrator.service['microservice']}_payment",))[0][

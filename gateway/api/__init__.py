@@ -3,7 +3,8 @@
 import orjson
 from flask import Response, request
 
-from gateway.errors import MalformedJSON, NotAnObject, UnsupportedMediaType
+from gateway.errors import UnsupportedMediaType
+from gateway.jsondoc import parse_object
 
 
 def json_response(body, status=200, headers=None):
@@ -22,10 +23,4 @@ def json_body(required=True):
     content_type = request.mimetype
     if content_type and content_type != "application/json" and not content_type.endswith("+json"):
         raise UnsupportedMediaType()
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise MalformedJSON() from None
-    if not isinstance(body, dict):
-        raise NotAnObject()
-    return body
+    return parse_object(raw)
