@@ -22,6 +22,7 @@ from gateway.errors import (
     DatabaseUnavailable,
     FunctionError,
     InProgress,
+    InvalidCallSpec,
     ModifiedRequest,
     MosPayError,
     Rejected,
@@ -181,7 +182,7 @@ class PaymentProcessor:
             return self._error("FAILED", failure.error, ref)
         except ValueError as problem:
             record["error_detail"] = str(problem)
-            return self._error("FAILED", FunctionError("The route's request function returned an invalid call."), ref)
+            return self._error("FAILED", InvalidCallSpec(), ref)
         self._lap("request_function")
         if kind == "reject":
             return self._error("REJECTED", Rejected(spec["message"], details={"reason": spec["code"]}), ref)

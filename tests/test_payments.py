@@ -413,3 +413,14 @@ def test_a_function_cannot_switch_the_timeout_off(integrator, rt):
     results = [integrator.pay(integrator.message(f004="13"), timeout=10) for _ in range(3)]
 
     assert [r.json()["error"]["code"] for r in results] == ["FUNCTION_TIMEOUT"] * 3
+
+
+def test_an_invalid_call_from_the_request_function_forwards_nothing(integrator, downstream, rt, db):
+    name = f"{integrator.client['app_id']}_{integrator.service['microservice']}_payment"
+    replace_function(rt, name, "BEGIN RETURN jsonb_build_object('url', 'ftp://elsewhere/x'); END")
+
+    response = integrator.pay()
+
+    assert response.status_code == 500 and response.json()["error"]["code"] == "INVALID_CALL_SPEC"
+    assert response.json()["status"] == "FAILED" and downstream.received == []
+    assert "http(s) URL" in transaction(db, integrator, response.json()["unique_id"])["error_detail"]
