@@ -37,12 +37,19 @@ def own_switch(tmp_path, downstream):
     server.shutdown()
     rt.db.close()
     rt.functions_db.close()
+    # The restarted server is no longer the one the wheel started, so it would outlive the tests: stop it.
+    pg_ctl(tmp_path / "data", "stop")
+
+
+def pg_ctl(data_dir, action):
+    """Run ``pg_ctl <action>`` on the embedded server under ``data_dir`` as the wheel's system user."""
+    server = embedded._servers[str(data_dir / "pg")]
+    pgexec("pg_ctl", ("-D", str(server.pgdata), "-w", "-m", "fast", action), bin_path=server.bin_path,
+           user=server.system_user, timeout=60)
 
 
 def restart_postgres(data_dir):
-    server = embedded._servers[str(data_dir / "pg")]
-    pgexec("pg_ctl", ("-D", str(server.pgdata), "-w", "-m", "fast", "restart"), bin_path=server.bin_path,
-           user=server.system_user, timeout=60)
+    pg_ctl(data_dir, "restart")
 
 
 def test_a_restart_under_load_gives_fast_503s_then_heals(own_switch, tmp_path):
