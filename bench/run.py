@@ -357,7 +357,8 @@ def pgbench_script(queries, request_fn, response_fn, pipeline=False):
     claim = to_pgbench(queries["claim_transaction"],
                        {"unique_id": "(:prefix::text || :client_id::text || '-' || :r::text)"})
     finish = to_pgbench(queries["finish_transaction"],
-                        {"transaction_id": ":id", "error_code": "NULL", "error_detail": "NULL", "provider_ref": "NULL"})
+                        {"transaction_id": ":id", "error_code": "NULL", "error_detail": "NULL", "provider_ref": "NULL",
+                         "job": "NULL", "job_state": "NULL", "job_delay": "NULL"})
     def function_call(name, function, args):
         extra = queries[name].count("%s") - len(args)
         if extra:  # the call restores the statement timeout itself: one autocommit statement

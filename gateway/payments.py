@@ -242,13 +242,12 @@ class PaymentProcessor:
             **record, "status": body["status"], "answer": _jsonb(body), "http_status": outcome.http_status,
             "error_code": body["error"]["code"] if "error" in body else None, "timings": _jsonb(self.timings),
             "method": self.info.method, "path": self.info.path, "duration_ms": self.timings["total"],
-            "remote_addr": self.info.remote_addr,
+            "remote_addr": self.info.remote_addr, "job": None, "job_state": None, "job_delay": None,
         }
-        query = Q.finish_transaction
         policy = route.context["route"].get("on_unknown") if body["status"] == "UNKNOWN" else None
         if policy:
-            query = Q.finish_unknown_transaction
             params.update(unknown_outcome_job(policy))
+        query = Q.finish_transaction
         try:
             try:
                 with self.rt.db.connection() as conn:

@@ -1,6 +1,6 @@
 """Following up a payment that ended UNKNOWN, as its route's ``on_unknown`` policy says.
 
-The job is queued with the payment's final write (``finish_unknown_transaction``).
+The job is queued with the payment's final write (``finish_transaction``, same statement).
 ``status_query`` asks the provider on the route's schedule until a final state or the
 deadline; ``reverse`` sends a reversal through the named route of the same
 microservice and service, again on the schedule, and a successful reversal makes the

@@ -11,7 +11,8 @@ FROM mospay.transactions
 WHERE client_id = %(client_id)s AND unique_id = %(unique_id)s
 
 -- name: finish_transaction
--- Final state and the API log row in one statement: one round trip, one commit.
+-- Final state, the API log row and, for an UNKNOWN payment whose route has an on_unknown policy, its
+-- follow-up job (%(job)s not null): one statement, one round trip, one commit.
 WITH finished AS (
     UPDATE mospay.transactions
     SET status = %(status)s, downstream_request = %(downstream_request)s,
@@ -21,10 +22,17 @@ WITH finished AS (
         updated_at = now(), completed_at = now()
     WHERE id = %(transaction_id)s
     RETURNING id, client_id
+), logged AS (
+    INSERT INTO mospay.api_logs (transaction_id, client_id, method, path, http_status, error_code, duration_ms,
+                                 remote_addr)
+    SELECT id, client_id, %(method)s, %(path)s, %(http_status)s, %(error_code)s, %(duration_ms)s, %(remote_addr)s
+    FROM finished
 )
-INSERT INTO mospay.api_logs (transaction_id, client_id, method, path, http_status, error_code, duration_ms, remote_addr)
-SELECT id, client_id, %(method)s, %(path)s, %(http_status)s, %(error_code)s, %(duration_ms)s, %(remote_addr)s
+INSERT INTO mospay.jobs (kind, transaction_id, client_id, payload, state, run_at)
+SELECT 'unknown_outcome', id, client_id, %(job)s::jsonb, %(job_state)s::text,
+       now() + make_interval(secs => %(job_delay)s::float8)
 FROM finished
+WHERE %(job)s::jsonb IS NOT NULL
 
 -- name: transaction_status
 SELECT ref::text AS ref, unique_id, status, answer, http_status, created_at, updated_at, completed_at
@@ -95,28 +103,6 @@ VALUES (%(client_service_id)s, %(transaction_id)s, %(outcome)s, %(status_before)
 INSERT INTO mospay.api_logs (transaction_id, client_id, method, path, http_status, error_code, duration_ms, remote_addr)
 VALUES (%(transaction_id)s, %(client_id)s, %(method)s, %(path)s, %(http_status)s, %(error_code)s, %(duration_ms)s,
         %(remote_addr)s)
-
--- name: finish_unknown_transaction
--- finish_transaction for an UNKNOWN payment whose route has an on_unknown policy: the follow-up job is
--- queued in the same statement (same round trip, same commit).
-WITH finished AS (
-    UPDATE mospay.transactions
-    SET status = %(status)s, downstream_request = %(downstream_request)s,
-        downstream_status = %(downstream_status)s, downstream_response = %(downstream_response)s,
-        answer = %(answer)s, http_status = %(http_status)s, error_code = %(error_code)s,
-        error_detail = %(error_detail)s, timings = %(timings)s, provider_ref = %(provider_ref)s,
-        updated_at = now(), completed_at = now()
-    WHERE id = %(transaction_id)s
-    RETURNING id, client_id
-), logged AS (
-    INSERT INTO mospay.api_logs (transaction_id, client_id, method, path, http_status, error_code, duration_ms,
-                                 remote_addr)
-    SELECT id, client_id, %(method)s, %(path)s, %(http_status)s, %(error_code)s, %(duration_ms)s, %(remote_addr)s
-    FROM finished
-)
-INSERT INTO mospay.jobs (kind, transaction_id, client_id, payload, state, run_at)
-SELECT 'unknown_outcome', id, client_id, %(job)s, %(job_state)s, now() + make_interval(secs => %(job_delay)s)
-FROM finished
 
 -- name: transaction_to_follow_up
 SELECT t.id, t.ref::text AS ref, t.unique_id, t.status, t.request, t.answer, t.client_id,
