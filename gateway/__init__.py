@@ -11,10 +11,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def create_app(config=None):
     """Build the switch: database ready, route table loaded, blueprints attached."""
-    from gateway import bootstrap, cli, logs, metrics, openapi, portal
+    from gateway import bootstrap, cli, deliveries, logs, metrics, openapi, portal, unknown_outcome  # noqa: F401
     from gateway.api import admin, admin_callbacks, admin_functions, callbacks, health, payment
     from gateway.errors import register_error_handlers
     from gateway.runtime import Runtime
+
+    # deliveries and unknown_outcome are imported for their job handlers (@jobs.handler): the runner needs them.
 
     config = config or Config()
     config.check()

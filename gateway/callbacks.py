@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from psycopg.types.json import Jsonb
 
-from gateway import call_spec, deliveries
+from gateway import call_spec
 from gateway.db import Q
 from gateway.errors import (
     CallbackNotReady,
@@ -27,12 +27,10 @@ from gateway.errors import (
 from gateway.functions import runner
 from gateway.jsondoc import parse_object
 from gateway.naming import NAME_PART, callback_function_name
-from gateway.payments import STATUS_HTTP
 from gateway.security.sealed import signature_matches
+from gateway.settlement import FINAL, OPEN, RECEIVED, Settlement, settle
 
 log = logging.getLogger(__name__)
-FINAL = ("SUCCESS", "FAILED")
-OPEN = ("PENDING", "UNKNOWN")
 _PRIVATE_HEADERS = {"authorization", "proxy-authorization", "cookie"}
 _LOCK_BY = {"transaction_ref": Q.lock_transaction_by_ref, "unique_id": Q.lock_transaction_by_unique_id,
             "provider_ref": Q.lock_transaction_by_provider_ref}
@@ -129,7 +127,7 @@ def _apply(conn, route, payload, mapped):
                 f"{mapped.match_key}")
         return CallbackOutcome("unmatched", 404, client_id=route.client_id)
     before = row["status"]
-    if before == "RECEIVED":
+    if before == RECEIVED:
         _record(conn, route, row["id"], "not_ready", before, before, payload, answer, "synchronous answer pending")
         return CallbackOutcome("not_ready", 409, {"transaction_ref": row["ref"]}, row["id"], route.client_id)
     if before not in OPEN or answer["status"] not in FINAL:
@@ -137,11 +135,9 @@ def _apply(conn, route, payload, mapped):
                   else f"not a final state ({answer['status']})")
         _record(conn, route, row["id"], "ignored", before, before, payload, answer, detail)
         return CallbackOutcome("ignored", 200, _ack(mapped, "ignored"), row["id"], route.client_id)
-    body = {**answer, "transaction_ref": row["ref"], "unique_id": row["unique_id"]}
-    settled = conn.execute(Q.settle_open_transaction, {
-        "id": row["id"], "status": answer["status"], "answer": Jsonb(body),
-        "http_status": STATUS_HTTP[answer["status"]], "detail": "settled by a provider callback"}).fetchone()
-    deliveries.enqueue(conn, settled)
+    # The row is locked: the compare-and-set cannot miss, and the client is told by callback.
+    settle(conn, row["id"], OPEN, Settlement.from_answer(answer, row["ref"], row["unique_id"],
+                                                         "settled by a provider callback"), notify_client=True)
     _record(conn, route, row["id"], "applied", before, answer["status"], payload, answer, None)
     log.info("payment %s %s → %s by provider callback", row["ref"], before, answer["status"],
              extra={"transaction_ref": row["ref"], "status": answer["status"]})

@@ -1,8 +1,8 @@
 """Outbound client callbacks: a signed JSON notification when a payment settles after its answer.
 
 When a payment reaches SUCCESS or FAILED after the synchronous answer (a
-provider callback, recovery, an unknown-outcome follow-up), a delivery job
-is queued in the same transaction. The worker POSTs the notification to the
+provider callback, recovery, an unknown-outcome follow-up), the one
+settlement statement (``gateway/settlement.py``) queues a delivery job. The worker POSTs the notification to the
 client's ``callback_url`` with::
 
     X-MosPay-Timestamp: <unix seconds>
@@ -17,8 +17,8 @@ import logging
 import time
 
 import orjson
-from psycopg.types.json import Jsonb
 
+from gateway import jobs
 from gateway.db import Q
 from gateway.errors import NotFound, ValidationFailed
 from gateway.jobs import JobResult
@@ -29,23 +29,6 @@ log = logging.getLogger(__name__)
 BACKOFF = (60, 120, 240, 480, 960, 1920, 3840, 7680, 15360, 21600)
 REPLAY_WINDOW_SECONDS = 300  # what clients should enforce on X-MosPay-Timestamp (documented)
 STATES = ("queued", "done", "dead")
-
-
-def notification(settled):
-    """The JSON body sent to the client for a settled payment row."""
-    answer = settled["answer"] or {}
-    return {"event": "transaction.settled", "transaction_ref": settled["ref"], "unique_id": settled["unique_id"],
-            "status": settled["status"], "code": answer.get("code"), "message": answer.get("message"),
-            "data": answer.get("data", {}), "completed_at": settled["completed_at"].isoformat()}
-
-
-def enqueue(conn, settled):
-    """Queue the client's notification in the caller's transaction (nothing when it has no callback_url)."""
-    if settled is None or settled["status"] not in ("SUCCESS", "FAILED"):
-        return None
-    row = conn.execute(Q.enqueue_client_callback, {"transaction_id": settled["id"], "client_id": settled["client_id"],
-                                                   "payload": Jsonb(notification(settled))}).fetchone()
-    return row["id"] if row else None
 
 
 def sign(secret, timestamp, body):
@@ -63,6 +46,7 @@ def _secret(rt, conn, target):
     return rt.sealer.open(sealed)
 
 
+@jobs.handler("client_callback")
 def deliver(rt, job):
     """Send one notification; a ``JobResult`` says whether it is done, retried later or dead."""
     with rt.db.connection() as conn:
@@ -79,10 +63,10 @@ def deliver(rt, job):
         "timeout_ms": rt.config.CLIENT_CALLBACK_TIMEOUT_MS,
         "headers": {"X-MosPay-Timestamp": timestamp, "X-MosPay-Signature": sign(secret, timestamp, body),
                     "X-MosPay-Delivery": str(job["id"]), "User-Agent": "MosPay-Callback/1"}})
-    status = response.get("status_code")
-    if status is not None and 200 <= status < 300:
-        return JobResult("done", last_status=status)
-    return _retry(job, status, response.get("error") or f"HTTP {status}")
+    if response.ok:
+        return JobResult("done", last_status=response.status_code)
+    return _retry(job, response.status_code,
+                  response.failure.value if response.failure else f"HTTP {response.status_code}")
 
 
 def _retry(job, status, error):

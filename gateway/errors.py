@@ -179,6 +179,10 @@ class UpstreamTimeout(UpstreamError):
     message = "The downstream service did not answer in time; the outcome is unknown."
 
 
+class OutcomeUnknown(UpstreamError):
+    code, message = "OUTCOME_UNKNOWN", "The payment's outcome is unknown; it is being checked."
+
+
 class CallbackSignatureInvalid(Unauthorized):
     code, message = "INVALID_SIGNATURE", "The callback's signature is missing or wrong; nothing was changed."
 
@@ -207,6 +211,28 @@ class DatabaseUnavailable(MosPayError):
     def __init__(self, message=None, **kwargs):
         kwargs.setdefault("headers", {"Retry-After": "1"})
         super().__init__(message, **kwargs)
+
+
+def from_database_error(exc, function=False):
+    """The switch's error for a PostgreSQL error, decided by its SQLSTATE: the one map (as PostgREST's).
+
+    ``function``: the error came from a client's function, whose own failures
+    are the route's (the SQL detail goes to admins, never to the client).
+    """
+    state = exc.sqlstate or ""
+    if state.startswith(("08", "57P")) or (not state and isinstance(exc, psycopg.OperationalError)):
+        return DatabaseUnavailable()  # connection lost, server shutting down or restarting
+    if function:
+        if state == "57014":  # query_canceled: the statement timeout ended the function
+            return FunctionTimeout()
+        if state == "P0001":  # RAISE EXCEPTION: the function refused on purpose, in its own words
+            return FunctionRaised(exc.diag.message_primary or "The function refused the request.")
+        return FunctionError()  # anything else a function did: stack depth, out of memory, locks…
+    if state.startswith("23"):  # integrity: unique, foreign key, check
+        return Conflict()
+    if state.startswith("22"):  # data exception: NUL byte, out-of-range number that validation let through
+        return BadRequest("A value in the request cannot be stored (invalid characters or range).")
+    return MosPayError()
 
 
 _HTTP_CODES = {
@@ -245,16 +271,12 @@ def register_error_handlers(app):
             log.error("%s: %s", error.code, error.message)
         return error_response(error)
 
-    @app.errorhandler(psycopg.DataError)
-    def _data(exc):
-        # A value PostgreSQL cannot hold (NUL byte, out-of-range number) that validation let through.
-        log.warning("refused a value PostgreSQL cannot store: %s", exc.sqlstate)
-        return error_response(BadRequest("A value in the request cannot be stored (invalid characters or range)."))
-
-    @app.errorhandler(psycopg.IntegrityError)
-    def _integrity(exc):
-        log.warning("integrity error %s", exc.sqlstate)
-        return error_response(Conflict())
+    @app.errorhandler(psycopg.Error)
+    def _database(exc):
+        error = from_database_error(exc)
+        log.log(logging.ERROR if error.status >= 500 else logging.WARNING, "database error %s → %s",
+                exc.sqlstate, error.code)
+        return error_response(error)
 
     @app.errorhandler(HTTPException)
     def _http(exc):

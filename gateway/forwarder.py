@@ -1,15 +1,16 @@
 """Sends the request function's call downstream over pooled HTTP connections (urllib3).
 
-The outcome is always a dict the response function understands: either
-``{"status_code", "headers", "body", "elapsed_ms"}`` or ``{"error": kind}``
-where kind is ``connection`` (nothing was sent: safe to call FAILED),
-``timeout`` or ``protocol`` (the call may have reached the provider:
-the payment's outcome is UNKNOWN), or ``too_large``.
+Every call ends in a ``ForwardResult``: the provider's answer, or a
+``FailureKind`` that says whether anything may have reached the provider
+(``NOTHING_SENT`` and ``CIRCUIT_OPEN``: safe to call FAILED; ``TIMEOUT``,
+``PROTOCOL``, ``TOO_LARGE``: the payment's outcome is UNKNOWN).
 """
 
+import enum
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import orjson
@@ -26,12 +27,51 @@ from gateway.logs import request_id_var
 
 log = logging.getLogger(__name__)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-NOTHING_SENT = "connection"
 MAX_CONNECT_SECONDS = 3.0
-
-
-CIRCUIT_OPEN = "circuit_open"
 RETRY_BACKOFF_SECONDS = 0.05
+
+
+class FailureKind(enum.Enum):
+    """Why a call has no answer; the value is what the response function sees as ``{"error": …}``."""
+
+    NOTHING_SENT = "connection"  # the connection failed: nothing reached the provider
+    CIRCUIT_OPEN = "circuit_open"  # the breaker refused: nothing was attempted
+    TIMEOUT = "timeout"  # the provider may have the call
+    PROTOCOL = "protocol"  # broken mid-flight: the provider may have the call
+    TOO_LARGE = "too_large"  # the answer exceeded the size limit
+
+    @property
+    def sent(self):
+        """True when the call may have reached the provider."""
+        return self not in (FailureKind.NOTHING_SENT, FailureKind.CIRCUIT_OPEN)
+
+
+@dataclass(frozen=True)
+class ForwardResult:
+    """The provider's answer (``status_code``, ``headers``, ``body``, ``elapsed_ms``) or a ``failure``."""
+
+    status_code: int | None = None
+    headers: dict | None = None
+    body: object = None
+    elapsed_ms: float | None = None
+    failure: FailureKind | None = None
+
+    @property
+    def sent(self):
+        """True when the call may have reached the provider."""
+        return self.failure is None or self.failure.sent
+
+    @property
+    def ok(self):
+        """A 2xx answer."""
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    def as_json(self):
+        """What a response function receives: the answer, or ``{"error": kind}``."""
+        if self.failure is not None:
+            return {"error": self.failure.value}
+        return {"status_code": self.status_code, "headers": self.headers, "body": self.body,
+                "elapsed_ms": self.elapsed_ms}
 
 
 def upstream_key(url):
@@ -40,9 +80,9 @@ def upstream_key(url):
     return parts.scheme, parts.hostname, parts.port
 
 
-def is_failure(response):
+def is_failure(result):
     """A transport failure or a 5xx counts against the upstream's circuit."""
-    return "error" in response or response["status_code"] >= 500
+    return result.failure is not None or result.status_code >= 500
 
 
 class Forwarder:
@@ -69,7 +109,7 @@ class Forwarder:
         may_repeat = spec["method"] != "POST" or retry.get("allow_post") is True
         for attempt in range(1, attempts + 1):
             if not breaker.allow():
-                return {"error": CIRCUIT_OPEN}
+                return ForwardResult(failure=FailureKind.CIRCUIT_OPEN)
             response = self.send(spec)
             breaker.record(not is_failure(response))
             if attempt == attempts or not _retryable(response, retry_on, may_repeat):
@@ -90,7 +130,7 @@ class Forwarder:
         return pool
 
     def send(self, call):
-        """Perform ``call`` (a validated call spec) and describe what came back."""
+        """Perform ``call`` (a validated call spec, no breaker, no retry); returns a ``ForwardResult``."""
         timeout = call["timeout_ms"] / 1000
         body = call.get("body")
         data = None if body is None else body if isinstance(body, bytes) else orjson.dumps(body)
@@ -111,21 +151,17 @@ class Forwarder:
             finally:
                 response.release_conn()
         except (NewConnectionError, ConnectTimeoutError, LocationParseError, ValueError):
-            return {"error": NOTHING_SENT}
+            return ForwardResult(failure=FailureKind.NOTHING_SENT)
         except (ReadTimeoutError, _Overdue):
-            return {"error": "timeout"}
+            return ForwardResult(failure=FailureKind.TIMEOUT)
         except _TooLarge:
-            return {"error": "too_large"}
+            return ForwardResult(failure=FailureKind.TOO_LARGE)
         except Exception as exc:  # noqa: BLE001 - any other failure may have happened after sending
             log.warning("downstream call to %s failed mid-flight: %s", urlsplit(call["url"]).hostname,
                         type(exc).__name__)
-            return {"error": "protocol"}
-        return {
-            "status_code": response.status,
-            "headers": {k.lower(): v for k, v in response.headers.items()},
-            "body": _decode(raw),
-            "elapsed_ms": round((time.perf_counter() - started) * 1000, 3),
-        }
+            return ForwardResult(failure=FailureKind.PROTOCOL)
+        return ForwardResult(response.status, {k.lower(): v for k, v in response.headers.items()}, _decode(raw),
+                             round((time.perf_counter() - started) * 1000, 3))
 
     def _read_capped(self, response, deadline):
         chunks, size = [], 0
@@ -147,12 +183,12 @@ class Forwarder:
             pool.close()
 
 
-def _retryable(response, retry_on, may_repeat):
-    if response.get("error") == NOTHING_SENT:
+def _retryable(result, retry_on, may_repeat):
+    if result.failure is FailureKind.NOTHING_SENT:
         return "connection" in retry_on
-    if response.get("error") in ("timeout", "protocol"):
+    if result.failure in (FailureKind.TIMEOUT, FailureKind.PROTOCOL):
         return "timeout" in retry_on and may_repeat
-    return "5xx" in retry_on and may_repeat and response.get("status_code", 0) >= 500
+    return "5xx" in retry_on and may_repeat and (result.status_code or 0) >= 500
 
 
 class _TooLarge(Exception):

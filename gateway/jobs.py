@@ -2,8 +2,10 @@
 
 Jobs are claimed with ``FOR UPDATE SKIP LOCKED`` (many workers never take the
 same one) and leased: the claim pushes ``run_at`` past the lease, so a worker
-that dies mid-job gives it back when the lease ends. Each kind has a handler
-returning a ``JobResult``: done, queued again after a delay, dead or manual.
+that dies mid-job gives it back when the lease ends. Each kind has a handler,
+registered with ``@handler(kind)`` by the module that owns the work (this
+module imports none of them), returning a ``JobResult``: done, queued again
+after a delay, dead or manual.
 """
 
 import logging
@@ -29,9 +31,17 @@ class JobResult:
     payload: dict | None = None  # replaces the job's payload when given (e.g. the next step)
 
 
-def _handlers():
-    from gateway import deliveries, unknown_outcome
-    return {"client_callback": deliveries.deliver, "unknown_outcome": unknown_outcome.follow_up}
+_HANDLERS = {}
+
+
+def handler(kind):
+    """Register the decorated ``function(rt, job) -> JobResult`` as the handler of jobs of ``kind``."""
+
+    def register(function):
+        _HANDLERS[kind] = function
+        return function
+
+    return register
 
 
 def claim(rt, limit):
@@ -43,10 +53,9 @@ def claim(rt, limit):
 def run_due(rt, limit=50):
     """Run the jobs due now, once each; returns how many ran."""
     jobs = claim(rt, limit)
-    handlers = _handlers()
     for job in jobs:
         try:
-            result = handlers[job["kind"]](rt, job)
+            result = _HANDLERS[job["kind"]](rt, job)
         except Exception as exc:  # noqa: BLE001 - one failing job must not stop the others
             log.exception("job %s (%s) failed", job["id"], job["kind"])
             result = JobResult("queued", delay_seconds=min(60 * job["attempts"], 3600),

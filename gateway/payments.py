@@ -15,14 +15,12 @@ import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
-from gateway import call_spec, metrics
+from gateway import metrics, settlement
 from gateway.db import Q
 from gateway.errors import (
     AppIdMismatch,
     DatabaseUnavailable,
-    FunctionError,
     InProgress,
-    InvalidCallSpec,
     ModifiedRequest,
     MosPayError,
     Rejected,
@@ -34,16 +32,19 @@ from gateway.errors import (
     UpstreamUnavailable,
 )
 from gateway.fields import ENVELOPE_SCHEMA, ENVELOPE_VALIDATOR, SECRET_CODES, validate_message
-from gateway.forwarder import CIRCUIT_OPEN, NOTHING_SENT
-from gateway.functions import runner
+from gateway.forwarder import FailureKind
 from gateway.masking import mask_headers, mask_message, mask_msisdn, scrub, scrub_text, secret_values
+from gateway.pipeline import RoutePipeline, lap_timer
+from gateway.settlement import FAILED, RECEIVED, REJECTED, STATUS_HTTP, UNKNOWN, ApiLog, Settlement
 
 log = logging.getLogger(__name__)
 
 UNIQUE_ID = re.compile(ENVELOPE_SCHEMA["f010"]["pattern"][1:-2])  # the f010 rule, without its anchors
 
-# HTTP status of each final state when the switch itself has nothing to add.
-STATUS_HTTP = {"SUCCESS": 200, "FAILED": 200, "PENDING": 202, "UNKNOWN": 502, "REJECTED": 422}
+# The stages the hot path times, in order, with what each covers; they add up to the total.
+STAGES = {"auth": "authenticated and body read", "validate": "validated and route resolved",
+          "claim": "unique id claimed", "request_function": "request function",
+          "forward": "forwarded and answered", "response_function": "response function"}
 
 
 @dataclass
@@ -86,209 +87,178 @@ def resolve(registry, client, message):
 
 
 class PaymentProcessor:
-    """Runs the lifecycle for one message; holds only per-call state."""
+    """Runs the lifecycle of one message: the route, the claimed payment and what is known so far."""
 
     def __init__(self, rt, client, message, info):
         self.rt, self.client, self.message, self.info = rt, client, message, info
         self.secrets = secret_values(message)
         self.timings = {}
-        self.sent = False  # True once the call may have reached the provider
-        self._mark = time.perf_counter()
-
-    def _lap(self, stage):
-        now = time.perf_counter()
-        self.timings[stage] = round((now - self._mark) * 1000, 3)
-        self._mark = now
+        self.lap = lap_timer(self.timings, info.started)
+        self.lap("auth")  # from the request's arrival: authentication and reading the body
+        self.route = self.context = self.ref = self.transaction_id = None
+        self.downstream_request = self.downstream_status = self.downstream_response = None
+        self.error_detail = self.provider_ref = None
 
     def process(self):
         """Run every stage and return the client's ``Outcome``."""
-        route = resolve(self.rt.registry, self.client, self.message)
-        self._lap("validate")
-        with self.rt.db.connection() as conn:
-            claimed = self._claim(conn, route)
-        self._lap("claim")
-        if isinstance(claimed, Outcome):
-            return claimed
-        transaction_id, ref = claimed
-        context = {**route.context, "transaction_ref": ref, "transaction_id": transaction_id,
-                   "unique_id": self.message["f010"]}
-        record = {"transaction_id": transaction_id, "downstream_request": None, "downstream_status": None,
-                  "downstream_response": None, "error_detail": None, "provider_ref": None}
         try:
-            outcome = self._run(route, context, ref, record)
+            self.route = resolve(self.rt.registry, self.client, self.message)
+            self.lap("validate")
+            with self.rt.db.connection() as conn:
+                replay = self._claim(conn)
+            self.lap("claim")
+        except MosPayError as error:  # refused before the claim (invalid, in progress, modified): timed too
+            self._time(error.headers)
+            raise
+        if replay is not None:
+            self._time(replay.headers)
+            return replay
+        self.context = {**self.route.context, "transaction_ref": self.ref, "transaction_id": self.transaction_id,
+                        "unique_id": self.message["f010"]}
+        pipeline = RoutePipeline(self.rt, self.route, self.context, self.lap)
+        try:
+            status, outcome = self._run(pipeline)
         except DatabaseUnavailable as error:
-            outcome = self._error("UNKNOWN" if self.sent else "FAILED", error, ref)
+            status, outcome = (UNKNOWN if pipeline.sent else FAILED), self._error(error)
         except Exception:  # noqa: BLE001 - an accepted payment must still end in a recorded state
-            log.exception("payment %s failed unexpectedly", ref)
-            record["error_detail"] = "unexpected error in the switch; see the server log"
-            outcome = self._error("UNKNOWN" if self.sent else "FAILED", MosPayError(), ref)
-        self._finish(outcome, record, ref, route)
-        self._log(route, ref, outcome)
+            log.exception("payment %s failed unexpectedly", self.ref)
+            self.error_detail = "unexpected error in the switch; see the server log"
+            status, outcome = (UNKNOWN if pipeline.sent else FAILED), self._error(MosPayError())
+        outcome = self._finish(status, outcome)
+        self._log(outcome)
         return outcome
 
-    def _log(self, route, ref, outcome):
-        body = outcome.body
-        metrics.observe_payment(self.client.app_id, f"{route.microservice}.{route.service}.{route.route}",
-                                body["status"], self.timings)
-        log.info("payment %s %s", ref, body["status"], extra={
-            "transaction_ref": ref, "app_id": self.client.app_id, "unique_id": self.message["f010"],
-            "route": f"{route.microservice}.{route.service}.{route.route}", "status": body["status"],
-            "http_status": outcome.http_status, "error_code": body.get("error", {}).get("code"),
+    def _log(self, outcome):
+        body, route = outcome.body, f"{self.route.microservice}.{self.route.service}.{self.route.route}"
+        metrics.observe_payment(self.client.app_id, route, body["status"], self.timings)
+        log.info("payment %s %s", self.ref, body["status"], extra={
+            "transaction_ref": self.ref, "app_id": self.client.app_id, "unique_id": self.message["f010"],
+            "route": route, "status": body["status"], "http_status": outcome.http_status,
+            "error_code": body.get("error", {}).get("code"),
             "msisdn": mask_msisdn(self.message["f006"]) if self.message.get("f006") else None,
             "timings_ms": self.timings})
 
-    def _run(self, route, context, ref, record):
-        with self.rt.functions_db.connection() as conn:
-            prepared = self._prepare(conn, route, context, ref, record)
-        if isinstance(prepared, Outcome):
-            return prepared
-        self.sent = True
-        # No database connection is held while the downstream answers.
-        response = self.rt.forwarder.call(prepared, route.context["route"].get("retry"))
-        if response.get("error") == CIRCUIT_OPEN:
-            self.sent = False
-            return self._error("FAILED", UpstreamCircuitOpen(), ref)
-        self._lap("forward")
-        record["downstream_status"] = response.get("status_code")
-        record["downstream_response"] = _jsonb(scrub(response, self.secrets))
-        with self.rt.functions_db.connection() as conn:
-            return self._answer(conn, route, context, ref, response, record)
-
-    def _claim(self, conn, route):
-        params = {"client_id": self.client.id, "client_service_id": route.client_service_id,
+    def _claim(self, conn):
+        """Own (client, f010) and return ``None``, or the ``Outcome`` a repeated message gets."""
+        params = {"client_id": self.client.id, "client_service_id": self.route.client_service_id,
                   "unique_id": self.message["f010"], "payload_hash": payload_hash(self.message),
-                  "request": _jsonb(mask_message(self.message))}
+                  "request": Jsonb(mask_message(self.message))}
         row = conn.execute(Q.claim_transaction, params).fetchone()
         if row is not None:
-            return row["id"], row["ref"]
+            self.transaction_id, self.ref = row["id"], row["ref"]
+            return None
         existing = conn.execute(Q.find_claimed_transaction, params).fetchone()
         if existing is None:  # claimed and gone between two statements: cannot happen, but be exact
             raise InProgress()
         if bytes(existing["payload_hash"]) != params["payload_hash"]:
             raise ModifiedRequest(transaction_ref=existing["ref"])
-        if existing["status"] == "RECEIVED":
+        if existing["status"] == RECEIVED:
             raise InProgress(transaction_ref=existing["ref"])
         return Outcome(existing["http_status"], existing["answer"], {"Idempotent-Replayed": "true"})
 
-    def _prepare(self, conn, route, context, ref, record):
-        """The validated call spec to forward, or the ``Outcome`` that ends the payment here."""
-        try:
-            result = runner.call(conn, route.request_sql, (self.message, context), self.rt.config.FUNCTION_TIMEOUT_MS)
-            kind, spec = call_spec.parse_call_spec(result, self.rt.config.MAX_TIMEOUT_MS)
-        except runner.FunctionFailure as failure:
-            # Nothing was forwarded: no money moved, the payment failed.
-            record["error_detail"] = scrub_text(failure.detail, self.secrets)
-            failure.error.message = scrub_text(failure.error.message, self.secrets)
-            return self._error("FAILED", failure.error, ref)
-        except ValueError as problem:
-            record["error_detail"] = str(problem)
-            return self._error("FAILED", InvalidCallSpec(), ref)
-        self._lap("request_function")
-        if kind == "reject":
-            return self._error("REJECTED", Rejected(spec["message"], details={"reason": spec["code"]}), ref)
-        if kind == "answer":  # the function answered itself: nothing is forwarded
-            record["provider_ref"] = provider_ref(spec, route)
-            body = {**spec, "transaction_ref": ref, "unique_id": self.message["f010"]}
-            return Outcome(STATUS_HTTP[spec["status"]], body)
-        record["downstream_request"] = _jsonb(scrub(
+    def _run(self, pipeline):
+        """``(status, Outcome)`` of the route run; the call and answer are kept for the record."""
+        run = pipeline.run(self.message, mask_message(self.message))
+        if run.spec is not None:
+            self._record_call(run)
+        if run.failure is not None:
+            self.error_detail = scrub_text(run.failure.detail, self.secrets)
+            error = run.failure.error
+            error.message = scrub_text(error.message, self.secrets)
+            # A request function failing means nothing was sent; a response function failing after the call
+            # went out means the provider may have moved money.
+            return (UNKNOWN if run.sent else FAILED), self._error(error)
+        if run.kind == "reject":
+            return REJECTED, self._error(Rejected(run.reject["message"], details={"reason": run.reject["code"]}))
+        if run.result is not None and run.result.failure is FailureKind.CIRCUIT_OPEN:
+            return FAILED, self._error(UpstreamCircuitOpen())
+        self.provider_ref = provider_ref(run.answer, self.route)
+        if run.result is not None and run.result.failure is not None:
+            return self._transport_error(run.result.failure, run.answer)
+        return run.answer["status"], Outcome(STATUS_HTTP[run.answer["status"]],
+                                             settlement.answer_body(run.answer, self.ref, self.message["f010"]))
+
+    def _record_call(self, run):
+        spec = run.spec
+        self.downstream_request = scrub(
             {"url": scrub_text(spec["url"], self.secrets), "method": spec["method"],
              "headers": mask_headers(spec["headers"]), "body": spec["body"], "timeout_ms": spec["timeout_ms"]},
-            self.secrets))
-        return spec
+            self.secrets)
+        if run.result is not None and run.result.failure is not FailureKind.CIRCUIT_OPEN:
+            self.downstream_status = run.result.status_code
+            self.downstream_response = scrub(run.result.as_json(), self.secrets)
 
-    def _answer(self, conn, route, context, ref, response, record):
-        masked = mask_message(self.message)
-        nothing_sent = response.get("error") == NOTHING_SENT
-        try:
-            result = runner.call(conn, route.response_sql, (masked, response, context),
-                                 self.rt.config.FUNCTION_TIMEOUT_MS)
-            answer = call_spec.parse_answer(result)
-        except (runner.FunctionFailure, ValueError) as problem:
-            detail = problem.detail if isinstance(problem, runner.FunctionFailure) else str(problem)
-            record["error_detail"] = scrub_text(detail, self.secrets)
-            # The call went out: the provider may have moved money, so the outcome is unknown.
-            status = "FAILED" if nothing_sent else "UNKNOWN"
-            return self._error(status, FunctionError("The route's response function failed."), ref)
-        self._lap("response_function")
-        record["provider_ref"] = provider_ref(answer, route)
-        if "error" in response:
-            return self._transport_error(response["error"], answer, ref)
-        body = {**answer, "transaction_ref": ref, "unique_id": self.message["f010"]}
-        return Outcome(STATUS_HTTP[answer["status"]], body)
+    def _transport_error(self, kind, answer):
+        # The switch, not the function, decides the state after a transport failure, and says what happened
+        # when the call may have gone out (a template's "could not be reached" would mislead there).
+        if kind is FailureKind.NOTHING_SENT:
+            return FAILED, self._error(UpstreamUnavailable(answer["message"] or None))
+        if kind is FailureKind.TIMEOUT:
+            return UNKNOWN, self._error(UpstreamTimeout())
+        return UNKNOWN, self._error(UpstreamUnavailable("The downstream call failed mid-flight; the outcome is "
+                                                        "unknown."))
 
-    def _transport_error(self, kind, answer, ref):
-        # The switch, not the function, decides the state after a transport failure.
-        if kind == NOTHING_SENT:
-            return self._error("FAILED", UpstreamUnavailable(answer["message"] or None), ref)
-        return self._error("UNKNOWN", UpstreamTimeout(answer["message"] or None) if kind == "timeout"
-                           else UpstreamUnavailable("The downstream call failed mid-flight; the outcome is unknown."),
-                           ref)
-
-    def _error(self, status, error, ref):
-        error.transaction_ref = ref
-        error.extra = {"status": status, "unique_id": self.message["f010"]}
+    def _error(self, error):
+        error.transaction_ref = self.ref
         return Outcome(error.status, error.to_dict(), dict(error.headers))
 
-    def _finish(self, outcome, record, ref, route):
-        """Store the final state and the API log row; if the database is down, say so with the ref.
+    def _finish(self, status, outcome):
+        """Settle the claimed payment (RECEIVED → ``status``) with its API log row, in one statement.
 
-        An UNKNOWN payment on a route with an ``on_unknown`` policy also queues its follow-up job, in
-        the same statement: no extra round trip, and never a payment without its follow-up.
+        A payment that left RECEIVED meanwhile (recovery settled it) keeps the stored state, which is
+        what the client is answered. If the database is down, the error carries the reference.
         """
         self.timings["total"] = round((time.perf_counter() - self.info.started) * 1000, 3)
         # The answer is stored and replayed: no secret may ride in it, even echoed by a provider.
-        body = outcome.body = scrub(outcome.body, self.secrets)
-        params = {
-            **record, "status": body["status"], "answer": _jsonb(body), "http_status": outcome.http_status,
-            "error_code": body["error"]["code"] if "error" in body else None, "timings": _jsonb(self.timings),
-            "method": self.info.method, "path": self.info.path, "duration_ms": self.timings["total"],
-            "remote_addr": self.info.remote_addr, "job": None, "job_state": None, "job_delay": None,
-        }
-        policy = route.context["route"].get("on_unknown") if body["status"] == "UNKNOWN" else None
-        if policy:
-            params.update(unknown_outcome_job(policy))
-        query = Q.finish_transaction
+        body = scrub({**outcome.body, "status": status, "unique_id": self.message["f010"]}, self.secrets)
+        outcome = Outcome(outcome.http_status, body, outcome.headers)
+        result = Settlement(status, body, outcome.http_status, error_code=body.get("error", {}).get("code"),
+                            error_detail=self.error_detail, downstream_request=self.downstream_request,
+                            downstream_status=self.downstream_status, downstream_response=self.downstream_response,
+                            provider_ref=self.provider_ref, timings=self.timings)
+        api_log = ApiLog(self.info.method, self.info.path, self.info.remote_addr, self.timings["total"])
         try:
-            try:
-                with self.rt.db.connection() as conn:
-                    conn.execute(query, params)
-            except psycopg.DataError:
-                # Something the provider sent cannot be stored as jsonb: keep the outcome, drop the raw copy.
-                log.warning("payment %s: downstream data could not be stored; recording the outcome only", ref)
-                with self.rt.db.connection() as conn:
-                    conn.execute(query, {**params, "downstream_request": None, "downstream_response": None})
+            settled = self._settle(result, api_log)
         except DatabaseUnavailable as error:
             # The row stays RECEIVED; `flask transactions recover` settles it.
-            error.transaction_ref = ref
+            error.transaction_ref = self.ref
             raise
-        self._lap("finish")
+        if settled is None:
+            outcome = self._stored_outcome()
+        self.lap("finish")
+        self._time(outcome.headers)
+        return outcome
+
+    def _time(self, headers):
+        """Add the ``Server-Timing`` header of the stages run so far, with the total."""
         self.timings["total"] = round((time.perf_counter() - self.info.started) * 1000, 3)
-        outcome.headers["Server-Timing"] = server_timing(self.timings)
+        headers["Server-Timing"] = server_timing(self.timings)
 
+    def _settle(self, result, api_log):
+        try:
+            with self.rt.db.connection() as conn:
+                return settlement.settle(conn, self.transaction_id, (RECEIVED,), result, route=self.route,
+                                         api_log=api_log)
+        except psycopg.DataError:
+            # Something the provider sent cannot be stored as jsonb: keep the outcome, drop the raw copy.
+            log.warning("payment %s: downstream data could not be stored; recording the outcome only", self.ref)
+            result.downstream_request = result.downstream_response = None
+            with self.rt.db.connection() as conn:
+                return settlement.settle(conn, self.transaction_id, (RECEIVED,), result, route=self.route,
+                                         api_log=api_log)
 
-DEFAULT_SCHEDULE = (30, 60, 120, 300, 600, 1800, 3600)
-DEFAULT_DEADLINE_SECONDS = 86400
-
-
-def unknown_outcome_job(policy):
-    """Parameters of the follow-up job of an UNKNOWN payment under the route's ``on_unknown`` policy."""
-    schedule = list(policy.get("schedule") or DEFAULT_SCHEDULE)
-    payload = {"policy": policy["policy"], "schedule": schedule, "step": 0,
-               "deadline_seconds": policy.get("deadline_seconds", DEFAULT_DEADLINE_SECONDS),
-               "reversal_route": policy.get("reversal_route")}
-    manual = policy["policy"] == "manual"  # nothing runs: the job lists the payment for an operator
-    return {"job": Jsonb(payload), "job_state": "manual" if manual else "queued",
-            "job_delay": 0 if manual else schedule[0]}
+    def _stored_outcome(self):
+        row = self.rt.db.fetch_one(Q.find_claimed_transaction, {"client_id": self.client.id,
+                                                                "unique_id": self.message["f010"]})
+        log.warning("payment %s was settled %s by another path before its answer; answering that",
+                    self.ref, row["status"])
+        return Outcome(row["http_status"], row["answer"])
 
 
 def provider_ref(answer, route):
     """The provider's own reference in a response function's answer (``data[route.provider_ref_field]``)."""
     value = answer["data"].get(route.provider_ref_field)
     return str(value)[:200] if isinstance(value, str | int) and not isinstance(value, bool) and value != "" else None
-
-
-def _jsonb(value):
-    return None if value is None else Jsonb(value)
 
 
 def server_timing(timings):

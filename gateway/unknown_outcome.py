@@ -13,32 +13,31 @@ from the provider settles a payment, and only one that is still UNKNOWN.
 import logging
 from datetime import UTC, datetime
 
-from psycopg.types.json import Jsonb
-
-from gateway import call_spec, deliveries, status_query
+from gateway import jobs, status_query
 from gateway.db import Q
 from gateway.errors import ValidationFailed
-from gateway.functions import runner
 from gateway.jobs import JobResult
-from gateway.payments import STATUS_HTTP
+from gateway.pipeline import RoutePipeline
+from gateway.settlement import FAILED, SUCCESS, UNKNOWN, Settlement, settle
 
 log = logging.getLogger(__name__)
 STATES = ("queued", "done", "manual")
 
 
+@jobs.handler("unknown_outcome")
 def follow_up(rt, job):
     """Run one step of the policy; a ``JobResult`` says what next."""
     row = rt.db.fetch_one(Q.transaction_to_follow_up, {"id": job["transaction_id"]})
-    if row is None or row["status"] != "UNKNOWN":
+    if row is None or row["status"] != UNKNOWN:
         return JobResult("done", last_error=f"already {row['status']}" if row else "no such payment")
     payload = job["payload"]
     route = rt.registry.route(row["app_id"], row["microservice"], row["service"], row["route"])
     if route is None:
         return JobResult("manual", last_error="the route is not loaded (client inactive or route removed)")
     if payload["policy"] == "status_query":
-        found = status_query.ask_provider(rt, route, row, "follow_up")
-        if found:
-            return _settle(rt, row, found[0], "settled by status query (on_unknown)")
+        run = status_query.ask_provider(rt, route, row, "follow_up")
+        if run:
+            return _settle(rt, row, run.answer, "settled by status query (on_unknown)")
         return _next(job, "no final answer from the status query yet")
     if payload["policy"] == "reverse":
         return _reverse(rt, row, job)
@@ -59,15 +58,12 @@ def _next(job, reason):
 
 
 def _settle(rt, row, answer, detail):
-    body = {**answer, "transaction_ref": row["ref"], "unique_id": row["unique_id"]}
-    with rt.db.transaction() as conn:
-        locked = conn.execute(Q.lock_transaction_by_id, {"id": row["id"]}).fetchone()
-        if locked["status"] != "UNKNOWN":
-            return JobResult("done", last_error=f"already {locked['status']}")
-        settled = conn.execute(Q.settle_open_transaction, {
-            "id": row["id"], "status": answer["status"], "answer": Jsonb(body),
-            "http_status": STATUS_HTTP[answer["status"]], "detail": detail}).fetchone()
-        deliveries.enqueue(conn, settled)
+    """UNKNOWN → the provider's final state, only if still UNKNOWN; the client is told by callback."""
+    with rt.db.connection() as conn:
+        settled = settle(conn, row["id"], (UNKNOWN,), Settlement.from_answer(answer, row["ref"], row["unique_id"],
+                                                                             detail), notify_client=True)
+    if settled is None:
+        return JobResult("done", last_error="already final")
     log.info("payment %s UNKNOWN → %s (%s)", row["ref"], answer["status"], detail,
              extra={"transaction_ref": row["ref"], "status": answer["status"]})
     return JobResult("done")
@@ -81,21 +77,16 @@ def _reverse(rt, row, job):
     context = {**reversal.context, "transaction_ref": row["ref"], "transaction_id": row["id"],
                "unique_id": row["unique_id"],
                "reversal_of": {"transaction_ref": row["ref"], "unique_id": row["unique_id"], "answer": row["answer"]}}
-    try:
-        with rt.functions_db.connection() as conn:
-            kind, spec = call_spec.parse_call_spec(runner.call(conn, reversal.request_sql, (row["request"], context),
-                                                               rt.config.FUNCTION_TIMEOUT_MS), rt.config.MAX_TIMEOUT_MS)
-        if kind == "reject":
-            return JobResult("manual", last_error=f"the reversal function refused: {spec['code']}")
-        response = rt.forwarder.call(spec, reversal.context["route"].get("retry"))
-        with rt.functions_db.connection() as conn:
-            answer = call_spec.parse_answer(runner.call(conn, reversal.response_sql,
-                                                        (row["request"], response, context),
-                                                        rt.config.FUNCTION_TIMEOUT_MS))
-    except (runner.FunctionFailure, ValueError) as problem:
-        return _next(job, f"reversal function failed: {getattr(problem, 'detail', problem)}"[:300])
-    if answer["status"] == "SUCCESS":
-        reversed_answer = {"status": "FAILED", "code": "REVERSED", "message": "The payment was reversed.",
+    run = RoutePipeline(rt, reversal, context).run(row["request"])
+    if run.kind == "reject":
+        return JobResult("manual", last_error=f"the reversal function refused: {run.reject['code']}")
+    if run.failure is not None:
+        return _next(job, f"reversal function failed: {run.failure.detail}"[:300])
+    if run.answer is None:
+        return _next(job, "the provider's circuit is open: the reversal was not sent")
+    answer = run.answer
+    if answer["status"] == SUCCESS:
+        reversed_answer = {"status": FAILED, "code": "REVERSED", "message": "The payment was reversed.",
                            "data": {"reversal": {"code": answer["code"], "data": answer["data"]}}}
         return _settle(rt, row, reversed_answer, f"reversed through route {reversal.route}")
     return _next(job, f"reversal answered {answer['status']} {answer['code']}")

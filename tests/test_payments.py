@@ -93,6 +93,16 @@ def test_fifty_concurrent_duplicates_forward_once(integrator, downstream, db):
     assert modified.status_code == 409 and modified.json()["error"]["code"] == "MODIFIED_REQUEST"
     assert len(downstream.received) == 1
     assert db("SELECT count(*) AS n FROM mospay.transactions WHERE unique_id = %s", (message["f010"],))[0]["n"] == 1
+    # Every answer of the payment endpoint says where its time went: replays and 409s too.
+    assert all("total;dur=" in r.headers["Server-Timing"] for r in [*responses, replay, modified])
+
+
+def test_a_refused_message_is_timed_and_names_no_transaction(integrator):
+    """A validation error happens before any payment exists: no transaction_ref, but a Server-Timing."""
+    response = integrator.pay(integrator.message(f004="-5"))
+
+    assert response.status_code == 400 and "transaction_ref" not in response.json()
+    assert response.headers["Server-Timing"].startswith("auth;dur=")
 
 
 def test_a_downstream_timeout_is_unknown_never_failed(admin, base_url, downstream, db):
@@ -107,6 +117,8 @@ def test_a_downstream_timeout_is_unknown_never_failed(admin, base_url, downstrea
     assert response.status_code == 504
     body = response.json()
     assert body["status"] == "UNKNOWN" and body["error"]["code"] == "UPSTREAM_TIMEOUT"
+    # The switch says what happened, not the template's "could not be reached": the call may have arrived.
+    assert "did not answer in time" in body["error"]["message"]
     row = transaction(db, integrator, body["unique_id"])
     assert row["status"] == "UNKNOWN" and row["error_code"] == "UPSTREAM_TIMEOUT"
 

@@ -9,7 +9,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from gateway.errors import DatabaseUnavailable
+from gateway.errors import DatabaseUnavailable, from_database_error
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,9 @@ class Database:
             raise DatabaseUnavailable() from exc
         except psycopg.OperationalError as exc:
             # Lost connection mid-query: the pool will discard it; tell the caller plainly.
-            if exc.sqlstate is None or exc.sqlstate.startswith("08") or exc.sqlstate.startswith("57P"):
-                raise DatabaseUnavailable() from exc
+            error = from_database_error(exc)
+            if isinstance(error, DatabaseUnavailable):
+                raise error from exc
             raise
 
     @contextmanager

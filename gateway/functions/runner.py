@@ -2,16 +2,15 @@
 
 Each call is its own short transaction on a connection logged in as the
 sandbox role, with a statement timeout: a function cannot touch the
-switch's tables (not even by RESET ROLE) and cannot run for ever. PostgreSQL errors become
-the switch's error types here, and nowhere else.
+switch's tables (not even by RESET ROLE) and cannot run for ever. A function's PostgreSQL
+error becomes the switch's error through the one SQLSTATE map (``errors.from_database_error``).
 """
 
 import psycopg
-from psycopg import errors as pg_errors
 from psycopg.types.json import Jsonb
 
 from gateway.db import Q
-from gateway.errors import FunctionError, FunctionRaised, FunctionTimeout
+from gateway.errors import from_database_error
 
 
 class FunctionFailure(Exception):
@@ -60,8 +59,4 @@ def _failure(exc):
     detail = f"{exc.sqlstate or ''} {diag.message_primary or exc}".strip()
     if diag.context:
         detail += f"\n{diag.context}"
-    if isinstance(exc, pg_errors.QueryCanceled):
-        return FunctionFailure(FunctionTimeout(), detail)
-    if isinstance(exc, pg_errors.RaiseException):
-        return FunctionFailure(FunctionRaised(diag.message_primary or "The function refused the request."), detail)
-    return FunctionFailure(FunctionError(), detail)
+    return FunctionFailure(from_database_error(exc, function=True), detail)

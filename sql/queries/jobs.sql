@@ -1,11 +1,3 @@
--- name: enqueue_client_callback
--- In the transaction that settles a payment: one delivery when the client has a callback_url.
-INSERT INTO mospay.jobs (kind, transaction_id, client_id, payload)
-SELECT 'client_callback', %(transaction_id)s, c.id, %(payload)s
-FROM mospay.clients c
-WHERE c.id = %(client_id)s AND c.callback_url IS NOT NULL
-RETURNING id
-
 -- name: claim_jobs
 -- Due jobs, each taken by one worker (SKIP LOCKED) and leased: a worker that dies gives them back.
 UPDATE mospay.jobs
@@ -69,10 +61,3 @@ WHERE j.kind = 'unknown_outcome'
   AND (%(state)s::text IS NULL OR j.state = %(state)s)
 ORDER BY j.id DESC
 LIMIT %(limit)s
-
--- name: enqueue_unknown_outcome
--- A payment recovery left UNKNOWN, on a route with an on_unknown policy.
-INSERT INTO mospay.jobs (kind, transaction_id, client_id, payload, state, run_at)
-SELECT 'unknown_outcome', t.id, t.client_id, %(job)s, %(job_state)s, now() + make_interval(secs => %(job_delay)s)
-FROM mospay.transactions t
-WHERE t.id = %(transaction_id)s

@@ -10,29 +10,45 @@ SELECT id, ref::text AS ref, payload_hash, status, answer, http_status
 FROM mospay.transactions
 WHERE client_id = %(client_id)s AND unique_id = %(unique_id)s
 
--- name: finish_transaction
--- Final state, the API log row and, for an UNKNOWN payment whose route has an on_unknown policy, its
--- follow-up job (%(job)s not null): one statement, one round trip, one commit.
-WITH finished AS (
+-- name: settle_transaction
+-- The one settlement statement (gateway/settlement.py): compare-and-set from the expected states, and with it,
+-- as asked, the API log row, the on_unknown follow-up job (%(job)s not null) and the client's signed callback
+-- (%(notify)s, final states, clients with a callback_url). A NULL downstream value keeps what the row holds.
+WITH settled AS (
     UPDATE mospay.transactions
-    SET status = %(status)s, downstream_request = %(downstream_request)s,
-        downstream_status = %(downstream_status)s, downstream_response = %(downstream_response)s,
-        answer = %(answer)s, http_status = %(http_status)s, error_code = %(error_code)s,
-        error_detail = %(error_detail)s, timings = %(timings)s, provider_ref = %(provider_ref)s,
+    SET status = %(status)s, answer = %(answer)s, http_status = %(http_status)s, error_code = %(error_code)s,
+        error_detail = %(error_detail)s,
+        downstream_request = coalesce(%(downstream_request)s, downstream_request),
+        downstream_status = coalesce(%(downstream_status)s, downstream_status),
+        downstream_response = coalesce(%(downstream_response)s, downstream_response),
+        timings = coalesce(%(timings)s, timings), provider_ref = coalesce(%(provider_ref)s, provider_ref),
         updated_at = now(), completed_at = now()
-    WHERE id = %(transaction_id)s
-    RETURNING id, client_id
+    WHERE id = %(id)s AND status = ANY(%(expected)s::text[])
+    RETURNING id, client_id, ref::text AS ref, unique_id, status, answer, completed_at
 ), logged AS (
     INSERT INTO mospay.api_logs (transaction_id, client_id, method, path, http_status, error_code, duration_ms,
                                  remote_addr)
-    SELECT id, client_id, %(method)s, %(path)s, %(http_status)s, %(error_code)s, %(duration_ms)s, %(remote_addr)s
-    FROM finished
+    SELECT id, client_id, %(log_method)s, %(log_path)s, %(http_status)s, %(error_code)s, %(log_duration_ms)s,
+           %(log_remote_addr)s
+    FROM settled
+    WHERE %(log_method)s::text IS NOT NULL
+), followed_up AS (
+    INSERT INTO mospay.jobs (kind, transaction_id, client_id, payload, state, run_at)
+    SELECT 'unknown_outcome', id, client_id, %(job)s::jsonb, %(job_state)s::text,
+           now() + make_interval(secs => %(job_delay)s::float8)
+    FROM settled
+    WHERE %(job)s::jsonb IS NOT NULL
+), notified AS (
+    INSERT INTO mospay.jobs (kind, transaction_id, client_id, payload)
+    SELECT 'client_callback', s.id, s.client_id,
+           jsonb_build_object('event', 'transaction.settled', 'transaction_ref', s.ref, 'unique_id', s.unique_id,
+                              'status', s.status, 'code', s.answer -> 'code', 'message', s.answer -> 'message',
+                              'data', coalesce(s.answer -> 'data', '{}'::jsonb), 'completed_at', s.completed_at)
+    FROM settled s
+    JOIN mospay.clients c ON c.id = s.client_id
+    WHERE %(notify)s::boolean AND s.status = ANY(%(final)s::text[]) AND c.callback_url IS NOT NULL
 )
-INSERT INTO mospay.jobs (kind, transaction_id, client_id, payload, state, run_at)
-SELECT 'unknown_outcome', id, client_id, %(job)s::jsonb, %(job_state)s::text,
-       now() + make_interval(secs => %(job_delay)s::float8)
-FROM finished
-WHERE %(job)s::jsonb IS NOT NULL
+SELECT id, client_id, ref, unique_id, status, answer, completed_at FROM settled
 
 -- name: transaction_status
 SELECT ref::text AS ref, unique_id, status, answer, http_status, created_at, updated_at, completed_at
@@ -56,14 +72,6 @@ ORDER BY t.id
 LIMIT %(limit)s
 FOR UPDATE OF t SKIP LOCKED
 
--- name: settle_transaction
-UPDATE mospay.transactions
-SET status = %(status)s, answer = %(answer)s, http_status = %(http_status)s, error_code = %(error_code)s,
-    error_detail = %(error_detail)s, downstream_status = %(downstream_status)s,
-    downstream_response = %(downstream_response)s, updated_at = now(), completed_at = now()
-WHERE id = %(id)s AND status = 'RECEIVED'
-RETURNING id, client_id, ref::text AS ref, unique_id, status, answer, completed_at
-
 -- name: lock_transaction_by_ref
 -- A provider callback names the payment; only the route's own payments can be found, and each is locked.
 SELECT id, ref::text AS ref, unique_id, status, client_id
@@ -85,14 +93,6 @@ ORDER BY id DESC
 LIMIT 1
 FOR UPDATE
 
--- name: settle_open_transaction
--- PENDING/UNKNOWN → SUCCESS/FAILED only (the caller holds the row lock): a final payment never changes.
-UPDATE mospay.transactions
-SET status = %(status)s, answer = %(answer)s, http_status = %(http_status)s, error_code = NULL,
-    error_detail = %(detail)s, updated_at = now(), completed_at = now()
-WHERE id = %(id)s AND status IN ('PENDING', 'UNKNOWN') AND %(status)s IN ('SUCCESS', 'FAILED')
-RETURNING id, client_id, ref::text AS ref, unique_id, status, answer, completed_at
-
 -- name: insert_provider_callback
 INSERT INTO mospay.provider_callbacks
     (client_service_id, transaction_id, outcome, status_before, status_after, payload, result, detail)
@@ -112,9 +112,3 @@ JOIN mospay.client_services cs ON cs.id = t.client_service_id
 JOIN mospay.clients c ON c.id = cs.client_id
 JOIN mospay.services s ON s.id = cs.service_id
 WHERE t.id = %(id)s
-
--- name: lock_transaction_by_id
-SELECT id, ref::text AS ref, unique_id, status, client_id
-FROM mospay.transactions
-WHERE id = %(id)s
-FOR UPDATE
