@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from gateway.forwarder import METHODS
+from gateway.settlement import ANSWER_STATES
 
 MAX_HEADERS = 50
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -63,16 +64,13 @@ def _parse_reject(reject):
     return {"code": reject["code"][:64], "message": str(reject.get("message", "The payment was rejected."))[:500]}
 
 
-ANSWER_STATUSES = ("SUCCESS", "FAILED", "PENDING", "UNKNOWN")
-
-
 def parse_answer(result):
     """The response function's answer, normalised; raises ``ValueError`` naming the problem."""
     if not isinstance(result, dict):
         raise ValueError("the response function must return a JSON object")
     status = result.get("status")
-    if status not in ANSWER_STATUSES:
-        raise ValueError(f"answer 'status' must be one of {', '.join(ANSWER_STATUSES)}")
+    if status not in ANSWER_STATES:
+        raise ValueError(f"answer 'status' must be one of {', '.join(ANSWER_STATES)}")
     data = result.get("data", {})
     if data is None:
         data = {}

@@ -9,14 +9,13 @@ builds them. Python's ``\\Z`` end anchor becomes ``$`` so that JavaScript tools
 import copy
 
 from gateway import admin_schemas
-from gateway.call_spec import ANSWER_STATUSES
 from gateway.errors import MosPayError
 from gateway.fields import ENVELOPE_CODES, ENVELOPE_SCHEMA, FIELD_TYPES, SECRET_CODES, SERVICE_CODES
 from gateway.functions import workbench
+from gateway.settlement import ANSWER_STATES, STATES
 from gateway.users import ROLES
 
 REF = "#/components/schemas/"
-TRANSACTION_STATES = ("RECEIVED", *ANSWER_STATUSES, "REJECTED")
 _FIELD_MEANINGS = {
     "f000": "microservice (e.g. `mtnmomorwa`)", "f001": "service (e.g. `collection`)",
     "f002": "route (e.g. `payment`)", "f003": "App-ID; must equal the `App-ID` header",
@@ -109,7 +108,7 @@ _PAYMENT_ANSWER = {
     "type": "object",
     "description": "What the route's response function answered, with the switch's reference.",
     "properties": {
-        "status": {"enum": list(ANSWER_STATUSES)},
+        "status": {"enum": list(ANSWER_STATES)},
         "code": {"type": "string", "maxLength": 64},
         "message": {"type": "string", "maxLength": 500},
         "data": {"type": "object"},
@@ -125,7 +124,7 @@ _TRANSACTION_STATUS = {
     "properties": {
         "transaction_ref": {"type": "string", "format": "uuid"},
         "unique_id": {"type": "string"},
-        "status": {"enum": list(TRANSACTION_STATES), "description": "`RECEIVED` while in flight."},
+        "status": {"enum": list(STATES), "description": "`RECEIVED` while in flight."},
         "answer": {"description": "The stored answer, exactly as it was (or will be) replayed.",
                    "anyOf": [ref("PaymentAnswer"), ref("Error"), {"type": "null"}]},
         "created_at": {"type": "string", "format": "date-time"},
