@@ -228,9 +228,10 @@ def from_database_error(exc, function=False):
         if state == "P0001":  # RAISE EXCEPTION: the function refused on purpose, in its own words
             return FunctionRaised(exc.diag.message_primary or "The function refused the request.")
         return FunctionError()  # anything else a function did: stack depth, out of memory, locks…
-    if state.startswith("23"):  # integrity: unique, foreign key, check
+    # psycopg refuses some values itself (a NUL byte) with the class of the SQLSTATE but no code.
+    if state.startswith("23") or isinstance(exc, psycopg.IntegrityError):  # unique, foreign key, check
         return Conflict()
-    if state.startswith("22"):  # data exception: NUL byte, out-of-range number that validation let through
+    if state.startswith("22") or isinstance(exc, psycopg.DataError):  # NUL byte, out-of-range number
         return BadRequest("A value in the request cannot be stored (invalid characters or range).")
     return MosPayError()
 

@@ -7,7 +7,9 @@ anything is forwarded; a timeout is UNKNOWN, never FAILED.
 
 import hashlib
 import logging
+import os
 import re
+import socket
 import time
 from dataclasses import dataclass, field
 
@@ -142,7 +144,8 @@ class PaymentProcessor:
         """Own (client, f010) and return ``None``, or the ``Outcome`` a repeated message gets."""
         params = {"client_id": self.client.id, "client_service_id": self.route.client_service_id,
                   "unique_id": self.message["f010"], "payload_hash": payload_hash(self.message),
-                  "request": Jsonb(mask_message(self.message))}
+                  "request": Jsonb(mask_message(self.message)), "lease_owner": worker_identity(),
+                  "lease_seconds": lease_seconds(self.rt.config, self.route)}
         row = conn.execute(Q.claim_transaction, params).fetchone()
         if row is not None:
             self.transaction_id, self.ref = row["id"], row["ref"]
@@ -253,6 +256,24 @@ class PaymentProcessor:
         log.warning("payment %s was settled %s by another path before its answer; answering that",
                     self.ref, row["status"])
         return Outcome(row["http_status"], row["answer"])
+
+
+_HOST = socket.gethostname()
+LEASE_GRACE_SECONDS = 10
+
+
+def worker_identity():
+    """Who holds a claim: host and process."""
+    return f"{_HOST}:{os.getpid()}"
+
+
+def lease_seconds(config, route):
+    """The longest this payment can stay in flight, plus a grace: both functions at their time limit, every
+    attempt the route's retry policy allows at the longest call timeout, and three pool waits. Known at
+    claim time, so the lease never needs renewing on the hot path."""
+    attempts = max(1, min(int((route.context["route"].get("retry") or {}).get("max_attempts", 1)), 5))
+    return (2 * config.FUNCTION_TIMEOUT_MS + attempts * config.MAX_TIMEOUT_MS) / 1000 + \
+        3 * config.DB_POOL_TIMEOUT + LEASE_GRACE_SECONDS
 
 
 def provider_ref(answer, route):

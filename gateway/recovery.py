@@ -1,7 +1,8 @@
 """Settles payments a crashed worker left unfinished (``flask transactions recover``).
 
-A row still ``RECEIVED`` after every timeout has passed belongs to a worker
-that died, or lost the database, between claim and answer. If the route
+A row still ``RECEIVED`` whose claim lease has expired (every timeout has
+passed) belongs to a worker that died, or lost the database, between claim
+and answer; a payment still in its lease is never touched. If the route
 declares a ``status_query``, the provider is asked what happened and the
 response function reads its answer; otherwise the payment is marked
 ``UNKNOWN`` for an operator. Money is never guessed.
@@ -18,9 +19,10 @@ log = logging.getLogger(__name__)
 
 
 def recover(rt, older_than_seconds=None, limit=500):
-    """Settle stale RECEIVED payments; returns ``{ref: status}`` of those settled."""
+    """Settle RECEIVED payments whose lease has expired (and, if given, older than ``older_than_seconds``);
+    returns ``{ref: status}`` of those settled."""
     if older_than_seconds is None:
-        older_than_seconds = 2 * rt.config.MAX_TIMEOUT_MS / 1000
+        older_than_seconds = 0  # the lease already covers every timeout
     settled = {}
     with rt.db.transaction() as conn:  # rows stay locked while settled: two recoverers never race
         for row in conn.execute(Q.stale_transactions, {"older_than": older_than_seconds, "limit": limit}).fetchall():

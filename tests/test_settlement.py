@@ -56,27 +56,53 @@ def test_a_payment_no_longer_in_the_expected_state_is_left_alone(rt, db, pending
     assert len(jobs_of(db, pending_payment["id"])) == 1
 
 
-def test_recovery_racing_a_live_payment_never_overwrites_and_the_client_hears_one_state(admin, base_url, downstream,
-                                                                                         rt, db):
-    """Recovery settles an in-flight payment UNKNOWN; the live answer then loses the compare-and-set and the
-    client is answered what is stored, not a second, different state."""
+@pytest.fixture
+def slow_integrator(admin, base_url, downstream):
+    """A client whose provider takes a second to answer SUCCESS."""
     client = admin.create_client()
     service = admin.create_service(downstream.url + "/slow", timeout_ms=3000)
     admin.assign(client, service)
-    integrator = Integrator(base_url, client, service)
     downstream.behaviour = lambda path, headers, body: (200, {"status": "SUCCESS", "code": "OK"}, 1.0)
-    message = integrator.message()
+    return Integrator(base_url, client, service)
 
+
+def pay_while(integrator, db, message, meanwhile):
+    """Send ``message`` and run ``meanwhile()`` once its claim is committed; returns both results."""
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         live = pool.submit(integrator.pay, message)
         deadline = time.monotonic() + 5
         while not db("SELECT 1 FROM mospay.transactions WHERE unique_id = %s AND status = %s",
                      (message["f010"], RECEIVED)) and time.monotonic() < deadline:
             time.sleep(0.02)
-        recovered = recovery.recover(rt, older_than_seconds=0)
-        response = live.result(timeout=10)
+        done = meanwhile()
+        return live.result(timeout=10), done
+
+
+def test_recovery_never_takes_a_payment_still_in_its_lease(slow_integrator, rt, db):
+    """`transactions recover --older-than 0` while a worker is forwarding: the live claim is left alone."""
+    message = slow_integrator.message()
+
+    response, recovered = pay_while(slow_integrator, db, message, lambda: recovery.recover(rt, older_than_seconds=0))
+
+    assert recovered == {}
+    assert response.json()["status"] == SUCCESS
+    row = db("SELECT status, lease_owner FROM mospay.transactions WHERE unique_id = %s", (message["f010"],))[0]
+    assert row["status"] == SUCCESS and row["lease_owner"]
+
+
+def test_a_live_answer_after_its_lease_expired_never_overwrites_recovery(slow_integrator, rt, db):
+    """Recovery settles a payment whose lease ran out (UNKNOWN, client told); the late live answer then loses
+    the compare-and-set and the client is answered what is stored, never a second, different state."""
+    message = slow_integrator.message()
+
+    def expire_and_recover():
+        db("UPDATE mospay.transactions SET lease_expires_at = now() - interval '1 second' WHERE unique_id = %s "
+           "RETURNING id", (message["f010"],))
+        return recovery.recover(rt, older_than_seconds=0)
+
+    response, recovered = pay_while(slow_integrator, db, message, expire_and_recover)
 
     stored = db("SELECT status, answer FROM mospay.transactions WHERE unique_id = %s", (message["f010"],))[0]
-    assert UNKNOWN in recovered.values()
+    assert list(recovered.values()) == [UNKNOWN]
     assert stored["status"] == UNKNOWN
     assert response.json()["status"] == UNKNOWN and response.json() == stored["answer"]

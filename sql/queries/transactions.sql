@@ -1,7 +1,10 @@
 -- name: claim_transaction
--- The unique constraint decides who owns (client, unique id); committed before forwarding.
-INSERT INTO mospay.transactions (client_id, client_service_id, unique_id, payload_hash, status, request)
-VALUES (%(client_id)s, %(client_service_id)s, %(unique_id)s, %(payload_hash)s, 'RECEIVED', %(request)s)
+-- The unique constraint decides who owns (client, unique id); committed before forwarding, with the
+-- worker's lease (recovery takes only expired ones).
+INSERT INTO mospay.transactions (client_id, client_service_id, unique_id, payload_hash, status, request,
+                                 lease_owner, lease_expires_at)
+VALUES (%(client_id)s, %(client_service_id)s, %(unique_id)s, %(payload_hash)s, 'RECEIVED', %(request)s,
+        %(lease_owner)s, now() + make_interval(secs => %(lease_seconds)s::float8))
 ON CONFLICT (client_id, unique_id) DO NOTHING
 RETURNING id, ref::text AS ref
 
@@ -60,7 +63,7 @@ INSERT INTO mospay.api_logs (client_id, method, path, http_status, error_code, d
 VALUES (%(client_id)s, %(method)s, %(path)s, %(http_status)s, %(error_code)s, %(duration_ms)s, %(remote_addr)s)
 
 -- name: stale_transactions
--- Accepted payments whose worker never finished them (killed, database lost).
+-- Accepted payments whose worker never finished them (killed, database lost): their lease has expired.
 SELECT t.id, t.ref::text AS ref, t.unique_id, t.request, t.client_service_id,
        c.app_id, s.microservice, s.service, s.route
 FROM mospay.transactions t
@@ -68,6 +71,7 @@ JOIN mospay.client_services cs ON cs.id = t.client_service_id
 JOIN mospay.clients c ON c.id = cs.client_id
 JOIN mospay.services s ON s.id = cs.service_id
 WHERE t.status = 'RECEIVED' AND t.updated_at < now() - make_interval(secs => %(older_than)s)
+  AND coalesce(t.lease_expires_at, t.updated_at) < now()
 ORDER BY t.id
 LIMIT %(limit)s
 FOR UPDATE OF t SKIP LOCKED

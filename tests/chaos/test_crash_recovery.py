@@ -59,6 +59,12 @@ def _pay(integrator, message):
     return None
 
 
+def let_lease_expire(db, message):
+    """Time passes: the killed worker's claim lease runs out, so recovery may take the payment."""
+    db("UPDATE mospay.transactions SET lease_expires_at = now() - interval '1 second' WHERE unique_id = %s "
+       "RETURNING id", (message["f010"],))
+
+
 def status_of(db, integrator, unique_id):
     return db("SELECT t.status FROM mospay.transactions t JOIN mospay.clients c ON c.id = t.client_id "
               "WHERE c.app_id = %s AND t.unique_id = %s", (integrator.client["app_id"], unique_id))[0]["status"]
@@ -67,6 +73,8 @@ def status_of(db, integrator, unique_id):
 def test_without_a_status_query_the_payment_becomes_unknown(switch_process, integrator, downstream, rt, db):
     message = kill_worker_mid_payment(switch_process, integrator, downstream)
     assert status_of(db, integrator, message["f010"]) == "RECEIVED"  # nothing accepted is ever missing a row
+    assert recover(rt, older_than_seconds=0) == {}, "the claim's lease has not run out yet"
+    let_lease_expire(db, message)
 
     settled = recover(rt, older_than_seconds=0)
 
@@ -87,6 +95,7 @@ def test_a_declared_status_query_settles_the_real_outcome(switch_process, integr
     assert app.test_cli_runner().invoke(args=["routes", "apply"]).exit_code == 0
     message = kill_worker_mid_payment(switch_process, integrator, downstream)
     downstream.behaviour = lambda p, h, b: (200, {"status": "SUCCESS", "code": "FOUND", "message": "settled"}, 0)
+    let_lease_expire(db, message)
 
     recover(rt, older_than_seconds=0)
 

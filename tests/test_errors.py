@@ -1,0 +1,45 @@
+"""The one SQLSTATE map: each PostgreSQL failure becomes one switch error, wherever it happened."""
+
+import psycopg
+import pytest
+from psycopg import errors as pg
+
+from gateway import errors
+
+
+def raised(rt, statement, sandbox=False):
+    """The real exception PostgreSQL gives for ``statement``."""
+    pool = rt.functions_db if sandbox else rt.db
+    with pytest.raises(psycopg.Error) as caught, pool.connection() as conn:
+        conn.execute(statement)
+    return caught.value
+
+
+@pytest.mark.parametrize("statement, function, code, status", [
+    ("SELECT 1/0", False, "BAD_REQUEST", 400),  # 22012: a value the switch cannot use
+    ("DO $$ BEGIN RAISE unique_violation; END $$", False, "CONFLICT", 409),
+    ("DO $$ BEGIN RAISE EXCEPTION 'limit exceeded'; END $$", True, "FUNCTION_RAISED", 400),
+    ("SELECT pg_sleep(2)", True, "FUNCTION_TIMEOUT", 504),  # the sandbox's statement timeout
+    ("SELECT 1/0", True, "FUNCTION_ERROR", 500),  # a function's own failure stays the route's
+    ("SELECT * FROM mospay.users", True, "FUNCTION_ERROR", 500),  # 42501 in the sandbox
+])
+def test_each_sqlstate_maps_to_one_error(rt, statement, function, code, status):
+    error = errors.from_database_error(raised(rt, statement, sandbox=function), function=function)
+
+    assert (error.code, error.status) == (code, status)
+
+
+def test_a_raised_message_is_the_functions_own_words(rt):
+    error = errors.from_database_error(raised(rt, "DO $$ BEGIN RAISE EXCEPTION 'over the daily limit'; END $$",
+                                              sandbox=True), function=True)
+
+    assert error.message == "over the daily limit"
+
+
+@pytest.mark.parametrize("exc, code", [
+    (pg.AdminShutdown(), "DATABASE_UNAVAILABLE"),
+    (psycopg.OperationalError("server closed the connection unexpectedly"), "DATABASE_UNAVAILABLE"),
+    (psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes"), "BAD_REQUEST"),
+])
+def test_connection_losses_and_client_side_refusals(exc, code):
+    assert errors.from_database_error(exc).code == code
