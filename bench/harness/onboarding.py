@@ -3,12 +3,13 @@
 import base64
 import json
 import secrets
+import sys
 import time
 
 import psycopg
 import requests
 
-from .common import APP_ID, FIELDS, MICROSERVICE, PAY_PATH, log
+from .common import APP_ID, FIELDS, MICROSERVICE, PAY_PATH, REPO, log
 
 SCALE_CLIENTS = """
 INSERT INTO mospay.clients (app_id, name, username, password_hash)
@@ -113,6 +114,8 @@ def scale_up(db, base, downstream_port, clients, routes):
 
     Uses the switch's own function generator; one NOTIFY at commit makes every worker reload once.
     """
+    if str(REPO) not in sys.path:  # DATABASE_URL mode never imported the switch before this
+        sys.path.insert(0, str(REPO))
     from gateway.functions import catalogue
     from gateway.naming import function_names
     from gateway.security.passwords import hash_password
