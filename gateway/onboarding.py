@@ -49,13 +49,13 @@ def _public_client(row):
 
 
 def _client_conflict(existing, values):
-    """The AlreadyExists naming what a new client collided with: an app_id, a name (any case) or a username."""
+    """The AlreadyExists naming what a new client collided with: a name (any case), an app_id or a username."""
+    if existing is not None and existing["name"].lower() == values["name"].lower():
+        return AlreadyExists(f"A client named {existing['name']!r} already exists (app_id {existing['app_id']!r}).",
+                             details={"name": values["name"]})
     if existing is None or existing["app_id"] == values["app_id"]:
         return AlreadyExists(f"A client with app_id {values['app_id']!r} already exists.",
                              details={"app_id": values["app_id"]})
-    if existing["name"].lower() == values["name"].lower():
-        return AlreadyExists(f"A client named {existing['name']!r} already exists (app_id {existing['app_id']!r}).",
-                             details={"name": values["name"]})
     return AlreadyExists(f"The username {values['username']!r} is taken; choose another app_id.",
                          details={"app_id": values["app_id"]})
 

@@ -5,12 +5,12 @@ ON CONFLICT DO NOTHING
 RETURNING id, app_id, name, username, callback_url, active, created_at
 
 -- name: conflicting_client
--- Which existing client an insert_client that did nothing collided with: its app_id first, else its name
--- (names are unique case-insensitively, migration 0007), else its username.
+-- Which existing client an insert_client that did nothing collided with: its name (unique whatever the
+-- case, migration 0007) first, else its app_id, else its username.
 SELECT app_id, name
 FROM mospay.clients
 WHERE app_id = %(app_id)s OR lower(name) = lower(%(name)s) OR username = %(username)s
-ORDER BY app_id = %(app_id)s DESC, lower(name) = lower(%(name)s) DESC
+ORDER BY lower(name) = lower(%(name)s) DESC, app_id = %(app_id)s DESC
 LIMIT 1
 
 -- name: list_clients
