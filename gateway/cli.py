@@ -13,7 +13,8 @@ from gateway import onboarding, routes_config
 from gateway.errors import AlreadyExists, MosPayError
 from gateway.runtime import runtime
 
-routes_cli = AppGroup("routes", help="Keep routes_config/ and the database in step.")
+# Not "routes": the `flask` executable looks up its built-in `routes` (the URL map) before the app's commands.
+route_config_cli = AppGroup("route-config", help="Keep routes_config/ and the database in step.")
 clients_cli = AppGroup("clients", help="Onboard and manage client apps.")
 services_cli = AppGroup("services", help="Register downstream services.")
 transactions_cli = AppGroup("transactions", help="Operate on payments.")
@@ -36,21 +37,21 @@ def _call(function, *args):
         _fail(str(error))
 
 
-@routes_cli.command("validate")
+@route_config_cli.command("validate")
 def routes_validate():
     """Validate every route file against the route schema."""
     documents = _call(routes_config.read_all, runtime().config.ROUTES_DIR)
     click.echo(f"{len(documents)} route file(s) valid")
 
 
-@routes_cli.command("export")
+@route_config_cli.command("export")
 def routes_export():
     """Write every route in the database to routes_config/."""
     paths = _call(routes_config.export, runtime().db, runtime().config.ROUTES_DIR)
     click.echo(f"exported {len(paths)} route(s)")
 
 
-@routes_cli.command("diff")
+@route_config_cli.command("diff")
 def routes_diff():
     """Show how routes_config/ differs from the database (exit 1 when it does)."""
     text = _call(routes_config.diff, runtime().db, runtime().config.ROUTES_DIR)
@@ -58,7 +59,7 @@ def routes_diff():
     sys.exit(1 if text else 0)
 
 
-@routes_cli.command("apply")
+@route_config_cli.command("apply")
 def routes_apply():
     """Apply routes_config/ to the database."""
     rt = runtime()
@@ -110,7 +111,10 @@ def clients_callback_secret(app_id):
 def deliveries_list(app_id, state, limit):
     """Client callback deliveries, newest first."""
     from gateway import deliveries
-    for row in _call(deliveries.list_deliveries, runtime(), app_id, state, limit):
+    rows = _call(deliveries.list_deliveries, runtime(), app_id, state, limit)
+    if not rows:
+        click.echo("No deliveries found.")
+    for row in rows:
         click.echo(f"{row['id']} {row['app_id']} {row['transaction_ref']} {row['status']} {row['state']} "
                    f"attempts={row['attempts']} last={row['last_status'] or row['last_error'] or '-'}")
 
@@ -166,7 +170,10 @@ def transactions_recover(older_than, every):
 def transactions_unknown(app_id, state):
     """List follow-ups of UNKNOWN payments (manual: waiting for an operator)."""
     from gateway import unknown_outcome
-    for row in _call(unknown_outcome.list_follow_ups, runtime(), app_id, state, 500):
+    rows = _call(unknown_outcome.list_follow_ups, runtime(), app_id, state, 500)
+    if not rows:
+        click.echo(f"No {state} unknown-outcome follow-ups found.")
+    for row in rows:
         click.echo(f"{row['id']} {row['app_id']} {row['transaction_ref']} {row['status']} {row['policy']} "
                    f"{row['state']} attempts={row['attempts']} {row['last_error'] or ''}".rstrip())
 
@@ -215,7 +222,7 @@ def functions_import_mospay(source):
 
 @users_cli.command("create")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["admin", "dba", "viewer"]), default="admin", show_default=True)
+@click.option("--role", type=click.Choice(["admin", "dba", "viewer"]), default="viewer", show_default=True)
 @click.password_option(help="First password; the user must change it at first sign-in.")
 def users_create(username, role, password):
     """Create a user (prompts for the first password)."""
@@ -255,6 +262,6 @@ def simulator_command(port, slow_seconds):
 
 def init_app(app):
     """Attach the command groups to ``app``."""
-    for command in (routes_cli, clients_cli, services_cli, transactions_cli, functions_cli, users_cli,
+    for command in (route_config_cli, clients_cli, services_cli, transactions_cli, functions_cli, users_cli,
                     deliveries_cli, onboard_command, simulator_command, worker_command):
         app.cli.add_command(command)

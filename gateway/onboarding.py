@@ -48,20 +48,32 @@ def _public_client(row):
             "created_at": row["created_at"].isoformat()}
 
 
+def _client_conflict(existing, values):
+    """The AlreadyExists naming what a new client collided with: a name (any case), an app_id or a username."""
+    if existing is not None and existing["name"].lower() == values["name"].lower():
+        return AlreadyExists(f"A client named {existing['name']!r} already exists (app_id {existing['app_id']!r}).",
+                             details={"name": values["name"]})
+    if existing is None or existing["app_id"] == values["app_id"]:
+        return AlreadyExists(f"A client with app_id {values['app_id']!r} already exists.",
+                             details={"app_id": values["app_id"]})
+    return AlreadyExists(f"The username {values['username']!r} is taken; choose another app_id.",
+                         details={"app_id": values["app_id"]})
+
+
 def create_client(rt, payload, actor, password=None):
     """Create a client; returns it with its password and callback signing secret, shown only this once."""
     validate_message(admin_schemas.CLIENT_CREATE, payload)
     app_id = payload.get("app_id") or app_id_from_name(payload["name"])
     password = password or generate_secret()
     callback_secret = new_signing_secret()
+    values = {"app_id": app_id, "name": payload["name"].strip(), "username": app_id}
     with rt.db.transaction() as conn:
         row = conn.execute(Q.insert_client, {
-            "app_id": app_id, "name": payload["name"].strip(), "username": app_id,
-            "password_hash": hash_password(password, rt.config.BCRYPT_ROUNDS),
+            **values, "password_hash": hash_password(password, rt.config.BCRYPT_ROUNDS),
             "callback_url": payload.get("callback_url"), "callback_secret_sealed": rt.sealer.seal(callback_secret),
         }).fetchone()
         if row is None:
-            raise AlreadyExists(f"A client with app_id {app_id!r} already exists.", details={"app_id": app_id})
+            raise _client_conflict(conn.execute(Q.conflicting_client, values).fetchone(), values)
         client = _public_client(row)
         _audit(conn, actor, "client.create", app_id, after=client)
         _announce(conn, "client")

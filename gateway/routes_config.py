@@ -125,7 +125,8 @@ def dump(document):
     document = canonical(document)
     key = document["key"]
     header = (f"# MosPay route {key['app_id']}: {key['microservice']}.{key['service']}.{key['route']}\n"
-              "# Generated on assignment; edit, then `flask routes diff` and `flask routes apply`.\n")
+              "# Generated on assignment; edit, then `flask --app app route-config diff`\n"
+              "# and `flask --app app route-config apply`.\n")
     return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 

@@ -1,10 +1,26 @@
 """Onboarding through the admin API: clients, services, assignments and their guards."""
 
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+
 import psycopg
 import pytest
 import requests
+from psycopg import sql
 
+from gateway.db.migrations import available_migrations, migrate
 from tests.factories import Admin, unique_name
+from tests.servers import ROOT, clean_env, free_port, start_app, stop_app
+
+
+def new_client(admin, **overrides):
+    """A client with a name of its own (client names are unique)."""
+    return admin.create_client(**{"name": unique_name("Shop "), **overrides})
 
 
 def table_counts(db):
@@ -40,7 +56,7 @@ def test_a_flagged_admin_is_refused_until_the_password_changes(base_url, rt):
 
 
 def test_creating_a_client_shows_the_password_once_and_stores_only_a_hash(admin, db):
-    created = admin.create_client(name="Akaliza Shop", app_id=unique_name("shop"))
+    created = new_client(admin, name=unique_name("Akaliza Shop "), app_id=unique_name("shop"))
 
     assert set(created) >= {"app_id", "name", "username", "password"}
     listed = admin.get(f"/clients/{created['app_id']}").json()
@@ -55,13 +71,70 @@ def test_an_app_id_is_derived_from_the_name_when_absent(admin):
 
 
 def test_a_duplicate_client_is_409(admin):
-    client = admin.create_client()
-    again = admin.post("/clients", {"name": "x", "app_id": client["app_id"]})
+    client = new_client(admin)
+    again = admin.post("/clients", {"name": unique_name("Other "), "app_id": client["app_id"]})
     assert again.status_code == 409 and again.json()["error"]["code"] == "ALREADY_EXISTS"
+    assert again.json()["error"]["details"] == {"app_id": client["app_id"]}
+
+
+@pytest.mark.parametrize("payload", [
+    lambda name: {"name": name.upper(), "app_id": unique_name("other")},
+    lambda name: {"name": f"  {name.lower()} "},  # derives the same app_id, but the name is what is taken
+])
+def test_a_client_name_is_taken_whatever_its_case(admin, db, payload):
+    name = f"Kigali Shop {unique_name('')}"
+    client = new_client(admin, name=name)
+
+    again = admin.post("/clients", payload(name))
+
+    assert again.status_code == 409 and set(again.json()) <= {"error", "transaction_ref"}
+    assert again.json()["error"] == {
+        "code": "ALREADY_EXISTS", "message": f"A client named {name!r} already exists (app_id {client['app_id']!r}).",
+        "details": {"name": payload(name)["name"].strip()}}
+    assert db("SELECT count(*) AS n FROM mospay.clients WHERE lower(name) = lower(%s)", (name,))[0]["n"] == 1
+
+
+@pytest.fixture
+def empty_database(database_url):
+    """A database of its own on the test server, dropped afterwards."""
+    name = f"mospay_migration_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield psycopg.conninfo.make_conninfo(database_url, dbname=name)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def test_migration_0007_renames_earlier_duplicates_then_makes_names_unique(empty_database, tmp_path):
+    before_0007 = tmp_path / "migrations"
+    before_0007.mkdir()
+    for version, _, path in available_migrations():
+        if version < 7:
+            shutil.copy(path, before_0007)
+    migrate(empty_database, before_0007)
+    with psycopg.connect(empty_database) as conn:
+        for app_id, name in [("kigalishop", "Kigali Shop"), ("kigalishop2", "KIGALI SHOP"), ("other", "Other"),
+                             ("kigalishop3", "kigali shop")]:
+            conn.execute("INSERT INTO mospay.clients (app_id, name, username, password_hash) "
+                         "VALUES (%s, %s, %s, 'x')", (app_id, name, app_id))
+
+    assert 7 in migrate(empty_database)
+
+    with psycopg.connect(empty_database) as conn:
+        names = dict(conn.execute("SELECT app_id, name FROM mospay.clients").fetchall())
+        audit = conn.execute("SELECT target, before->>'name', after->>'name' FROM mospay.audit_log "
+                             "WHERE action = 'client.rename' ORDER BY target").fetchall()
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("INSERT INTO mospay.clients (app_id, name, username, password_hash) "
+                         "VALUES ('late', 'OTHER', 'late', 'x')")
+    assert names == {"kigalishop": "Kigali Shop", "kigalishop2": "KIGALI SHOP (kigalishop2)", "other": "Other",
+                     "kigalishop3": "kigali shop (kigalishop3)"}
+    assert audit == [("kigalishop2", "KIGALI SHOP", "KIGALI SHOP (kigalishop2)"),
+                     ("kigalishop3", "kigali shop", "kigali shop (kigalishop3)")]
 
 
 def test_assignment_generates_the_functions_and_the_route_file(admin, downstream, rt, config):
-    client = admin.create_client()
+    client = new_client(admin)
     service = admin.create_service(downstream.url)
 
     assigned = admin.assign(client, service)
@@ -113,7 +186,7 @@ def test_hostile_service_names_are_400_and_change_nothing(admin, downstream, db,
 
 
 def test_names_too_long_for_postgresql_are_refused_before_any_sql(admin, downstream, db):
-    client = admin.create_client(app_id=unique_name("a" * 24))  # 32 characters
+    client = new_client(admin, app_id=unique_name("a" * 24))  # 32 characters
     service = admin.create_service(downstream.url, microservice="m" * 20, route="r" * 10)
     before = table_counts(db)
 
@@ -199,3 +272,45 @@ def test_an_admin_changes_roles_and_deactivates_users(base_url, admin):
     assert bad.status_code == 400 and "role" in bad.json()["error"]["details"]
     assert requests.patch(f"{base_url}/api/v1/admin/users/nobody", headers=admin.headers,
                           json={"active": True}).status_code == 404
+
+
+def readme_walkthrough(port, simulator_port):
+    """The README's "Onboard a client" shell blocks, for a switch and simulator on these ports."""
+    section = (ROOT / "README.md").read_text().split("## Onboard a client")[1].split("\n## ")[0]
+    script = "\n".join(re.findall(r"```bash\n(.*?)```", section, re.S))
+    for typed, used in [("127.0.0.1:5000", f"127.0.0.1:{port}"), ("127.0.0.1:5050", f"127.0.0.1:{simulator_port}"),
+                        ("flask --app app ", f"flask --app {ROOT / 'app.py'} ")]:  # run from a scratch directory
+        script = script.replace(typed, used)
+    return script
+
+
+def json_objects(text):
+    """Every JSON object printed in ``text`` (curl answers have no newline between them)."""
+    decoder, start, found = json.JSONDecoder(), 0, []
+    while (start := text.find("{", start)) != -1:
+        try:
+            value, start = decoder.raw_decode(text, start)
+            found.append(value)
+        except ValueError:
+            start += 1
+    return found
+
+
+def test_the_readme_onboarding_walkthrough_ends_with_the_new_clients_payment(tmp_path):
+    env = clean_env(MOSPAY_DATA_DIR=tmp_path / "instance", MOSPAY_ROUTES_DIR=tmp_path / "routes", PORT=free_port(),
+                    MOSPAY_SIMULATOR_PORT=free_port(), WEB_CONCURRENCY=1, MOSPAY_BCRYPT_ROUNDS=4,
+                    LOG_LEVEL="WARNING")
+    script = readme_walkthrough(env["PORT"], env["MOSPAY_SIMULATOR_PORT"])
+    process = start_app(env)
+    try:
+        run = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=180, env={**env, "PATH": f"{os.path.dirname(sys.executable)}:{env['PATH']}"})
+    finally:
+        stop_app(process)
+
+    assert run.returncode == 0, run.stderr
+    answers = json_objects(run.stdout)
+    assert not [a for a in answers if "error" in a], run.stdout
+    payment = next(a for a in answers if "unique_id" in a)
+    assert payment["status"] == "SUCCESS" and payment["unique_id"] == "kigali-0001", run.stdout
+    assert {"kigalishop", "musanze_store"} <= {p.name for p in (tmp_path / "routes").iterdir()}

@@ -4,6 +4,15 @@ VALUES (%(app_id)s, %(name)s, %(username)s, %(password_hash)s, %(callback_url)s,
 ON CONFLICT DO NOTHING
 RETURNING id, app_id, name, username, callback_url, active, created_at
 
+-- name: conflicting_client
+-- Which existing client an insert_client that did nothing collided with: its name (unique whatever the
+-- case, migration 0007) first, else its app_id, else its username.
+SELECT app_id, name
+FROM mospay.clients
+WHERE app_id = %(app_id)s OR lower(name) = lower(%(name)s) OR username = %(username)s
+ORDER BY lower(name) = lower(%(name)s) DESC, app_id = %(app_id)s DESC
+LIMIT 1
+
 -- name: list_clients
 SELECT id, app_id, name, username, callback_url, active, credential_version, created_at, updated_at
 FROM mospay.clients
