@@ -149,7 +149,7 @@ def services_create(definition):
 
 @transactions_cli.command("recover")
 @click.option("--older-than", type=float, default=None,
-              help="Seconds a payment must have been RECEIVED (default: twice the longest timeout).")
+              help="Only payments RECEIVED for at least this many seconds (default 0: any whose claim lease ran out).")
 @click.option("--every", type=float, default=None, help="Keep running, once every this many seconds.")
 def transactions_recover(older_than, every):
     """Settle payments a crashed worker left unfinished (once, or on a schedule with --every)."""

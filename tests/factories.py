@@ -36,7 +36,7 @@ class Admin:
         return requests.put(f"{self.base_url}/api/v1/admin{path}", json=payload, headers=self.headers)
 
     def create_client(self, **overrides):
-        payload = {"name": "Test Client", "app_id": unique_name("app"), **overrides}
+        payload = {"name": unique_name("Test Client "), "app_id": unique_name("app"), **overrides}
         response = self.post("/clients", payload)
         assert response.status_code == 201, response.text
         return response.json()

@@ -94,4 +94,4 @@ def set_retry(app, config, integrator, retry):
     if integrator.service["timeout_ms"] > 1000:
         document["upstream"]["timeout_ms"] = 1000
     path.write_text(routes_config.dump(document))
-    assert app.test_cli_runner().invoke(args=["routes", "apply"]).exit_code == 0
+    assert app.test_cli_runner().invoke(args=["route-config", "apply"]).exit_code == 0

@@ -1,4 +1,4 @@
-"""Route YAML: written on assignment, validated by schema, diffed and applied by `flask routes`."""
+"""Route YAML: written on assignment, validated by schema, diffed and applied by `flask --app app route-config`."""
 
 import pytest
 import yaml
@@ -20,8 +20,8 @@ def route_file(integrator, config):
 
 
 def test_the_files_validate_and_match_the_database(cli, route_file):
-    assert cli("routes", "validate").exit_code == 0
-    result = cli("routes", "diff")
+    assert cli("route-config", "validate").exit_code == 0
+    result = cli("route-config", "diff")
     assert result.exit_code == 0, result.output
 
 
@@ -31,15 +31,15 @@ def test_an_edited_file_shows_in_diff_and_takes_effect_on_apply(cli, route_file,
     document["fields"][0]["max"] = "100"
     route_file.write_text(routes_config.dump(document))
 
-    diff = cli("routes", "diff")
+    diff = cli("route-config", "diff")
     assert diff.exit_code == 1 and "-enabled: true" in diff.output and "+enabled: false" in diff.output
-    assert cli("routes", "apply").exit_code == 0
-    assert cli("routes", "diff").exit_code == 0
+    assert cli("route-config", "apply").exit_code == 0
+    assert cli("route-config", "diff").exit_code == 0
 
     assert integrator.pay().json()["error"]["code"] == "ROUTE_DISABLED"
     document["enabled"] = True
     route_file.write_text(routes_config.dump(document))
-    cli("routes", "apply")
+    cli("route-config", "apply")
     too_much = integrator.pay(integrator.message(f004="500"))
     assert too_much.json()["error"]["details"] == {"f004": "must be at most 100"}
 
@@ -56,20 +56,20 @@ def test_an_invalid_file_is_refused_naming_the_place(cli, route_file, change, me
     change(document)
     route_file.write_text(yaml.safe_dump(document))
     try:
-        result = cli("routes", "validate")
+        result = cli("route-config", "validate")
         assert result.exit_code == 1
         assert str(route_file) in result.output and message in result.output
-        assert cli("routes", "apply").exit_code == 1
+        assert cli("route-config", "apply").exit_code == 1
     finally:
         route_file.unlink()  # leave no broken file for the next test
-        assert cli("routes", "export").exit_code == 0
+        assert cli("route-config", "export").exit_code == 0
 
 
 def test_export_rewrites_files_from_the_database(cli, route_file):
     route_file.unlink()
-    assert cli("routes", "diff").exit_code == 1
-    assert cli("routes", "export").exit_code == 0
-    assert cli("routes", "diff").exit_code == 0
+    assert cli("route-config", "diff").exit_code == 1
+    assert cli("route-config", "export").exit_code == 0
+    assert cli("route-config", "diff").exit_code == 0
 
 
 def test_a_file_for_an_unassigned_route_is_refused(cli, config, integrator):
@@ -79,7 +79,7 @@ def test_a_file_for_an_unassigned_route_is_refused(cli, config, integrator):
                              "response": f"RESPONSE_ghost_{document['key']['microservice']}_payment"}
     path = routes_config.write(config.ROUTES_DIR, document)
     try:
-        result = cli("routes", "apply")
+        result = cli("route-config", "apply")
         assert result.exit_code == 1 and "no such assignment" in result.output
     finally:
         path.unlink()

@@ -92,7 +92,7 @@ def test_a_declared_status_query_settles_the_real_outcome(switch_process, integr
     document = yaml.safe_load(path.read_text())
     document["status_query"] = {"url": downstream.url + "/status/{transaction_ref}"}
     path.write_text(routes_config.dump(document))
-    assert app.test_cli_runner().invoke(args=["routes", "apply"]).exit_code == 0
+    assert app.test_cli_runner().invoke(args=["route-config", "apply"]).exit_code == 0
     message = kill_worker_mid_payment(switch_process, integrator, downstream)
     downstream.behaviour = lambda p, h, b: (200, {"status": "SUCCESS", "code": "FOUND", "message": "settled"}, 0)
     let_lease_expire(db, message)
