@@ -22,6 +22,7 @@ import threading
 from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 from config import Config
 from gateway import create_app  # noqa: F401 - also the factory `flask --app app` finds
@@ -32,7 +33,29 @@ RECOVER_EVERY_SECONDS = 60
 
 
 class SwitchServer(BaseApplication):
-    """gunicorn with the settings of gunicorn.conf.py; each worker builds its own app."""
+    """gunicorn with the settings of gunicorn.conf.py; each worker builds its own app.
+
+    ``on_stop`` runs as soon as gunicorn starts stopping its workers (to stop the
+    background worker alongside them rather than after them).
+    """
+
+    def __init__(self, on_stop=None):
+        self.on_stop = on_stop
+        super().__init__()
+
+    def run(self):
+        on_stop = self.on_stop
+
+        class SwitchArbiter(Arbiter):
+            def stop(self, graceful=True):
+                if on_stop is not None:
+                    on_stop()
+                super().stop(graceful)
+
+        try:
+            SwitchArbiter(self).run()
+        except RuntimeError as error:  # what BaseApplication.run does
+            sys.exit(f"\nError: {error}\n")
 
     def load_config(self):
         settings = runpy.run_path(str(Path(__file__).with_name("gunicorn.conf.py")))
@@ -87,13 +110,18 @@ class Supervisor:
                           self.process.pid, self.process.returncode)
                 self.process = self._spawn()
 
+    def signal_stop(self):
+        """Ask the child to stop (and stop restarting it), without waiting."""
+        with self._lock:
+            if not self._stopping.is_set():
+                self._stopping.set()
+                self.process.terminate()
+
     def stop(self):
-        """Stop the child (and stop restarting it); only the process that started it does so."""
+        """Stop the child and wait for it; only the process that started it does so."""
         if os.getpid() != self._owner:
             return  # a forked gunicorn worker exiting: the child is not its to stop
-        with self._lock:
-            self._stopping.set()
-            self.process.terminate()
+        self.signal_stop()
         try:
             self.process.wait(15)
         except subprocess.TimeoutExpired:
@@ -158,10 +186,11 @@ def main():
     os.environ["DATABASE_URL"] = config.DATABASE_URL
     if config.DEMO:
         start_simulator(config.SIMULATOR_PORT)
+    worker = None
     if config.WORKER:
-        Supervisor([sys.executable, str(Path(__file__).resolve()), BACKGROUND_WORKER_FLAG]).start()
+        worker = Supervisor([sys.executable, str(Path(__file__).resolve()), BACKGROUND_WORKER_FLAG]).start()
     print(f"MosPay switch on http://{config.HOST}:{config.PORT}  (POST /api/v1/payment/process)", flush=True)
-    SwitchServer().run()
+    SwitchServer(on_stop=worker.signal_stop if worker else None).run()
 
 
 if __name__ == "__main__":

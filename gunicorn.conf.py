@@ -26,13 +26,6 @@ def post_worker_init(worker):
     worker.wsgi.extensions["mospay"].start()
 
 
-def worker_exit(server, worker):
-    """Stop the route listener and close the pools of a worker that is leaving."""
-    app = getattr(worker, "wsgi", None)
-    if app is not None:
-        app.extensions["mospay"].stop()
-
-
 def child_exit(server, worker):
     """Forget a dead worker's Prometheus samples."""
     from prometheus_client import multiprocess

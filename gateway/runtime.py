@@ -6,7 +6,6 @@ table loads on first use, or in ``start()``, which the server process (gunicorn'
 commands call; ``start()`` also listens for route changes.
 """
 
-import atexit
 import threading
 
 from flask import current_app
@@ -76,7 +75,6 @@ class Runtime:
                 db.close()
                 raise
             self._db, self._functions_db, self._registry = db, functions_db, registry
-            atexit.register(self.stop)  # no pool or listener thread left running at interpreter exit
         return self
 
     def start(self):

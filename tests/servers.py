@@ -62,8 +62,9 @@ def _cmdline(pid):
 
 
 def child_pids(process):
-    """PIDs of the processes the app process started."""
-    return [int(pid) for pid in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()]
+    """PIDs of the processes the app process started (from any of its threads)."""
+    return [int(pid) for task in Path(f"/proc/{process.pid}/task").iterdir()
+            for pid in (task / "children").read_text().split()]
 
 
 def worker_pids(process):
