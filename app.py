@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
@@ -81,11 +82,12 @@ def start_simulator(port):
 
 
 class Supervisor:
-    """Keeps one child process running: started again, after a pause, whenever it dies; stopped with us."""
+    """Keeps one child process running: started again whenever it dies (sooner if it had run a while)."""
 
-    def __init__(self, argv, restart_seconds=1.0):
+    MAX_PAUSE_SECONDS = 30.0
+
+    def __init__(self, argv):
         self.argv = argv
-        self.restart_seconds = restart_seconds
         self.process = None
         self._owner = os.getpid()
         self._lock = threading.Lock()
@@ -98,17 +100,25 @@ class Supervisor:
         return self
 
     def _spawn(self):
+        self.started_at = time.monotonic()
         # A session of its own: a signal to our process group reaches us first, and we then stop it.
         return subprocess.Popen(self.argv, cwd=Path(__file__).parent, start_new_session=True)
 
     def _watch(self):
-        while not self._stopping.wait(self.restart_seconds):
+        pause = 1.0
+        while not self._stopping.wait(0.5):
+            if self.process.poll() is None:
+                continue
+            # A child that dies at once (database down, bad setting) is restarted less and less often.
+            lived = time.monotonic() - self.started_at
+            pause = 1.0 if lived > self.MAX_PAUSE_SECONDS else min(pause * 2, self.MAX_PAUSE_SECONDS)
+            log.error("the background worker (pid %s) exited with %s; starting it again in %.0f s",
+                      self.process.pid, self.process.returncode, pause)
+            if self._stopping.wait(pause):
+                return
             with self._lock:
-                if self._stopping.is_set() or self.process.poll() is None:
-                    continue
-                log.error("the background worker (pid %s) exited with %s; starting it again",
-                          self.process.pid, self.process.returncode)
-                self.process = self._spawn()
+                if not self._stopping.is_set():
+                    self.process = self._spawn()
 
     def signal_stop(self):
         """Ask the child to stop (and stop restarting it), without waiting."""
