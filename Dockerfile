@@ -1,4 +1,6 @@
 # MosPay switch, production image: gunicorn on a PostgreSQL given by DATABASE_URL.
+# `python app.py` migrates, creates the initial admin, starts the background worker
+# (MOSPAY_WORKER=0 where `flask worker` runs apart) and serves with gunicorn.conf.py.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
@@ -17,4 +19,4 @@ USER mospay
 EXPOSE 5000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:5000/ready', timeout=2).status != 200)"
-CMD ["gunicorn", "-c", "gunicorn.conf.py"]
+CMD ["python", "app.py"]

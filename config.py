@@ -74,6 +74,8 @@ class Config:
         self.SEAL_KEY = _env("MOSPAY_SEAL_KEY")
         self.CLIENT_CALLBACK_TIMEOUT_MS = _env_int("MOSPAY_CLIENT_CALLBACK_TIMEOUT_MS", 5000)
         self.WORKER_POLL_SECONDS = float(_env("MOSPAY_WORKER_POLL_SECONDS", 1))
+        # `python app.py` also runs the job worker and stale-payment recovery (off where `flask worker` runs apart).
+        self.WORKER = _env_bool("MOSPAY_WORKER", True)
         for key, value in overrides.items():
             setattr(self, key, value)
 

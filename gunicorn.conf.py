@@ -21,6 +21,11 @@ keepalive = 5
 accesslog = None  # every request is already logged (JSON) and counted (/metrics)
 
 
+def post_worker_init(worker):
+    """Open this worker's pools and load its route table before the first request (not at import)."""
+    worker.wsgi.extensions["mospay"].start()
+
+
 def child_exit(server, worker):
     """Forget a dead worker's Prometheus samples."""
     from prometheus_client import multiprocess

@@ -10,8 +10,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def create_app(config=None):
-    """Build the switch: database ready, route table loaded, blueprints attached."""
-    from gateway import bootstrap, cli, deliveries, logs, metrics, openapi, portal, unknown_outcome  # noqa: F401
+    """Build the switch and nothing else: no database is touched until the runtime opens (see ``Runtime``).
+
+    Migrating and seeding are ``flask db upgrade`` / ``flask seed-demo`` (``python app.py`` runs them).
+    """
+    from gateway import cli, deliveries, logs, metrics, openapi, portal, unknown_outcome  # noqa: F401
     from gateway.api import admin, admin_callbacks, admin_functions, callbacks, health, payment
     from gateway.errors import register_error_handlers
     from gateway.runtime import Runtime
@@ -23,16 +26,7 @@ def create_app(config=None):
     logs.configure(config.LOG_LEVEL, config.LOG_JSON)
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config.update(config.as_flask())
-
-    bootstrap.prepare_database(config)
-    rt = Runtime.build(config)
-    rt.db.open()
-    rt.functions_db.open()
-    rt.registry.reload()
-    bootstrap.seed(rt)
-    if config.REGISTRY_LISTEN:
-        rt.registry.start_listening(config.REGISTRY_RELOAD_SECONDS)
-    app.extensions["mospay"] = rt
+    app.extensions["mospay"] = Runtime(config)
 
     logs.init_app(app)
     metrics.init_app(app)

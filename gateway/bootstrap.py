@@ -1,4 +1,9 @@
-"""Getting a database ready: embedded server if needed, migrations, seed data."""
+"""Getting a database ready: embedded server if needed, migrations, seed data.
+
+Nothing here runs when the app is built: ``python app.py`` calls ``prepare``
+once before serving; ``flask db upgrade`` and ``flask seed-demo`` are the same
+steps on their own.
+"""
 
 import logging
 import os
@@ -24,13 +29,25 @@ def database_url(config):
     return config.DATABASE_URL
 
 
+def prepare(config):
+    """What ``python app.py`` does once before serving: migrate, then seed (admin; demo with MOSPAY_DEMO)."""
+    from gateway.runtime import Runtime  # late: the runtime resolves its URL through this module
+
+    prepare_database(config)
+    rt = Runtime(config)
+    try:
+        seed(rt)
+    finally:
+        rt.stop()  # closed before gunicorn forks: each worker opens its own pools
+
+
 def prepare_database(config):
-    """Make the database ready to serve: reachable and migrated. Returns its URL."""
+    """Make the database ready to serve: reachable and migrated. Returns the migration versions applied."""
     url = database_url(config)
-    migrate(url)
+    applied = migrate(url)
     if config.SANDBOX_PASSWORD:
         _set_sandbox_password(url, config.SANDBOX_PASSWORD)
-    return url
+    return applied
 
 
 def _set_sandbox_password(url, password):
@@ -39,12 +56,20 @@ def _set_sandbox_password(url, password):
         conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(SANDBOX_ROLE), sql.Literal(password)))
 
 
-def seed(rt):
-    """Create the initial admin and, unless disabled, the demo; safe to run from many processes."""
-    from gateway import demo, users  # late: they import the service layer
+def seed(rt, demo=None):
+    """Create the initial admin and, with ``demo`` (default: MOSPAY_DEMO), the demo; returns what was created.
 
-    with psycopg.connect(rt.config.DATABASE_URL, autocommit=True) as lock_conn:
+    Safe to run from many processes at once: they take turns on an advisory lock
+    (held by a connection of its own, so it is released even if seeding fails).
+    """
+    from gateway import demo as demo_data  # late: they import the service layer
+    from gateway import users
+
+    created = []
+    with psycopg.connect(database_url(rt.config), autocommit=True) as lock_conn:
         lock_conn.execute(Q.lock_migrations, (_SEED_LOCK_KEY,))
-        users.ensure_initial_admin(rt)
-        if rt.config.DEMO:
-            demo.seed_demo(rt)
+        if users.ensure_initial_admin(rt):
+            created.append("admin")
+        if (rt.config.DEMO if demo is None else demo) and demo_data.seed_demo(rt):
+            created.append("demo")
+    return created

