@@ -49,6 +49,16 @@ def test_a_payment_goes_through_both_functions_and_is_recorded(integrator, downs
     assert [log["http_status"] for log in logs] == [200]
 
 
+def test_the_stored_stage_timings_add_up_to_the_total(integrator, db):
+    """Every stage is timed from the request's arrival (authentication included), so a timeline adds up."""
+    body = integrator.pay().json()
+
+    timings = transaction(db, integrator, body["unique_id"])["timings"]
+    stages = [ms for stage, ms in timings.items() if stage != "total"]
+    assert {"auth", "validate", "claim", "request_function", "forward", "response_function"} <= set(timings)
+    assert 0 <= timings["total"] - sum(stages) < 5, timings
+
+
 def test_the_status_endpoint_returns_the_stored_answer(integrator):
     message = integrator.message()
     paid = integrator.pay(message).json()
