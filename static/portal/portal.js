@@ -85,7 +85,8 @@
         row.classList.add("table-info");
       }
       setText(row, "http_status", tx.http_status);
-      setText(row, "error_code", tx.error_code);
+      // The live query carries only the switch's own error code: never blank the code the page drew.
+      if (tx.error_code) { setText(row, "error_code", tx.error_code); }
     } else if (tx["new"]) {
       fresh += 1;
       counter.textContent = String(fresh);
