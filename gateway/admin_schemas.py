@@ -27,7 +27,8 @@ SERVICE_CREATE = FieldValidator({
         "method": {"enum": list(METHODS)},
         "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 60000},
         "template": {"type": "string", "maxLength": 64},
-        "fields": {"type": "array", "maxItems": 6},
+        # Checked here, with everything else, so one answer names every problem of a payload.
+        "fields": {"type": "array", "maxItems": 6, "x-field-definitions": True},
         # Request-function plugins (sql/functions/plugins/) and their settings, kept in services.settings.
         "plugins": {"type": "array", "items": {"type": "string", "maxLength": 64}, "uniqueItems": True,
                     "maxItems": 10},
