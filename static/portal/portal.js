@@ -28,6 +28,23 @@
     });
   });
 
+  // Buttons that cannot be undone: <form data-confirm="question">. The browser asks; a yes posts
+  // confirmed=yes. Without this script the server answers with a page that asks the same question.
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.querySelector('input[name="confirmed"]')) { return; }
+      if (!window.confirm(form.getAttribute("data-confirm"))) {
+        event.preventDefault();
+        return;
+      }
+      var flag = document.createElement("input");
+      flag.type = "hidden";
+      flag.name = "confirmed";
+      flag.value = "yes";
+      form.appendChild(flag);
+    });
+  });
+
   // A refused edit: put the cursor on the line PostgreSQL named.
   var editor = document.querySelector("textarea[data-error-line]");
   if (editor) {

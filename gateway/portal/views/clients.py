@@ -7,8 +7,10 @@ from gateway import onboarding
 from gateway.errors import MosPayError
 from gateway.portal.blueprint import WRITE_ROLES, bp, roles_required
 from gateway.portal.forms import AssignForm, ClientForm
-from gateway.portal.views import act, action_form, form_failed, secret_page
+from gateway.portal.views import act, action_form, confirm_page, confirmed, form_failed, secret_page
 from gateway.runtime import runtime
+
+ROTATE_CONSEQUENCE = "Its current username and password stop working at once; the new ones are shown once."
 
 
 @bp.get("/clients")
@@ -45,13 +47,17 @@ def client(app_id):
     assign = AssignForm()
     assign.service.choices = [f"{s['microservice']}/{s['service']}/{s['route']}" for s in onboarding.list_services(rt)
                               if (s["microservice"], s["service"], s["route"]) not in assigned]
-    return render_template("portal/client.html", client=found, assign=assign, form=action_form())
+    return render_template("portal/client.html", client=found, assign=assign, form=action_form(),
+                           rotate_consequence=ROTATE_CONSEQUENCE)
 
 
 @bp.post("/clients/<app_id>/rotate")
 @roles_required(*WRITE_ROLES)
 def client_rotate(app_id):
-    """New credentials; the answer page shows them, this once."""
+    """New credentials, once confirmed; the answer page shows them, this once."""
+    if not confirmed():
+        return confirm_page("Rotate credentials", f"Rotate the credentials of {app_id}?", ROTATE_CONSEQUENCE,
+                            url_for("portal.client_rotate", app_id=app_id), url_for("portal.client", app_id=app_id))
     rotated = onboarding.rotate_credentials(runtime(), app_id, current_user.username)
     return secret_page("portal/credentials.html", client={**onboarding.get_client(runtime(), app_id), **rotated},
                        created=False)
