@@ -80,6 +80,18 @@ def get_function(rt, name):
             "fields": row["fields"]}
 
 
+def editable_source(function):
+    """The source an edit of ``function`` (``get_function``'s answer) starts from.
+
+    PostgreSQL keeps no comment outside the body and reformats the header (``pg_get_functiondef``);
+    an edit of that would turn the template's comments and layout into a noisy v1 → v2 diff. While
+    PostgreSQL's copy is in step, the latest version's own text is the same function, comments and
+    all, so an edit of one line is a one-line diff. Edited outside the switch, or dropped, the edit
+    starts from what PostgreSQL has (or the last version).
+    """
+    return function["recorded_source"] if function["drift"] == "in_step" else function["source"]
+
+
 def versions(rt, name):
     """Every recorded version, newest first."""
     with rt.db.connection() as conn:

@@ -69,7 +69,7 @@ def function_edit(name):
     """Edit the source; PostgreSQL checks it before it is saved and applied. A refusal shows its message and line."""
     rt = runtime()
     found = workbench.get_function(rt, name)
-    form = FunctionEditForm(data={"source": found["source"]})
+    form = FunctionEditForm(data={"source": workbench.editable_source(found)})
     if form.validate_on_submit():
         try:
             saved = workbench.save(rt, name, form.source.data.replace("\r\n", "\n"), current_user.username,
