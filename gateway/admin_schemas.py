@@ -3,6 +3,7 @@
 from gateway.fields import FieldValidator
 from gateway.forwarder import METHODS
 from gateway.naming import MAX_PART_LENGTH, NAME_PART
+from gateway.roles import ROLES
 
 _NAME = {"type": "string", "pattern": NAME_PART.pattern, "maxLength": MAX_PART_LENGTH}
 _URL = {"type": "string", "pattern": r"^https?://[^\s/$.?#][^\s]*\Z", "maxLength": 2000}
@@ -74,7 +75,7 @@ PASSWORD_CHANGE = FieldValidator({
 
 USER_UPDATE = FieldValidator({
     "type": "object",
-    "properties": {"role": {"enum": ["admin", "dba", "viewer"]}, "active": {"type": "boolean"}},
+    "properties": {"role": {"enum": list(ROLES)}, "active": {"type": "boolean"}},
     "minProperties": 1,
     "additionalProperties": False,
 })
@@ -83,7 +84,7 @@ USER_CREATE = FieldValidator({
     "type": "object",
     "properties": {
         "username": {"type": "string", "pattern": r"^[A-Za-z0-9_.@-]{1,64}\Z"},
-        "role": {"enum": ["admin", "dba", "viewer"]},
+        "role": {"enum": list(ROLES)},
         "password": {"type": "string", "minLength": 10, "maxLength": 72},
     },
     "required": ["username", "role", "password"],

@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from gateway.fields import FIELD_TYPES, SERVICE_CODES
 from gateway.onboarding import DEFAULT_TEMPLATE
+from gateway.roles import ROLE_DESCRIPTIONS, ROLES
 
 METHODS = ("POST", "GET", "PUT", "PATCH", "DELETE")
 STATUSES = ("", "SUCCESS", "FAILED", "PENDING", "UNKNOWN", "REJECTED", "RECEIVED")
@@ -141,8 +142,8 @@ class ServiceForm(FlaskForm):
 
 class UserForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=64)])
-    role = SelectField("Role", choices=["viewer", "dba", "admin"],
-                       description="viewer: read only · dba: the DBA workbench · admin: everything")
+    role = SelectField("Role", choices=ROLES, validate_choice=False,
+                       description=" · ".join(f"{role}: {ROLE_DESCRIPTIONS[role]}" for role in ROLES))
     password = PasswordField("First password", validators=[DataRequired(), Length(min=10, max=72)],
                              description="The user must change it at first sign-in.")
 

@@ -6,9 +6,10 @@ from flask_login import current_user
 from gateway.errors import MosPayError, ValidationFailed
 from gateway.functions import workbench
 from gateway.portal import samples
-from gateway.portal.blueprint import FUNCTION_ROLES, bp, roles_required
+from gateway.portal.blueprint import bp, roles_required
 from gateway.portal.forms import FunctionEditForm, RegenerateForm, RollbackForm, TestRunForm
 from gateway.portal.views import act, action_form, confirm_page, confirmed, form_failed
+from gateway.roles import FUNCTION_ROLES
 from gateway.runtime import runtime
 
 
