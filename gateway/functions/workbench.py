@@ -62,7 +62,7 @@ def list_functions(rt):
         rows = conn.execute(Q.list_functions).fetchall()
     return [{"name": r["name"], "kind": r["kind"], "version": r["version"], "app_id": r["app_id"],
              "microservice": r["microservice"], "service": r["service"], "route": r["route"],
-             "updated_by": r["created_by"], "updated_at": r["created_at"].isoformat(),
+             "updated_by": r["created_by"], "updated_at": r["created_at"],
              "drift": _drift(r, live.get(r["name"]))} for r in rows]
 
 
@@ -96,8 +96,7 @@ def versions(rt, name):
     """Every recorded version, newest first."""
     with rt.db.connection() as conn:
         _latest(conn, name)
-        return [{**r, "created_at": r["created_at"].isoformat()}
-                for r in conn.execute(Q.function_versions, {"name": name})]
+        return conn.execute(Q.function_versions, {"name": name}).fetchall()
 
 
 def version_source(rt, name, version):
@@ -105,7 +104,7 @@ def version_source(rt, name, version):
     row = rt.db.fetch_one(Q.function_version, {"name": name, "version": version})
     if row is None:
         raise NotFound(f"{name} has no version {version}.")
-    return {**row, "created_at": row["created_at"].isoformat()}
+    return row
 
 
 def diff_versions(rt, name, old, new):

@@ -28,6 +28,13 @@
     });
   });
 
+  // A page answering a POST that stands for another address (a new client's page): show that address,
+  // so a reload or a bookmark asks for the page itself, never the POST again.
+  var canonical = document.querySelector("[data-replace-url]");
+  if (canonical && window.history && window.history.replaceState) {
+    window.history.replaceState(null, "", canonical.getAttribute("data-replace-url"));
+  }
+
   // Buttons that cannot be undone: <form data-confirm="question">. The browser asks; a yes posts
   // confirmed=yes. Without this script the server answers with a page that asks the same question.
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
