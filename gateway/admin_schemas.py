@@ -3,6 +3,7 @@
 from gateway.fields import FieldValidator
 from gateway.forwarder import METHODS
 from gateway.naming import MAX_PART_LENGTH, NAME_PART
+from gateway.roles import ROLES
 
 _NAME = {"type": "string", "pattern": NAME_PART.pattern, "maxLength": MAX_PART_LENGTH}
 _URL = {"type": "string", "pattern": r"^https?://[^\s/$.?#][^\s]*\Z", "maxLength": 2000}
@@ -27,7 +28,8 @@ SERVICE_CREATE = FieldValidator({
         "method": {"enum": list(METHODS)},
         "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 60000},
         "template": {"type": "string", "maxLength": 64},
-        "fields": {"type": "array", "maxItems": 6},
+        # Checked here, with everything else, so one answer names every problem of a payload.
+        "fields": {"type": "array", "maxItems": 6, "x-field-definitions": True},
         # Request-function plugins (sql/functions/plugins/) and their settings, kept in services.settings.
         "plugins": {"type": "array", "items": {"type": "string", "maxLength": 64}, "uniqueItems": True,
                     "maxItems": 10},
@@ -73,7 +75,7 @@ PASSWORD_CHANGE = FieldValidator({
 
 USER_UPDATE = FieldValidator({
     "type": "object",
-    "properties": {"role": {"enum": ["admin", "dba", "viewer"]}, "active": {"type": "boolean"}},
+    "properties": {"role": {"enum": list(ROLES)}, "active": {"type": "boolean"}},
     "minProperties": 1,
     "additionalProperties": False,
 })
@@ -82,7 +84,7 @@ USER_CREATE = FieldValidator({
     "type": "object",
     "properties": {
         "username": {"type": "string", "pattern": r"^[A-Za-z0-9_.@-]{1,64}\Z"},
-        "role": {"enum": ["admin", "dba", "viewer"]},
+        "role": {"enum": list(ROLES)},
         "password": {"type": "string", "minLength": 10, "maxLength": 72},
     },
     "required": ["username", "role", "password"],

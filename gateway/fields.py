@@ -58,13 +58,20 @@ def _decimal_range(validator, bounds, instance, schema):
         yield ValidationError(f"must be at most {bounds['max']}")
 
 
+def _field_definitions(validator, enabled, instance, schema):
+    """Custom keyword ``x-field-definitions``: an admin's field list, checked with the rest of the payload."""
+    if enabled and isinstance(instance, list):
+        for key, message in check_field_definitions(instance).items():
+            yield ValidationError(message, path=[key])
+
+
 def _is_int(checker, instance):
     # JSON 5e9 parses as a float: it is not an integer amount, whatever its value.
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
 FieldValidator = validators.extend(
-    Draft202012Validator, {"x-decimal-range": _decimal_range},
+    Draft202012Validator, {"x-decimal-range": _decimal_range, "x-field-definitions": _field_definitions},
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_int),
 )
 
@@ -116,11 +123,25 @@ def _check_field_properties(field, where):
                 problems[f"{where}.{bound}"] = "must be a number (integer or decimal string)"
             elif length_bounds and not (str(value).isdigit() and int(value) <= 10_000):
                 problems[f"{where}.{bound}"] = "must be a whole number of characters (0 to 10000) for strings"
+    problems.update(_check_bounds_order(field, where))
+    if field.get("code") in SECRET_CODES and field.get("type", "string") != "secret":
+        problems[f"{where}.type"] = (f"{field['code']} is always secret (masked everywhere, never forwarded "
+                                     "unless the request function sends it): its type must be secret")
     if field.get("type") == "enum":
         values = field.get("values")
         if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
             problems[f"{where}.values"] = "must be a non-empty list of strings for an enum"
     return problems
+
+
+def _check_bounds_order(field, where):
+    """``min`` greater than ``max`` would refuse every value: name the field instead."""
+    if not ({"min", "max"} <= set(field) and _is_decimal(field["min"]) and _is_decimal(field["max"])):
+        return {}
+    if Decimal(str(field["min"])) > Decimal(str(field["max"])):
+        name = field.get("name") if isinstance(field.get("name"), str) else field.get("code")
+        return {f"{where}.min": f"{name}: min {field['min']} is greater than max {field['max']}"}
+    return {}
 
 
 def _is_decimal(value):
@@ -186,6 +207,8 @@ def _describe(error, message):
     if error.validator == "additionalProperties":
         extra = [key for key in message if key not in error.schema.get("properties", {})]
         return {_safe_key(key): "is not a field of this service" for key in extra}
+    if error.validator == "x-field-definitions":
+        return {_safe_key(error.path[-1]): error.message}  # already "fields[i].key"
     field = str(error.path[0]) if error.path else "body"
     return {_safe_key(field): _reason(error)}
 

@@ -17,6 +17,11 @@ from gateway.errors import NotFound
 PER_PAGE = 25
 # The stages the switch times, in the order a request goes through them (jsonb forgets the order).
 STAGES = ("validate", "claim", "request_function", "forward", "response_function")
+# Payment states whose answer's "code" says what went wrong. A local list: the payment states are
+# moving to a module of their own, which this should import once it exists.
+ERROR_STATES = frozenset({"FAILED", "UNKNOWN", "REJECTED"})
+# The dashboard chart's stacking order, bottom up; each state has its own colour (portal.css).
+CHART_STATES = ("SUCCESS", "PENDING", "RECEIVED", "UNKNOWN", "REJECTED", "FAILED")
 STAGE_LABELS = {"validate": "received and validated", "claim": "unique id claimed",
                 "request_function": "request function", "forward": "forwarded and answered",
                 "response_function": "response function"}
@@ -46,12 +51,12 @@ class Page:
 
 @dataclass
 class Totals:
-    """Counts and volume of a set of transactions."""
+    """Counts and successful volume (per currency) of a set of transactions."""
 
     count: int = 0
     success: int = 0
     completed: int = 0
-    volume: Decimal = Decimal(0)
+    volume: dict = field(default_factory=dict)  # currency (None: the service has no f005) → Decimal
     labels: dict = field(default_factory=dict)
 
     @property
@@ -59,10 +64,17 @@ class Totals:
         """Share of completed transactions that succeeded, in percent (``None`` when none completed)."""
         return None if not self.completed else round(100 * self.success / self.completed, 1)
 
-    @classmethod
-    def from_row(cls, row, *label_keys):
-        return cls(row["count"], row["success"], row["completed"], Decimal(row["volume"]),
-                   {k: row[k] for k in label_keys})
+    @property
+    def volumes(self):
+        """``[(currency, amount)]`` with an amount, currencies in order (no currency last)."""
+        return sorted(((c, v) for c, v in self.volume.items() if v), key=lambda cv: (cv[0] is None, cv[0] or ""))
+
+    def add(self, row):
+        """Count one ``report_today`` row in."""
+        self.count += row["count"]
+        self.success += row["success"]
+        self.completed += row["completed"]
+        self.volume[row["currency"]] = self.volume.get(row["currency"], Decimal(0)) + Decimal(row["volume"])
 
 
 @dataclass
@@ -77,16 +89,35 @@ class Dashboard:
     recent_api_calls: list
 
 
+def _grouped(rows, *label_keys, limit=20):
+    """``Totals`` per distinct ``label_keys`` of ``rows``, busiest first, at most ``limit``."""
+    groups = {}
+    for row in rows:
+        labels = {key: row[key] for key in label_keys}
+        groups.setdefault(tuple(labels.values()), Totals(labels=labels)).add(row)
+    return sorted(groups.values(), key=lambda t: (-t.count, *map(str, t.labels.values())))[:limit]
+
+
+def _hours(rows):
+    """``[{hour, count, states: {status: n}}]`` from ``report_hourly``'s rows (one per hour and state)."""
+    hours = {}
+    for row in rows:
+        states = hours.setdefault(row["hour"], {})
+        if row["status"] is not None:
+            states[row["status"]] = row["count"]
+    return [{"hour": hour, "count": sum(states.values()), "states": states} for hour, states in hours.items()]
+
+
 def dashboard(rt):
     """Everything the dashboard shows."""
     with rt.db.connection() as conn:
-        today = Totals.from_row(conn.execute(Q.report_today).fetchone())
-        by_client = [Totals.from_row(r, "app_id", "name") for r in conn.execute(Q.report_today_by_client)]
-        by_service = [Totals.from_row(r, "microservice", "service", "route")
-                      for r in conn.execute(Q.report_today_by_service)]
-        hourly = conn.execute(Q.report_hourly).fetchall()
-    return Dashboard(today, by_client, by_service, hourly,
-                     transactions(rt, {}, per_page=8).items, api_logs(rt, {}, per_page=8).items)
+        rows = conn.execute(Q.report_today).fetchall()
+        hourly = _hours(conn.execute(Q.report_hourly))
+    today = Totals()
+    for row in rows:
+        today.add(row)
+    return Dashboard(today, _grouped(rows, "app_id", "name"), _grouped(rows, "microservice", "service", "route"),
+                     hourly, transactions(rt, {}, per_page=8).items, api_logs(rt, {}, per_page=8).items)
 
 
 def _date(value):
@@ -105,9 +136,26 @@ def _int(value):
     return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 10 else None
 
 
+def shown_error(row):
+    """The error code a transaction or API log row shows.
+
+    The switch's own error when it answered one; else, for a failed, rejected or unknown payment, the
+    ``code`` its answer carries (``PROVIDER_ERROR``, ``PAYER_NOT_FOUND``…), which is no error of the switch.
+    """
+    if row.get("error_code"):
+        return row["error_code"]
+    return row.get("answer_code") if row.get("status") in ERROR_STATES else None
+
+
+def _with_error(rows):
+    for row in rows:
+        row["error"] = shown_error(row)
+    return rows
+
+
 def _paged(rt, query, params, page, per_page):
     page = max(1, page or 1)
-    rows = rt.db.fetch_all(query, {**params, "limit": per_page, "offset": (page - 1) * per_page})
+    rows = _with_error(rt.db.fetch_all(query, {**params, "limit": per_page, "offset": (page - 1) * per_page}))
     total = rows[0]["total"] if rows else 0
     return Page(rows, page, per_page, total)
 
@@ -139,7 +187,8 @@ def transaction(rt, ref):
     related = rt.db.fetch_all(Q.report_related_transactions, {
         "client_id": row["client_id"], "id": row["id"], "unique_id": row["unique_id"],
         "provider_ref": row["provider_ref"]})
-    return {**row, "timeline": timeline(row["timings"] or {}), "api_logs": logs, "related": related}
+    return {**row, "error": shown_error(row), "timeline": timeline(row["timings"] or {}), "api_logs": logs,
+            "related": related}
 
 
 def timeline(timings):
@@ -196,19 +245,29 @@ def routes(rt, app_id=None):
     return result
 
 
+def _chart_states(hourly):
+    """The states to draw, in stacking order: ``CHART_STATES`` first, then any other state seen."""
+    seen = {state for row in hourly for state in row["states"]}
+    return [*CHART_STATES, *sorted(seen - set(CHART_STATES))]
+
+
 def hourly_chart(hourly, width=720, height=200, pad=28):
-    """Bar geometry of the last 24 h (success stacked over the rest) for a server-rendered SVG."""
+    """Bar geometry of the last 24 h, one stacked segment per state, for a server-rendered SVG."""
     peak = max([r["count"] for r in hourly] + [1])
     scale = (height - 2 * pad) / peak
     slot = (width - 2 * pad) / max(len(hourly), 1)
+    states = _chart_states(hourly)
     bars = []
     for index, row in enumerate(hourly):
-        x = pad + index * slot + slot * 0.15
-        total_h, success_h = row["count"] * scale, row["success"] * scale
-        bars.append({"x": round(x, 1), "w": round(slot * 0.7, 1), "hour": row["hour"],
-                     "count": row["count"], "success": row["success"], "failed": row["failed"],
-                     "y": round(height - pad - total_h, 1), "h": round(total_h, 1),
-                     "sy": round(height - pad - success_h, 1), "sh": round(success_h, 1)})
+        x, top = pad + index * slot + slot * 0.15, height - pad
+        segments = []
+        for state in states:
+            count = row["states"].get(state, 0)
+            if count:
+                top -= count * scale
+                segments.append({"state": state, "count": count, "y": round(top, 1), "h": round(count * scale, 1)})
+        bars.append({"x": round(x, 1), "w": round(slot * 0.7, 1), "hour": row["hour"], "count": row["count"],
+                     "y": round(top, 1), "h": round(height - pad - top, 1), "segments": segments})
     ticks = sorted({0, peak // 2, peak})
-    return {"width": width, "height": height, "pad": pad, "bars": bars, "peak": peak,
+    return {"width": width, "height": height, "pad": pad, "bars": bars, "peak": peak, "states": states,
             "ticks": [{"value": t, "y": round(height - pad - t * scale, 1)} for t in ticks]}

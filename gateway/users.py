@@ -17,11 +17,11 @@ from gateway.errors import (
     ValidationFailed,
 )
 from gateway.fields import validate_message
+from gateway.roles import ROLES  # noqa: F401  (re-exported: gateway.openapi documents them)
 from gateway.security import tokens
 from gateway.security.passwords import hash_password, verify_password
 
 log = logging.getLogger(__name__)
-ROLES = ("admin", "dba", "viewer")
 
 
 @dataclass(frozen=True)
@@ -86,12 +86,12 @@ def update_user(rt, username, payload, actor):
         conn.execute(Q.insert_audit, {"actor": actor, "action": "user.update", "target": username,
                                       "before": Jsonb({"role": before["role"], "active": before["active"]}),
                                       "after": Jsonb({"role": row["role"], "active": row["active"]})})
-    return {**row, "created_at": row["created_at"].isoformat()}
+    return row
 
 
 def list_users(rt):
     """Every user, without password hashes."""
-    return [{**row, "created_at": row["created_at"].isoformat()} for row in rt.db.fetch_all(Q.list_users)]
+    return rt.db.fetch_all(Q.list_users)
 
 
 def authenticate(rt, username, password):

@@ -2,6 +2,7 @@
 
 import pytest
 
+from gateway import admin_schemas
 from gateway.errors import ValidationFailed
 from gateway.fields import check_field_definitions, compile_validator, validate_message
 
@@ -47,3 +48,31 @@ def test_definitions_are_checked_field_by_field():
     assert check_field_definitions([{"code": "f004", "name": "a", "type": "enum"}]) == {
         "fields[0].values": "must be a non-empty list of strings for an enum"}
     assert check_field_definitions([{"code": "f004", "name": "a", "type": "amount", "min": "1"}]) == {}
+
+
+@pytest.mark.parametrize("field", [
+    {"code": "f004", "name": "amount", "type": "amount", "min": "100", "max": "5.5"},
+    {"code": "f009", "name": "narration", "type": "string", "min": 10, "max": "3"},
+])
+def test_min_greater_than_max_is_refused_naming_the_field(field):
+    assert check_field_definitions([field]) == {
+        "fields[0].min": f"{field['name']}: min {field['min']} is greater than max {field['max']}"}
+    assert check_field_definitions([{**field, "max": field["min"]}]) == {}
+
+
+@pytest.mark.parametrize("code", ["f007", "f008"])
+@pytest.mark.parametrize("kind", [None, "string", "integer"])
+def test_f007_and_f008_must_be_secret(code, kind):
+    field = {"code": code, "name": "note", **({"type": kind} if kind else {})}
+    problem = check_field_definitions([field])["fields[0].type"]
+    assert f"{code} is always secret" in problem and "type must be secret" in problem
+    assert check_field_definitions([{**field, "type": "secret"}]) == {}
+
+
+def test_a_service_payload_names_every_problem_at_once():
+    payload = {"microservice": "Bad Name", "service": "s", "route": "r", "url": "ftp://x",
+               "fields": [{"code": "f004", "name": "a", "type": "amount", "min": "9", "max": "1"},
+                          {"code": "f007", "name": "note"}]}
+    with pytest.raises(ValidationFailed) as raised:
+        validate_message(admin_schemas.SERVICE_CREATE, payload)
+    assert set(raised.value.details) == {"microservice", "url", "fields[0].min", "fields[1].type"}

@@ -62,7 +62,7 @@ def list_functions(rt):
         rows = conn.execute(Q.list_functions).fetchall()
     return [{"name": r["name"], "kind": r["kind"], "version": r["version"], "app_id": r["app_id"],
              "microservice": r["microservice"], "service": r["service"], "route": r["route"],
-             "updated_by": r["created_by"], "updated_at": r["created_at"].isoformat(),
+             "updated_by": r["created_by"], "updated_at": r["created_at"],
              "drift": _drift(r, live.get(r["name"]))} for r in rows]
 
 
@@ -80,12 +80,23 @@ def get_function(rt, name):
             "fields": row["fields"]}
 
 
+def editable_source(function):
+    """The source an edit of ``function`` (``get_function``'s answer) starts from.
+
+    PostgreSQL keeps no comment outside the body and reformats the header (``pg_get_functiondef``);
+    an edit of that would turn the template's comments and layout into a noisy v1 → v2 diff. While
+    PostgreSQL's copy is in step, the latest version's own text is the same function, comments and
+    all, so an edit of one line is a one-line diff. Edited outside the switch, or dropped, the edit
+    starts from what PostgreSQL has (or the last version).
+    """
+    return function["recorded_source"] if function["drift"] == "in_step" else function["source"]
+
+
 def versions(rt, name):
     """Every recorded version, newest first."""
     with rt.db.connection() as conn:
         _latest(conn, name)
-        return [{**r, "created_at": r["created_at"].isoformat()}
-                for r in conn.execute(Q.function_versions, {"name": name})]
+        return conn.execute(Q.function_versions, {"name": name}).fetchall()
 
 
 def version_source(rt, name, version):
@@ -93,7 +104,7 @@ def version_source(rt, name, version):
     row = rt.db.fetch_one(Q.function_version, {"name": name, "version": version})
     if row is None:
         raise NotFound(f"{name} has no version {version}.")
-    return {**row, "created_at": row["created_at"].isoformat()}
+    return row
 
 
 def diff_versions(rt, name, old, new):

@@ -8,7 +8,7 @@ Flask-Login sessions, security headers and HTML error pages.
 
 from flask.sessions import SecureCookieSessionInterface
 
-from gateway.portal import auth, errors, samples, security
+from gateway.portal import auth, errors, filters, samples, security
 from gateway.portal.blueprint import bp
 from gateway.portal.extensions import bootstrap, csrf
 from gateway.portal.views import (  # noqa: F401  (attach views)
@@ -47,5 +47,7 @@ def init_app(app):
     security.init_app(app)
     errors.init_app(app)
     app.add_template_filter(samples.pretty, "pretty_json")
+    app.add_template_filter(filters.when, "when")
     app.register_blueprint(bp)
     app.add_url_rule("/", "portal_home", security.home)
+    app.add_url_rule("/favicon.ico", "favicon", security.favicon)

@@ -7,14 +7,12 @@ from flask_login import current_user
 
 from gateway.errors import Forbidden
 from gateway.portal.extensions import csrf
+from gateway.roles import FUNCTION_ROLES, ROLES, WRITE_ROLES
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
 PUBLIC_ENDPOINTS = {"portal.login", "portal.pygments_css"}
 PASSWORD_CHANGE_ENDPOINTS = {"portal.password", "portal.logout"}
-READ_ROLES = ("admin", "dba", "viewer")
-WRITE_ROLES = ("admin",)  # clients, services, routes, users: as the admin API
-FUNCTION_ROLES = ("admin", "dba")  # the DBA workbench's changes: as the admin API
 
 
 @bp.before_request
@@ -51,4 +49,4 @@ def _permissions():
         if not current_user.is_authenticated:
             return False
         return current_user.role in {"write": WRITE_ROLES, "functions": FUNCTION_ROLES}[what]
-    return {"can": can}
+    return {"can": can, "roles": ROLES}

@@ -18,6 +18,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from gateway.fields import FIELD_TYPES, SERVICE_CODES
+from gateway.onboarding import DEFAULT_TEMPLATE
+from gateway.roles import ROLE_DESCRIPTIONS, ROLES
 
 METHODS = ("POST", "GET", "PUT", "PATCH", "DELETE")
 STATUSES = ("", "SUCCESS", "FAILED", "PENDING", "UNKNOWN", "REJECTED", "RECEIVED")
@@ -65,18 +67,17 @@ class AssignForm(FlaskForm):
 
 
 class FieldRowForm(Form):
-    """One of f004–f009; unused rows are left out of the definition."""
+    """One of f004–f009; unused rows are left out of the definition. The service layer checks the values."""
 
     code = HiddenField()
     use = BooleanField("Use")
-    name = StringField("Name", validators=[Optional(), Length(max=64)])
-    type = SelectField("Type", choices=FIELD_TYPES, default="string")
+    name = StringField("Name")
+    type = SelectField("Type", choices=FIELD_TYPES, default="string", validate_choice=False)
     required = BooleanField("Required")
-    pattern = StringField("Pattern", validators=[Optional(), Length(max=200)])
-    min = StringField("Min", validators=[Optional(), Length(max=20)])
-    max = StringField("Max", validators=[Optional(), Length(max=20)])
-    values = StringField("Enum values", validators=[Optional(), Length(max=500)],
-                         description="Comma-separated, for type enum")
+    pattern = StringField("Pattern")
+    min = StringField("Min")
+    max = StringField("Max")
+    values = StringField("Enum values", description="Comma-separated, for type enum")
 
     def definition(self):
         """The field definition the service layer takes."""
@@ -91,13 +92,15 @@ class FieldRowForm(Form):
 
 
 class ServiceForm(FlaskForm):
-    microservice = StringField("Microservice (f000)", validators=[DataRequired(), Length(max=40)])
-    service = StringField("Service (f001)", validators=[DataRequired(), Length(max=40)])
-    route = StringField("Route (f002)", validators=[DataRequired(), Length(max=40)])
-    url = StringField("Downstream URL", validators=[DataRequired(), Length(max=2000)])
-    method = SelectField("Method", choices=METHODS, default="POST")
-    timeout_ms = IntegerField("Timeout (ms)", default=10000, validators=[DataRequired()])
-    template = SelectField("Function template", choices=[])
+    """No validators of its own: the service layer's one check names every problem at once."""
+
+    microservice = StringField("Microservice (f000)")
+    service = StringField("Service (f001)")
+    route = StringField("Route (f002)")
+    url = StringField("Downstream URL")
+    method = SelectField("Method", choices=METHODS, default="POST", validate_choice=False)
+    timeout_ms = StringField("Timeout (ms)", default="10000")
+    template = SelectField("Function template", choices=[], default=DEFAULT_TEMPLATE, validate_choice=False)
     fields = FieldList(FormField(FieldRowForm), min_entries=len(SERVICE_CODES), max_entries=len(SERVICE_CODES))
 
     def fill_fields(self, definitions):
@@ -126,18 +129,21 @@ class ServiceForm(FlaskForm):
     def payload(self, with_key=True):
         """The admin-API shaped body; ``with_key=False`` for an edit (the key does not change)."""
         definitions, _ = self.field_definitions()
-        body = {"url": self.url.data.strip(), "method": self.method.data, "timeout_ms": self.timeout_ms.data,
-                "template": self.template.data, "fields": definitions}
+        timeout = (self.timeout_ms.data or "").strip()
+        if timeout.isdigit() and len(timeout) < 10:
+            timeout = int(timeout)  # anything else goes as typed: the service layer names it
+        body = {"url": (self.url.data or "").strip(), "method": self.method.data, "template": self.template.data,
+                "fields": definitions, "timeout_ms": timeout}
         if with_key:
-            body.update(microservice=self.microservice.data.strip(), service=self.service.data.strip(),
-                        route=self.route.data.strip())
-        return body
+            body.update({key: (getattr(self, key).data or "").strip() for key in ("microservice", "service", "route")})
+        # An empty input is a missing value: "is required", or the default when there is one.
+        return {key: value for key, value in body.items() if value != "" or key == "fields"}
 
 
 class UserForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=64)])
-    role = SelectField("Role", choices=["viewer", "dba", "admin"],
-                       description="viewer: read only · dba: the DBA workbench · admin: everything")
+    role = SelectField("Role", choices=ROLES, validate_choice=False,
+                       description=" · ".join(f"{role}: {ROLE_DESCRIPTIONS[role]}" for role in ROLES))
     password = PasswordField("First password", validators=[DataRequired(), Length(min=10, max=72)],
                              description="The user must change it at first sign-in.")
 

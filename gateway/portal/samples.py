@@ -7,7 +7,7 @@ from decimal import Decimal
 from markupsafe import Markup
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
-from pygments.lexers import DiffLexer, PlPgsqlLexer
+from pygments.lexers import PlPgsqlLexer
 
 FORMATTER = HtmlFormatter(cssclass="highlight", linenos="table", lineanchors="L", anchorlinenos=False)
 _BY_TYPE = {"amount": "1500", "currency": "RWF", "msisdn": "250788123456", "secret": "1234", "integer": 1,
@@ -57,8 +57,25 @@ def highlight_sql(source):
 
 
 def highlight_diff(text):
-    """A unified diff as highlighted HTML."""
-    return Markup(highlight(text, DiffLexer(), HtmlFormatter(cssclass="highlight")))
+    """A unified diff as an HTML table: each line's sign in a column of its own.
+
+    Lexing the text as a diff (Pygments) reads a removed ``-- comment`` line, ``--- comment``, as a
+    file header; here only the lines before the first hunk are headers.
+    """
+    rows, in_header = [], True
+    for line in text.splitlines():
+        if line.startswith("@@"):
+            in_header = False
+            kind, sign, body = "hunk", "", line
+        elif in_header:
+            kind, sign, body = "file", "", line
+        elif line[:1] in ("+", "-"):
+            kind, sign, body = ("added" if line[0] == "+" else "removed"), line[0], line[1:]
+        else:
+            kind, sign, body = "context", "", line[1:]
+        rows.append(Markup('<tr class="diff-{}"><td class="diff-sign">{}</td><td class="diff-line">{}</td></tr>')
+                    .format(kind, sign, body))
+    return Markup('<table class="diff">{}</table>').format(Markup("").join(rows))
 
 
 def stylesheet():

@@ -3,7 +3,7 @@
 import threading
 import time
 
-from flask import redirect, url_for
+from flask import current_app, redirect, send_from_directory, url_for
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -32,6 +32,12 @@ def init_app(app):
 def home():
     """``/``: the portal's dashboard (which asks to sign in first)."""
     return redirect(url_for("portal.dashboard"))
+
+
+def favicon():
+    """``/favicon.ico``, which browsers and tools ask for on every site: the portal's icon."""
+    return send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                               max_age=86400)
 
 
 class LoginThrottle:

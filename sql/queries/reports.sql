@@ -2,57 +2,35 @@
 -- Optional filters are NULL when unset: one plan, no SQL built from strings.
 
 -- name: report_today
-SELECT count(*) AS count,
-       count(*) FILTER (WHERE status = 'SUCCESS') AS success,
-       count(*) FILTER (WHERE status <> 'RECEIVED') AS completed,
-       coalesce(sum(CASE WHEN request ->> 'f004' ~ '^[0-9]{1,15}([.][0-9]{1,4})?$'
-                         THEN (request ->> 'f004')::numeric END), 0) AS volume
-FROM mospay.transactions
-WHERE created_at >= date_trunc('day', now())
-
--- name: report_today_by_client
-SELECT c.app_id, c.name,
+-- Today's transactions by client, service and currency. The dashboard adds these rows up for its
+-- totals, per client and per service: each figure, the volume above all, is defined here once.
+-- Completed: a final state (SUCCESS, FAILED, REJECTED), not PENDING, UNKNOWN or RECEIVED.
+-- Volume: successful payments only, per currency (f005), never a sum of different currencies.
+SELECT c.app_id, c.name, s.microservice, s.service, s.route, t.request ->> 'f005' AS currency,
        count(*) AS count,
        count(*) FILTER (WHERE t.status = 'SUCCESS') AS success,
-       count(*) FILTER (WHERE t.status <> 'RECEIVED') AS completed,
-       coalesce(sum(CASE WHEN t.request ->> 'f004' ~ '^[0-9]{1,15}([.][0-9]{1,4})?$'
+       count(*) FILTER (WHERE t.status IN ('SUCCESS', 'FAILED', 'REJECTED')) AS completed,
+       coalesce(sum(CASE WHEN t.status = 'SUCCESS' AND t.request ->> 'f004' ~ '^[0-9]{1,15}([.][0-9]{1,4})?$'
                          THEN (t.request ->> 'f004')::numeric END), 0) AS volume
 FROM mospay.transactions t
 JOIN mospay.clients c ON c.id = t.client_id
-WHERE t.created_at >= date_trunc('day', now())
-GROUP BY c.app_id, c.name
-ORDER BY count(*) DESC, c.app_id
-LIMIT 20
-
--- name: report_today_by_service
-SELECT s.microservice, s.service, s.route,
-       count(*) AS count,
-       count(*) FILTER (WHERE t.status = 'SUCCESS') AS success,
-       count(*) FILTER (WHERE t.status <> 'RECEIVED') AS completed,
-       coalesce(sum(CASE WHEN t.request ->> 'f004' ~ '^[0-9]{1,15}([.][0-9]{1,4})?$'
-                         THEN (t.request ->> 'f004')::numeric END), 0) AS volume
-FROM mospay.transactions t
 JOIN mospay.client_services cs ON cs.id = t.client_service_id
 JOIN mospay.services s ON s.id = cs.service_id
 WHERE t.created_at >= date_trunc('day', now())
-GROUP BY s.microservice, s.service, s.route
-ORDER BY count(*) DESC, s.microservice, s.service, s.route
-LIMIT 20
+GROUP BY c.app_id, c.name, s.microservice, s.service, s.route, t.request ->> 'f005'
 
 -- name: report_hourly
-SELECT h.hour,
-       count(t.id) AS count,
-       count(t.id) FILTER (WHERE t.status = 'SUCCESS') AS success,
-       count(t.id) FILTER (WHERE t.status IN ('FAILED', 'REJECTED', 'UNKNOWN')) AS failed
+-- The last 24 hours: one row per hour and state (an hour without transactions: one row, status NULL).
+SELECT h.hour, t.status, count(t.id) AS count
 FROM generate_series(date_trunc('hour', now()) - interval '23 hours', date_trunc('hour', now()),
                      interval '1 hour') AS h(hour)
 LEFT JOIN mospay.transactions t ON t.created_at >= h.hour AND t.created_at < h.hour + interval '1 hour'
-GROUP BY h.hour
-ORDER BY h.hour
+GROUP BY h.hour, t.status
+ORDER BY h.hour, t.status
 
 -- name: report_transactions
-SELECT t.ref::text AS ref, t.unique_id, t.status, t.http_status, t.error_code, t.created_at, t.completed_at,
-       c.app_id, c.name AS client_name, s.microservice, s.service, s.route,
+SELECT t.ref::text AS ref, t.unique_id, t.status, t.http_status, t.error_code, t.answer ->> 'code' AS answer_code,
+       t.created_at, t.completed_at, c.app_id, c.name AS client_name, s.microservice, s.service, s.route,
        t.request ->> 'f004' AS amount, t.request ->> 'f005' AS currency,
        count(*) OVER () AS total
 FROM mospay.transactions t
@@ -70,7 +48,8 @@ LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: report_transaction
 SELECT t.id, t.ref::text AS ref, t.unique_id, t.status, t.request, t.downstream_request, t.downstream_status,
-       t.downstream_response, t.answer, t.http_status, t.error_code, t.error_detail, t.timings,
+       t.downstream_response, t.answer, t.answer ->> 'code' AS answer_code, t.http_status, t.error_code,
+       t.error_detail, t.timings,
        t.created_at, t.updated_at, t.completed_at, t.client_id, t.provider_ref,
        c.app_id, c.name AS client_name, s.microservice, s.service, s.route,
        cs.request_function, cs.response_function
@@ -95,7 +74,8 @@ LIMIT 50
 
 -- name: report_api_logs
 SELECT l.id, l.method, l.path, l.http_status, l.error_code, l.duration_ms, l.remote_addr, l.created_at,
-       c.app_id, t.ref::text AS transaction_ref, count(*) OVER () AS total
+       c.app_id, t.ref::text AS transaction_ref, t.status, t.answer ->> 'code' AS answer_code,
+       count(*) OVER () AS total
 FROM mospay.api_logs l
 LEFT JOIN mospay.clients c ON c.id = l.client_id
 LEFT JOIN mospay.transactions t ON t.id = l.transaction_id

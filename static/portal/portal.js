@@ -28,6 +28,30 @@
     });
   });
 
+  // A page answering a POST that stands for another address (a new client's page): show that address,
+  // so a reload or a bookmark asks for the page itself, never the POST again.
+  var canonical = document.querySelector("[data-replace-url]");
+  if (canonical && window.history && window.history.replaceState) {
+    window.history.replaceState(null, "", canonical.getAttribute("data-replace-url"));
+  }
+
+  // Buttons that cannot be undone: <form data-confirm="question">. The browser asks; a yes posts
+  // confirmed=yes. Without this script the server answers with a page that asks the same question.
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.querySelector('input[name="confirmed"]')) { return; }
+      if (!window.confirm(form.getAttribute("data-confirm"))) {
+        event.preventDefault();
+        return;
+      }
+      var flag = document.createElement("input");
+      flag.type = "hidden";
+      flag.name = "confirmed";
+      flag.value = "yes";
+      form.appendChild(flag);
+    });
+  });
+
   // A refused edit: put the cursor on the line PostgreSQL named.
   var editor = document.querySelector("textarea[data-error-line]");
   if (editor) {
@@ -85,7 +109,8 @@
         row.classList.add("table-info");
       }
       setText(row, "http_status", tx.http_status);
-      setText(row, "error_code", tx.error_code);
+      // The live query carries only the switch's own error code: never blank the code the page drew.
+      if (tx.error_code) { setText(row, "error_code", tx.error_code); }
     } else if (tx["new"]) {
       fresh += 1;
       counter.textContent = String(fresh);

@@ -84,7 +84,7 @@ def test_a_secret_field_is_shown_masked(admin_portal, integrator):
 
 def test_rotate_deactivate_and_activate_a_client(admin, admin_portal, integrator):
     app_id = integrator.client["app_id"]
-    rotated = admin_portal.submit(f"/portal/clients/{app_id}/rotate")
+    rotated = admin_portal.submit(f"/portal/clients/{app_id}/rotate", {"confirmed": "yes"})
     assert rotated.status_code == 200 and "The old username and password have stopped working" in rotated.text
     assert integrator.pay().status_code == 401
     flashed(admin_portal, admin_portal.submit(f"/portal/clients/{app_id}/deactivate"))
@@ -165,7 +165,7 @@ def test_rollback_diff_and_regenerate_ask_before_overwriting(admin, portal_as, i
     assert [v["version"] for v in admin.get(f"/functions/{fn}/versions").json()["versions"]] == [2, 1]
     confirmed = dba.submit(f"/portal/functions/{fn}/regenerate", {"force": "yes"}, form_page=None)
     assert confirmed.status_code == 302
-    page = flashed(dba, dba.submit(f"/portal/functions/{fn}/rollback", {"version": "2"}))
+    page = flashed(dba, dba.submit(f"/portal/functions/{fn}/rollback", {"version": "2", "confirmed": "yes"}))
     assert "Rolled back to version 2" in page
     versions = admin.get(f"/functions/{fn}/versions").json()["versions"]
     assert [v["version"] for v in versions] == [4, 3, 2, 1] and versions[0]["note"] == "rollback to version 2"

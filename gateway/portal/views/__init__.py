@@ -37,6 +37,17 @@ def page_number():
     return int(value) if value.isdigit() and 0 < len(value) < 7 else 1
 
 
+def confirmed():
+    """Whether a change that cannot be undone was confirmed (portal.js's dialog, or ``confirm_page``)."""
+    return request.form.get("confirmed") == "yes"
+
+
+def confirm_page(title, question, consequence, action, back, **hidden):
+    """Ask before acting: the page a button without ``confirmed=yes`` gets (nothing was changed)."""
+    return render_template("portal/confirm.html", title=title, question=question, consequence=consequence,
+                           action=action, back=back, hidden=hidden)
+
+
 def action_form():
     """The CSRF-only form behind a state-changing button."""
     return ActionForm()

@@ -5,10 +5,13 @@ from flask_login import current_user
 
 from gateway import onboarding
 from gateway.errors import MosPayError
-from gateway.portal.blueprint import WRITE_ROLES, bp, roles_required
+from gateway.portal.blueprint import bp, roles_required
 from gateway.portal.forms import AssignForm, ClientForm
-from gateway.portal.views import act, action_form, form_failed, secret_page
+from gateway.portal.views import act, action_form, confirm_page, confirmed, form_failed, secret_page
+from gateway.roles import WRITE_ROLES
 from gateway.runtime import runtime
+
+ROTATE_CONSEQUENCE = "Its current username and password stop working at once; the new ones are shown once."
 
 
 @bp.get("/clients")
@@ -25,33 +28,41 @@ def clients():
 @bp.route("/clients/new", methods=["GET", "POST"])
 @roles_required(*WRITE_ROLES)
 def client_new():
-    """Create a client; the answer page shows its password, this once."""
+    """Create a client; the answer is the client's page, showing its password this once."""
     form = ClientForm()
     if form.validate_on_submit():
         try:
             created = onboarding.create_client(runtime(), form.payload(), current_user.username)
         except MosPayError as error:
             return form_failed(form, error, "portal/client_new.html")
-        return secret_page("portal/credentials.html", client=created, created=True)
+        # The answer is the new client's own page, ready for assigning, with the password this once.
+        return secret_page("portal/client.html", credentials=created, **_client_context(created["app_id"]))
     return render_template("portal/client_new.html", form=form)
 
 
-@bp.get("/clients/<app_id>")
-def client(app_id):
-    """One client: its routes, and the forms to change it."""
+def _client_context(app_id):
     rt = runtime()
     found = onboarding.get_client(rt, app_id)
     assigned = {(s["microservice"], s["service"], s["route"]) for s in found["services"]}
     assign = AssignForm()
     assign.service.choices = [f"{s['microservice']}/{s['service']}/{s['route']}" for s in onboarding.list_services(rt)
                               if (s["microservice"], s["service"], s["route"]) not in assigned]
-    return render_template("portal/client.html", client=found, assign=assign, form=action_form())
+    return {"client": found, "assign": assign, "form": action_form(), "rotate_consequence": ROTATE_CONSEQUENCE}
+
+
+@bp.get("/clients/<app_id>")
+def client(app_id):
+    """One client: its routes, and the forms to change it."""
+    return render_template("portal/client.html", credentials=None, **_client_context(app_id))
 
 
 @bp.post("/clients/<app_id>/rotate")
 @roles_required(*WRITE_ROLES)
 def client_rotate(app_id):
-    """New credentials; the answer page shows them, this once."""
+    """New credentials, once confirmed; the answer page shows them, this once."""
+    if not confirmed():
+        return confirm_page("Rotate credentials", f"Rotate the credentials of {app_id}?", ROTATE_CONSEQUENCE,
+                            url_for("portal.client_rotate", app_id=app_id), url_for("portal.client", app_id=app_id))
     rotated = onboarding.rotate_credentials(runtime(), app_id, current_user.username)
     return secret_page("portal/credentials.html", client={**onboarding.get_client(runtime(), app_id), **rotated},
                        created=False)

@@ -6,10 +6,17 @@ from flask_login import current_user
 from gateway.errors import MosPayError, ValidationFailed
 from gateway.functions import workbench
 from gateway.portal import samples
-from gateway.portal.blueprint import FUNCTION_ROLES, bp, roles_required
+from gateway.portal.blueprint import bp, roles_required
 from gateway.portal.forms import FunctionEditForm, RegenerateForm, RollbackForm, TestRunForm
-from gateway.portal.views import act, action_form, form_failed
+from gateway.portal.views import act, action_form, confirm_page, confirmed, form_failed
+from gateway.roles import FUNCTION_ROLES
 from gateway.runtime import runtime
+
+
+def rollback_consequence(version):
+    """What a rollback does, as the confirmation says it."""
+    return (f"Version {version}'s source is applied again at once, as a new version: every payment on the route "
+            "runs it from now on.")
 
 
 @bp.get("/pygments.css")
@@ -31,7 +38,8 @@ def function(name):
     rt = runtime()
     found = workbench.get_function(rt, name)
     return render_template("portal/function.html", fn=found, source=samples.highlight_sql(found["source"]),
-                           versions=workbench.versions(rt, name), form=action_form(), regenerate=RegenerateForm())
+                           versions=workbench.versions(rt, name), form=action_form(), regenerate=RegenerateForm(),
+                           rollback_consequence=rollback_consequence)
 
 
 @bp.get("/functions/<name>/versions/<int:version>")
@@ -39,7 +47,8 @@ def function_version(name, version):
     """One recorded version's source, with a rollback button."""
     found = workbench.version_source(runtime(), name, version)
     return render_template("portal/function_version.html", name=name, version=found,
-                           source=samples.highlight_sql(found["source"]), rollback=RollbackForm(version=version))
+                           source=samples.highlight_sql(found["source"]), rollback=RollbackForm(version=version),
+                           rollback_consequence=rollback_consequence)
 
 
 @bp.get("/functions/<name>/diff")
@@ -61,7 +70,7 @@ def function_edit(name):
     """Edit the source; PostgreSQL checks it before it is saved and applied. A refusal shows its message and line."""
     rt = runtime()
     found = workbench.get_function(rt, name)
-    form = FunctionEditForm(data={"source": found["source"]})
+    form = FunctionEditForm(data={"source": workbench.editable_source(found)})
     if form.validate_on_submit():
         try:
             saved = workbench.save(rt, name, form.source.data.replace("\r\n", "\n"), current_user.username,
@@ -83,6 +92,10 @@ def function_rollback(name):
     if not form.validate():
         raise ValidationFailed(details={"version": "must be an integer"})
     version = form.version.data
+    if not confirmed():
+        return confirm_page("Roll back", f"Roll {name} back to version {version}?",
+                            rollback_consequence(version), url_for("portal.function_rollback", name=name),
+                            url_for("portal.function", name=name), version=version)
     return act(lambda: workbench.rollback(runtime(), name, version, current_user.username),
                f"Rolled back to version {version}.", url_for("portal.function", name=name))
 

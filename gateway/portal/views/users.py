@@ -5,9 +5,10 @@ from flask_login import current_user
 
 from gateway import users
 from gateway.errors import MosPayError
-from gateway.portal.blueprint import WRITE_ROLES, bp, roles_required
+from gateway.portal.blueprint import bp, roles_required
 from gateway.portal.forms import UserForm
 from gateway.portal.views import act, action_form, form_failed
+from gateway.roles import WRITE_ROLES
 from gateway.runtime import runtime
 
 
