@@ -11,6 +11,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from gateway import onboarding, routes_config
 from gateway.errors import AlreadyExists, MosPayError
+from gateway.roles import ROLES
 from gateway.runtime import runtime
 
 # Not "routes": the `flask` executable looks up its built-in `routes` (the URL map) before the app's commands.
@@ -238,7 +239,7 @@ def functions_import_mospay(source):
 
 @users_cli.command("create")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["admin", "dba", "viewer"]), default="viewer", show_default=True)
+@click.option("--role", type=click.Choice(ROLES), default=ROLES[0], show_default=True)
 @click.password_option(help="First password; the user must change it at first sign-in.")
 def users_create(username, role, password):
     """Create a user (prompts for the first password)."""

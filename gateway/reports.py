@@ -13,18 +13,14 @@ from decimal import Decimal
 from gateway import routes_config
 from gateway.db import Q
 from gateway.errors import NotFound
+from gateway.payments import STAGES
+from gateway.settlement import FAILED, PENDING, RECEIVED, REJECTED, SUCCESS, UNKNOWN
 
 PER_PAGE = 25
-# The stages the switch times, in the order a request goes through them (jsonb forgets the order).
-STAGES = ("validate", "claim", "request_function", "forward", "response_function")
-# Payment states whose answer's "code" says what went wrong. A local list: the payment states are
-# moving to a module of their own, which this should import once it exists.
-ERROR_STATES = frozenset({"FAILED", "UNKNOWN", "REJECTED"})
+# Payment states whose answer's "code" says what went wrong.
+ERROR_STATES = frozenset({FAILED, UNKNOWN, REJECTED})
 # The dashboard chart's stacking order, bottom up; each state has its own colour (portal.css).
-CHART_STATES = ("SUCCESS", "PENDING", "RECEIVED", "UNKNOWN", "REJECTED", "FAILED")
-STAGE_LABELS = {"validate": "received and validated", "claim": "unique id claimed",
-                "request_function": "request function", "forward": "forwarded and answered",
-                "response_function": "response function"}
+CHART_STATES = (SUCCESS, PENDING, RECEIVED, UNKNOWN, REJECTED, FAILED)
 
 
 @dataclass
@@ -194,10 +190,10 @@ def transaction(rt, ref):
 def timeline(timings):
     """Stage timings (ms each) as ``[{stage, label, start_ms, ms}]`` in request order, plus the total."""
     stages, start = [], 0.0
-    for stage in STAGES:
+    for stage in STAGES:  # the hot path's order (jsonb forgets it)
         if stage in timings:
             ms = float(timings[stage])
-            stages.append({"stage": stage, "label": STAGE_LABELS[stage], "start_ms": start, "ms": ms})
+            stages.append({"stage": stage, "label": STAGES[stage], "start_ms": start, "ms": ms})
             start += ms
     total = float(timings.get("total", start))
     return {"stages": stages, "total_ms": max(total, start)}

@@ -7,20 +7,21 @@ from decimal import Decimal
 from werkzeug.datastructures import MultiDict
 
 from gateway import reports
+from gateway.payments import STAGES
 
 
 def test_the_timeline_puts_stages_in_request_order_whatever_the_jsonb_order():
-    timings = {"total": 20.0, "forward": 10.0, "claim": 2.0, "validate": 1.0, "response_function": 3.0,
-               "request_function": 4.0}
+    timings = {"total": 25.0, "forward": 10.0, "claim": 2.0, "validate": 1.0, "response_function": 3.0,
+               "request_function": 4.0, "auth": 5.0}
     timeline = reports.timeline(timings)
-    assert [s["stage"] for s in timeline["stages"]] == list(reports.STAGES)
-    assert [s["start_ms"] for s in timeline["stages"]] == [0.0, 1.0, 3.0, 7.0, 17.0]
-    assert timeline["total_ms"] == 20.0
+    assert [s["stage"] for s in timeline["stages"]] == list(STAGES)
+    assert [s["start_ms"] for s in timeline["stages"]] == [0.0, 5.0, 6.0, 8.0, 12.0, 22.0]
+    assert timeline["total_ms"] == 25.0  # authentication is a stage: the stages add up to the total
 
 
 def test_a_timeline_of_a_request_that_ended_early():
     assert reports.timeline({"validate": 1.5}) == {
-        "stages": [{"stage": "validate", "label": "received and validated", "start_ms": 0.0, "ms": 1.5}],
+        "stages": [{"stage": "validate", "label": "validated and route resolved", "start_ms": 0.0, "ms": 1.5}],
         "total_ms": 1.5}
     assert reports.timeline({}) == {"stages": [], "total_ms": 0.0}
 

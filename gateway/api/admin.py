@@ -8,10 +8,10 @@ from gateway import onboarding, users
 from gateway.api import json_body, json_response
 from gateway.client_auth import parse_basic
 from gateway.errors import Forbidden, Unauthorized
+from gateway.roles import ROLES, WRITE_ROLES
 from gateway.runtime import runtime
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1/admin")
-WRITE_ROLES = ("admin",)
 
 
 def _bearer():
@@ -22,7 +22,7 @@ def _bearer():
     return authorization[7:].strip()
 
 
-def admin_required(roles=("admin", "dba", "viewer"), allow_password_change_pending=False):
+def admin_required(roles=ROLES, allow_password_change_pending=False):
     """Require a valid admin token of one of ``roles``; the user lands in ``g.user``."""
 
     def decorator(view):

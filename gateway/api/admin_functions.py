@@ -6,10 +6,10 @@ from gateway.api import json_body, json_response
 from gateway.api.admin import admin_required
 from gateway.errors import ValidationFailed
 from gateway.functions import workbench
+from gateway.roles import FUNCTION_ROLES
 from gateway.runtime import runtime
 
 bp = Blueprint("admin_functions_api", __name__, url_prefix="/api/v1/admin/functions")
-EDIT_ROLES = ("admin", "dba")
 
 
 @bp.get("")
@@ -27,7 +27,7 @@ def get_function(name):
 
 
 @bp.put("/<name>")
-@admin_required(EDIT_ROLES)
+@admin_required(FUNCTION_ROLES)
 def save_function(name):
     """Check and apply a new source as the next version."""
     body = json_body()
@@ -60,7 +60,7 @@ def diff(name):
 
 
 @bp.post("/<name>/rollback")
-@admin_required(EDIT_ROLES)
+@admin_required(FUNCTION_ROLES)
 def rollback(name):
     """Apply an earlier version again."""
     version = json_body().get("version")
@@ -70,14 +70,14 @@ def rollback(name):
 
 
 @bp.post("/<name>/record-drift")
-@admin_required(EDIT_ROLES)
+@admin_required(FUNCTION_ROLES)
 def record_drift(name):
     """Record a function edited outside the switch as a new version."""
     return json_response(workbench.record_drift(runtime(), name, g.user.username))
 
 
 @bp.post("/<name>/regenerate")
-@admin_required(EDIT_ROLES)
+@admin_required(FUNCTION_ROLES)
 def regenerate(name):
     """Render the template again; {"force": true} to overwrite a customised function."""
     return json_response(workbench.regenerate(runtime(), name, g.user.username,
@@ -85,7 +85,7 @@ def regenerate(name):
 
 
 @bp.post("/<name>/test")
-@admin_required(EDIT_ROLES)
+@admin_required(FUNCTION_ROLES)
 def test_run(name):
     """Run the function on a sample; nothing is forwarded or recorded."""
     body = json_body()

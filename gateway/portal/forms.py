@@ -20,9 +20,10 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 from gateway.fields import FIELD_TYPES, SERVICE_CODES
 from gateway.onboarding import DEFAULT_TEMPLATE
 from gateway.roles import ROLE_DESCRIPTIONS, ROLES
+from gateway.settlement import STATES
 
 METHODS = ("POST", "GET", "PUT", "PATCH", "DELETE")
-STATUSES = ("", "SUCCESS", "FAILED", "PENDING", "UNKNOWN", "REJECTED", "RECEIVED")
+STATUSES = ("", *STATES)
 
 
 class ActionForm(FlaskForm):
