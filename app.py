@@ -76,7 +76,7 @@ def _stop_at_exit(process):
 
 def start_simulator(port):
     """The demo's MTN-MoMo-like simulator, as a child process stopped with us."""
-    process = subprocess.Popen([sys.executable, "-m", "gateway.simulator", "--port", str(port)])
+    process = subprocess.Popen([sys.executable, "-m", "gateway.simulators.mtn_momo", "--port", str(port)])
     _stop_at_exit(process)
     return process
 
@@ -141,8 +141,8 @@ class Supervisor:
 
 def background_worker():
     """The supervised child: run due jobs, and settle stale payments every ``RECOVER_EVERY_SECONDS``."""
-    from gateway import jobs
-    from gateway.recovery import recover
+    from gateway.follow_up import jobs
+    from gateway.follow_up.recovery import recover
 
     config = Config()
     app = create_app(config)

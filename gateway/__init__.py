@@ -14,9 +14,10 @@ def create_app(config=None):
 
     Migrating and seeding are ``flask db upgrade`` / ``flask seed-demo`` (``python app.py`` runs them).
     """
-    from gateway import cli, deliveries, logs, metrics, openapi, portal, unknown_outcome  # noqa: F401
+    from gateway import cli, logs, metrics, openapi, portal
     from gateway.api import admin, admin_callbacks, admin_functions, callbacks, health, payment
     from gateway.errors import register_error_handlers
+    from gateway.follow_up import deliveries, unknown_outcome  # noqa: F401
     from gateway.runtime import Runtime
 
     # deliveries and unknown_outcome are imported for their job handlers (@jobs.handler): the runner needs them.

@@ -62,8 +62,8 @@ def seed(rt, demo=None):
     Safe to run from many processes at once: they take turns on an advisory lock
     (held by a connection of its own, so it is released even if seeding fails).
     """
-    from gateway import demo as demo_data  # late: they import the service layer
-    from gateway import users
+    from gateway.admin import demo as demo_data  # late: they import the service layer
+    from gateway.admin import users
 
     created = []
     with psycopg.connect(database_url(rt.config), autocommit=True) as lock_conn:

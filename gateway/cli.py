@@ -9,9 +9,9 @@ import click
 import yaml
 from flask.cli import AppGroup, with_appcontext
 
-from gateway import onboarding, routes_config
+from gateway.admin import onboarding, routes_config
+from gateway.admin.roles import ROLES
 from gateway.errors import AlreadyExists, MosPayError
-from gateway.roles import ROLES
 from gateway.runtime import runtime
 
 # Not "routes": the `flask` executable looks up its built-in `routes` (the URL map) before the app's commands.
@@ -126,7 +126,7 @@ def clients_callback_secret(app_id):
 @click.option("--limit", default=50, show_default=True)
 def deliveries_list(app_id, state, limit):
     """Client callback deliveries, newest first."""
-    from gateway import deliveries
+    from gateway.follow_up import deliveries
     rows = _call(deliveries.list_deliveries, runtime(), app_id, state, limit)
     if not rows:
         click.echo("No deliveries found.")
@@ -139,7 +139,7 @@ def deliveries_list(app_id, state, limit):
 @click.argument("delivery_id", type=int)
 def deliveries_resend(delivery_id):
     """Queue a delivery again now."""
-    from gateway import deliveries
+    from gateway.follow_up import deliveries
     click.echo(json.dumps(_call(deliveries.resend, runtime(), delivery_id, "cli")))
 
 
@@ -149,7 +149,7 @@ def deliveries_resend(delivery_id):
 @with_runtime
 def worker_command(once, limit):
     """Run queued jobs: client callbacks and unknown-outcome follow-ups (many workers may run)."""
-    from gateway import jobs
+    from gateway.follow_up import jobs
     rt = runtime()
     ran = jobs.work(rt, once=once, limit=limit, poll_seconds=rt.config.WORKER_POLL_SECONDS)
     click.echo(f"ran {ran} job(s)")
@@ -170,7 +170,7 @@ def services_create(definition):
 @with_runtime
 def transactions_recover(older_than, every):
     """Settle payments a crashed worker left unfinished (once, or on a schedule with --every)."""
-    from gateway.recovery import recover
+    from gateway.follow_up.recovery import recover
     while True:
         settled = recover(runtime(), older_than)
         for ref, status in settled.items():
@@ -186,7 +186,7 @@ def transactions_recover(older_than, every):
 @click.option("--state", type=click.Choice(["queued", "done", "manual"]), default="manual", show_default=True)
 def transactions_unknown(app_id, state):
     """List follow-ups of UNKNOWN payments (manual: waiting for an operator)."""
-    from gateway import unknown_outcome
+    from gateway.follow_up import unknown_outcome
     rows = _call(unknown_outcome.list_follow_ups, runtime(), app_id, state, 500)
     if not rows:
         click.echo(f"No {state} unknown-outcome follow-ups found.")
@@ -230,7 +230,7 @@ def functions_import(directory):
 @click.argument("source", type=click.File())
 def functions_import_mospay(source):
     """Import an original MosPay installation's functions (a .sql file) into schema mospay_legacy."""
-    from gateway import legacy
+    from gateway.functions import legacy
     imported = _call(legacy.import_functions, runtime(), source.read(), "cli")
     for item in imported:
         click.echo(f"{item['name']}{'' if item['mospay_convention'] else ' (helper: not in the MosPay convention)'}")
@@ -243,7 +243,7 @@ def functions_import_mospay(source):
 @click.password_option(help="First password; the user must change it at first sign-in.")
 def users_create(username, role, password):
     """Create a user (prompts for the first password)."""
-    from gateway import users
+    from gateway.admin import users
     click.echo(json.dumps(_call(users.create_user, runtime(), {"username": username, "role": role,
                                                                "password": password}, "cli")))
 
@@ -273,7 +273,7 @@ def onboard_command(definition):
 @click.option("--slow-seconds", default=10.0, show_default=True)
 def simulator_command(port, slow_seconds):
     """Run the MTN-MoMo-like simulator."""
-    from gateway.simulator import main
+    from gateway.simulators.mtn_momo import main
     main(["--port", str(port), "--slow-seconds", str(slow_seconds)])
 
 

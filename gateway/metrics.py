@@ -19,7 +19,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from gateway.circuit import CLOSED, HALF_OPEN, OPEN
+from gateway.hot_path.circuit import CLOSED, HALF_OPEN, OPEN
 from gateway.runtime import runtime
 
 HTTP_REQUESTS = Counter("mospay_http_requests_total", "HTTP requests by endpoint and status",

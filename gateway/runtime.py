@@ -10,12 +10,12 @@ import threading
 
 from flask import current_app
 
-from gateway.circuit import CircuitBoard
 from gateway.db import Database, sandbox_url
-from gateway.forwarder import Forwarder
 from gateway.functions import runner
-from gateway.rate_limits import AbuseLimits
-from gateway.registry import Registry
+from gateway.hot_path.circuit import CircuitBoard
+from gateway.hot_path.forwarder import Forwarder
+from gateway.hot_path.rate_limits import AbuseLimits
+from gateway.hot_path.registry import Registry
 from gateway.security.credential_cache import CredentialCache
 from gateway.security.sealed import Sealer
 

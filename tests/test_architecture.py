@@ -58,10 +58,11 @@ def test_the_import_graph_has_no_cycle(graph):
 
 def test_the_job_runner_imports_none_of_its_handlers():
     """Handlers register themselves (``@jobs.handler``); the runner does not import back, not even late."""
-    tree = ast.parse((GATEWAY / "jobs.py").read_text())
+    tree = ast.parse((GATEWAY / "follow_up" / "jobs.py").read_text())
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom | ast.Import)
                 for alias in node.names}
-    assert not imported & {"deliveries", "unknown_outcome", "gateway.deliveries", "gateway.unknown_outcome"}
+    handlers = {"deliveries", "unknown_outcome"}
+    assert not imported & {*handlers, *(f"gateway.follow_up.{name}" for name in handlers)}
 
 
 @pytest.mark.parametrize("fact, home", [
@@ -73,3 +74,15 @@ def test_each_job_has_one_home(fact, home):
     """Settling a payment and running a route are written once; everything else calls them."""
     holders = sorted(p.name for p in GATEWAY.rglob("*.py") if fact in p.read_text())
     assert holders == [home], f"{fact!r} appears in {holders}"
+
+
+def test_the_tree_shows_the_lifecycle():
+    """A newcomer sees the hot path, the follow-up work and administration as folders, tests mirroring them."""
+    tests = GATEWAY.parent / "tests"
+    for package, modules in {"hot_path": ("payments", "pipeline", "settlement", "forwarder", "client_auth"),
+                             "follow_up": ("jobs", "deliveries", "unknown_outcome", "recovery", "provider_callbacks",
+                                           "status_query"),
+                             "admin": ("onboarding", "users", "routes_config", "reports")}.items():
+        assert all((GATEWAY / package / f"{m}.py").is_file() for m in modules), package
+        assert (tests / package).is_dir(), f"tests/{package} should mirror gateway/{package}"
+    assert len(list(GATEWAY.glob("*.py"))) <= 12, "modules at the top are the infrastructure only"

@@ -40,5 +40,5 @@ def test_no_secret_reaches_the_log(integrator, downstream, caplog):
 
     text = caplog.text + "".join(json.dumps(r.__dict__, default=str) for r in caplog.records)
     assert pin not in text and password not in text and integrator.auth[1] not in text
-    payment_lines = [r for r in caplog.records if r.name == "gateway.payments"]
+    payment_lines = [r for r in caplog.records if r.name == "gateway.hot_path.payments"]
     assert payment_lines and payment_lines[0].msisdn == "*********456"

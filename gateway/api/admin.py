@@ -4,11 +4,11 @@ from functools import wraps
 
 from flask import Blueprint, g, request
 
-from gateway import onboarding, users
+from gateway.admin import onboarding, users
+from gateway.admin.roles import ROLES, WRITE_ROLES
 from gateway.api import json_body, json_response
-from gateway.client_auth import parse_basic
 from gateway.errors import Forbidden, Unauthorized
-from gateway.roles import ROLES, WRITE_ROLES
+from gateway.hot_path.client_auth import parse_basic
 from gateway.runtime import runtime
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1/admin")

@@ -2,10 +2,11 @@
 
 from flask import Blueprint, g, request
 
-from gateway import deliveries, onboarding, unknown_outcome
+from gateway.admin import onboarding
 from gateway.api import json_body, json_response
 from gateway.api.admin import WRITE_ROLES, admin_required
 from gateway.errors import ValidationFailed
+from gateway.follow_up import deliveries, unknown_outcome
 from gateway.runtime import runtime
 
 bp = Blueprint("admin_callbacks_api", __name__, url_prefix="/api/v1/admin")

@@ -2,11 +2,11 @@
 
 from flask import Blueprint, g, request
 
+from gateway.admin.roles import FUNCTION_ROLES
 from gateway.api import json_body, json_response
 from gateway.api.admin import admin_required
 from gateway.errors import ValidationFailed
 from gateway.functions import workbench
-from gateway.roles import FUNCTION_ROLES
 from gateway.runtime import runtime
 
 bp = Blueprint("admin_functions_api", __name__, url_prefix="/api/v1/admin/functions")

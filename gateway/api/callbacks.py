@@ -6,10 +6,10 @@ import time
 import psycopg
 from flask import Blueprint, g, request
 
-from gateway import callbacks
 from gateway.api import json_response
 from gateway.db import Q
 from gateway.errors import DatabaseUnavailable, MosPayError
+from gateway.follow_up import provider_callbacks as callbacks
 from gateway.runtime import runtime
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,10 @@ import psycopg
 from flask import Blueprint, g, request
 
 from gateway.api import json_body, json_response
-from gateway.client_auth import authenticate_client, issue_client_token
 from gateway.db import Q
 from gateway.errors import DatabaseUnavailable, MosPayError, Unauthorized
-from gateway.payments import PaymentProcessor, RequestInfo, transaction_status
+from gateway.hot_path.client_auth import authenticate_client, issue_client_token
+from gateway.hot_path.payments import PaymentProcessor, RequestInfo, transaction_status
 from gateway.runtime import runtime
 
 log = logging.getLogger(__name__)

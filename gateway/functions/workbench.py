@@ -15,11 +15,11 @@ from psycopg import errors as pg_errors
 from psycopg.pq import ExecStatus
 from psycopg.types.json import Jsonb
 
-from gateway import call_spec
 from gateway.db import FUNCTION_SCHEMA, Q
 from gateway.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from gateway.functions import catalogue, runner
 from gateway.functions.templates import render
+from gateway.hot_path import call_spec
 
 MAX_SOURCE_BYTES = 200_000
 SIGNATURES = {

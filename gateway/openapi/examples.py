@@ -1,6 +1,6 @@
 """Realistic examples: the demo client ``akaliza`` paying through ``mtnmomorwa``/``collection``/``payment``."""
 
-from gateway.demo import DEMO_CLIENT, DEMO_SERVICE
+from gateway.admin.demo import DEMO_CLIENT, DEMO_SERVICE
 from gateway.openapi.schemas import error_catalogue
 
 APP_ID = DEMO_CLIENT["app_id"]

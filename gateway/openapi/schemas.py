@@ -1,6 +1,6 @@
 """Component schemas of the OpenAPI description, built from the schemas the switch validates with.
 
-Request bodies reuse ``gateway.admin_schemas`` and ``gateway.fields`` (the very
+Request bodies reuse ``gateway.admin.schemas`` and ``gateway.hot_path.fields`` (the very
 schemas the views enforce); answers are described here, next to the code that
 builds them. Python's ``\\Z`` end anchor becomes ``$`` so that JavaScript tools
 (Swagger UI, Postman) read the patterns with the same meaning.
@@ -8,12 +8,12 @@ builds them. Python's ``\\Z`` end anchor becomes ``$`` so that JavaScript tools
 
 import copy
 
-from gateway import admin_schemas
+from gateway.admin import schemas as admin_schemas
+from gateway.admin.users import ROLES
 from gateway.errors import MosPayError
-from gateway.fields import ENVELOPE_CODES, ENVELOPE_SCHEMA, FIELD_TYPES, SECRET_CODES, SERVICE_CODES
 from gateway.functions import workbench
-from gateway.settlement import ANSWER_STATES, STATES
-from gateway.users import ROLES
+from gateway.hot_path.fields import ENVELOPE_CODES, ENVELOPE_SCHEMA, FIELD_TYPES, SECRET_CODES, SERVICE_CODES
+from gateway.hot_path.settlement import ANSWER_STATES, STATES
 
 REF = "#/components/schemas/"
 _FIELD_MEANINGS = {

@@ -3,7 +3,7 @@
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
-from gateway import users
+from gateway.admin import users
 from gateway.errors import MosPayError, Unauthorized
 from gateway.portal.blueprint import bp
 from gateway.portal.extensions import login_manager

@@ -5,9 +5,9 @@ from functools import wraps
 from flask import Blueprint, redirect, request, url_for
 from flask_login import current_user
 
+from gateway.admin.roles import FUNCTION_ROLES, ROLES, WRITE_ROLES
 from gateway.errors import Forbidden
 from gateway.portal.extensions import csrf
-from gateway.roles import FUNCTION_ROLES, ROLES, WRITE_ROLES
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 

@@ -17,10 +17,10 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from gateway.fields import FIELD_TYPES, SERVICE_CODES
-from gateway.onboarding import DEFAULT_TEMPLATE
-from gateway.roles import ROLE_DESCRIPTIONS, ROLES
-from gateway.settlement import STATES
+from gateway.admin.onboarding import DEFAULT_TEMPLATE
+from gateway.admin.roles import ROLE_DESCRIPTIONS, ROLES
+from gateway.hot_path.fields import FIELD_TYPES, SERVICE_CODES
+from gateway.hot_path.settlement import STATES
 
 METHODS = ("POST", "GET", "PUT", "PATCH", "DELETE")
 STATUSES = ("", *STATES)

@@ -1,4 +1,4 @@
--- Functions imported from an original MosPay installation (gateway/legacy.py).
+-- Functions imported from an original MosPay installation (gateway/functions/legacy.py).
 
 -- name: legacy_functions
 SELECT p.proname AS name, oidvectortypes(p.proargtypes) AS argument_types,

@@ -1,4 +1,4 @@
--- Live updates of the portal's transactions page (gateway/live.py): index lookups only.
+-- Live updates of the portal's transactions page (gateway/admin/live.py): index lookups only.
 
 -- name: live_cursor
 SELECT coalesce(max(id), 0) AS id FROM mospay.transactions

@@ -1,4 +1,4 @@
--- Read-only queries of the portal's reports (gateway/reports.py).
+-- Read-only queries of the portal's reports (gateway/admin/reports.py).
 -- Optional filters are NULL when unset: one plan, no SQL built from strings.
 
 -- name: report_today

@@ -14,7 +14,7 @@ FROM mospay.transactions
 WHERE client_id = %(client_id)s AND unique_id = %(unique_id)s
 
 -- name: settle_transaction
--- The one settlement statement (gateway/settlement.py): compare-and-set from the expected states, and with it,
+-- The one settlement statement (gateway/hot_path/settlement.py): compare-and-set from the expected states, and with it,
 -- as asked, the API log row, the on_unknown follow-up job (%(job)s not null) and the client's signed callback
 -- (%(notify)s, final states, clients with a callback_url). A NULL downstream value keeps what the row holds.
 WITH settled AS (

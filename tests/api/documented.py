@@ -1,6 +1,6 @@
 """Checks that an answer is what the OpenAPI description documents."""
 
-from gateway.fields import FieldValidator
+from gateway.hot_path.fields import FieldValidator
 
 
 def validator(spec, schema):

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from gateway.demo import DEMO_SERVICE
-from gateway.fields import check_field_definitions, compile_validator
+from gateway.admin.demo import DEMO_SERVICE
+from gateway.hot_path.fields import check_field_definitions, compile_validator
 from gateway.openapi import examples as ex
 from gateway.openapi.postman import render
 from gateway.openapi.spec import build_spec
@@ -179,7 +179,7 @@ def test_client_tokens_and_auth_failures_are_as_documented(spec, integrator):
 def test_the_admin_examples_go_through_the_live_switch_as_documented(spec, admin, downstream):
     client = admin.post("/clients", {**ex.ADMIN["client_create"], "app_id": unique_name("shop")})
     app_id = check(spec, "/api/v1/admin/clients", "post", client)["app_id"]
-    # Route "payment": tests/test_routes_config.py derives function names from any route file assuming it.
+    # Route "payment": tests/admin/test_routes_config.py derives function names from any route file assuming it.
     service = admin.post("/services", {**ex.ADMIN["service_create"], "microservice": unique_name("ms"),
                                        "route": "payment", "url": downstream.url + "/pay"})
     key = {k: check(spec, "/api/v1/admin/services", "post", service)[k] for k in ("microservice", "service", "route")}

@@ -8,8 +8,8 @@ import pytest
 import requests
 import yaml
 
-from gateway import routes_config
-from gateway.recovery import recover
+from gateway.admin import routes_config
+from gateway.follow_up.recovery import recover
 from tests.factories import Integrator
 from tests.servers import clean_env, free_port, start_app, stop_app, worker_pids
 

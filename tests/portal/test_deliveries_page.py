@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.test_callbacks import notify, pending
+from tests.follow_up.test_provider_callbacks import notify, pending
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from gateway import live
-from tests.test_callbacks import notify, pending
+from gateway.admin import live
+from tests.follow_up.test_provider_callbacks import notify, pending
 
 
 @pytest.fixture

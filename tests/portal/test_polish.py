@@ -5,8 +5,8 @@ import re
 
 import pytest
 
+from gateway.admin.roles import ROLES
 from gateway.portal.filters import when
-from gateway.roles import ROLES
 from tests.factories import unique_name
 
 

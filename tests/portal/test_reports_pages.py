@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from gateway import reports
+from gateway.admin import reports
 
 # The provider's answer per amount (f004): one payment in each state a downstream can cause.
 ANSWERS = {

@@ -3,12 +3,12 @@
 from flask import render_template, request, url_for
 from flask_login import current_user
 
-from gateway import onboarding
+from gateway.admin import onboarding
+from gateway.admin.roles import WRITE_ROLES
 from gateway.errors import MosPayError
 from gateway.portal.blueprint import bp, roles_required
 from gateway.portal.forms import AssignForm, ClientForm
 from gateway.portal.views import act, action_form, confirm_page, confirmed, form_failed, secret_page
-from gateway.roles import WRITE_ROLES
 from gateway.runtime import runtime
 
 ROTATE_CONSEQUENCE = "Its current username and password stop working at once; the new ones are shown once."

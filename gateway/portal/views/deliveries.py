@@ -3,10 +3,11 @@
 from flask import render_template, request, url_for
 from flask_login import current_user
 
-from gateway import deliveries, onboarding
+from gateway.admin import onboarding
+from gateway.admin.roles import WRITE_ROLES
+from gateway.follow_up import deliveries
 from gateway.portal.blueprint import bp, roles_required
 from gateway.portal.views import act, action_form
-from gateway.roles import WRITE_ROLES
 from gateway.runtime import runtime
 
 

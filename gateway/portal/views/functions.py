@@ -3,13 +3,13 @@
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from gateway.admin.roles import FUNCTION_ROLES
 from gateway.errors import MosPayError, ValidationFailed
 from gateway.functions import workbench
 from gateway.portal import samples
 from gateway.portal.blueprint import bp, roles_required
 from gateway.portal.forms import FunctionEditForm, RegenerateForm, RollbackForm, TestRunForm
 from gateway.portal.views import act, action_form, confirm_page, confirmed, form_failed
-from gateway.roles import FUNCTION_ROLES
 from gateway.runtime import runtime
 
 

@@ -2,7 +2,7 @@
 
 from flask import Response, request
 
-from gateway import live
+from gateway.admin import live
 from gateway.portal.blueprint import bp
 from gateway.runtime import runtime
 

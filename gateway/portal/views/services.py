@@ -5,13 +5,13 @@ import re
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from gateway import onboarding, reports
+from gateway.admin import onboarding, reports
+from gateway.admin.roles import WRITE_ROLES
 from gateway.errors import MosPayError, NotFound
 from gateway.functions.templates import available_templates
 from gateway.portal.blueprint import bp, roles_required
 from gateway.portal.forms import ServiceForm
 from gateway.portal.views import act, action_form, form_failed
-from gateway.roles import WRITE_ROLES
 from gateway.runtime import runtime
 
 _ROW_PROBLEM = re.compile(r"^fields\[(\d+)\]\.?(\w*)$")

@@ -2,7 +2,7 @@
 
 from flask import render_template, request
 
-from gateway import onboarding, reports
+from gateway.admin import onboarding, reports
 from gateway.portal.blueprint import bp
 from gateway.portal.forms import STATUSES
 from gateway.portal.views import page_number

@@ -3,12 +3,12 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from gateway import users
+from gateway.admin import users
+from gateway.admin.roles import WRITE_ROLES
 from gateway.errors import MosPayError
 from gateway.portal.blueprint import bp, roles_required
 from gateway.portal.forms import UserForm
 from gateway.portal.views import act, action_form, form_failed
-from gateway.roles import WRITE_ROLES
 from gateway.runtime import runtime
 
 

@@ -1,0 +1,1 @@
+"""Administration: onboarding, users, route files, reports, the demo and the portal's live feed."""

@@ -1,0 +1,269 @@
+"""Read-only reports for the portal: dashboard, transactions, API logs, audit log, routes.
+
+Nothing here writes. Every query lives in ``sql/queries/reports.sql``;
+optional filters are passed as ``None`` so one query serves every filter.
+"""
+
+import datetime as dt
+import math
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from gateway.admin import routes_config
+from gateway.db import Q
+from gateway.errors import NotFound
+from gateway.hot_path.payments import STAGES
+from gateway.hot_path.settlement import FAILED, PENDING, RECEIVED, REJECTED, SUCCESS, UNKNOWN
+
+PER_PAGE = 25
+# Payment states whose answer's "code" says what went wrong.
+ERROR_STATES = frozenset({FAILED, UNKNOWN, REJECTED})
+# The dashboard chart's stacking order, bottom up; each state has its own colour (portal.css).
+CHART_STATES = (SUCCESS, PENDING, RECEIVED, UNKNOWN, REJECTED, FAILED)
+
+
+@dataclass
+class Page:
+    """One page of a list, with what pagination needs."""
+
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self):
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self):
+        return self.page > 1
+
+    @property
+    def has_next(self):
+        return self.page < self.pages
+
+
+@dataclass
+class Totals:
+    """Counts and successful volume (per currency) of a set of transactions."""
+
+    count: int = 0
+    success: int = 0
+    completed: int = 0
+    volume: dict = field(default_factory=dict)  # currency (None: the service has no f005) → Decimal
+    labels: dict = field(default_factory=dict)
+
+    @property
+    def success_rate(self):
+        """Share of completed transactions that succeeded, in percent (``None`` when none completed)."""
+        return None if not self.completed else round(100 * self.success / self.completed, 1)
+
+    @property
+    def volumes(self):
+        """``[(currency, amount)]`` with an amount, currencies in order (no currency last)."""
+        return sorted(((c, v) for c, v in self.volume.items() if v), key=lambda cv: (cv[0] is None, cv[0] or ""))
+
+    def add(self, row):
+        """Count one ``report_today`` row in."""
+        self.count += row["count"]
+        self.success += row["success"]
+        self.completed += row["completed"]
+        self.volume[row["currency"]] = self.volume.get(row["currency"], Decimal(0)) + Decimal(row["volume"])
+
+
+@dataclass
+class Dashboard:
+    """Today's figures, the last 24 hours by hour, and the latest traffic."""
+
+    today: Totals
+    by_client: list
+    by_service: list
+    hourly: list
+    recent_transactions: list
+    recent_api_calls: list
+
+
+def _grouped(rows, *label_keys, limit=20):
+    """``Totals`` per distinct ``label_keys`` of ``rows``, busiest first, at most ``limit``."""
+    groups = {}
+    for row in rows:
+        labels = {key: row[key] for key in label_keys}
+        groups.setdefault(tuple(labels.values()), Totals(labels=labels)).add(row)
+    return sorted(groups.values(), key=lambda t: (-t.count, *map(str, t.labels.values())))[:limit]
+
+
+def _hours(rows):
+    """``[{hour, count, states: {status: n}}]`` from ``report_hourly``'s rows (one per hour and state)."""
+    hours = {}
+    for row in rows:
+        states = hours.setdefault(row["hour"], {})
+        if row["status"] is not None:
+            states[row["status"]] = row["count"]
+    return [{"hour": hour, "count": sum(states.values()), "states": states} for hour, states in hours.items()]
+
+
+def dashboard(rt):
+    """Everything the dashboard shows."""
+    with rt.db.connection() as conn:
+        rows = conn.execute(Q.report_today).fetchall()
+        hourly = _hours(conn.execute(Q.report_hourly))
+    today = Totals()
+    for row in rows:
+        today.add(row)
+    return Dashboard(today, _grouped(rows, "app_id", "name"), _grouped(rows, "microservice", "service", "route"),
+                     hourly, transactions(rt, {}, per_page=8).items, api_logs(rt, {}, per_page=8).items)
+
+
+def _date(value):
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _text(value, limit=200):
+    value = (value or "").strip()
+    return value[:limit] or None
+
+
+def _int(value):
+    return int(value) if isinstance(value, str) and value.isdigit() and len(value) < 10 else None
+
+
+def shown_error(row):
+    """The error code a transaction or API log row shows.
+
+    The switch's own error when it answered one; else, for a failed, rejected or unknown payment, the
+    ``code`` its answer carries (``PROVIDER_ERROR``, ``PAYER_NOT_FOUND``…), which is no error of the switch.
+    """
+    if row.get("error_code"):
+        return row["error_code"]
+    return row.get("answer_code") if row.get("status") in ERROR_STATES else None
+
+
+def _with_error(rows):
+    for row in rows:
+        row["error"] = shown_error(row)
+    return rows
+
+
+def _paged(rt, query, params, page, per_page):
+    page = max(1, page or 1)
+    rows = _with_error(rt.db.fetch_all(query, {**params, "limit": per_page, "offset": (page - 1) * per_page}))
+    total = rows[0]["total"] if rows else 0
+    return Page(rows, page, per_page, total)
+
+
+def transaction_filters(args):
+    """The transaction filters from a query string, cleaned (unknown or malformed values dropped)."""
+    return {"app_id": _text(args.get("client"), 40), "service": _text(args.get("service"), 130),
+            "status": _text(args.get("status"), 12), "unique_id": _text(args.get("f010"), 64),
+            "date_from": _date(args.get("from")), "date_to": _date(args.get("to"))}
+
+
+def transactions(rt, filters, page=1, per_page=PER_PAGE):
+    """A page of transactions, newest first, filtered by ``transaction_filters``."""
+    params = {"app_id": None, "service": None, "status": None, "unique_id": None,
+              "date_from": None, "date_to": None, **filters}
+    return _paged(rt, Q.report_transactions, params, page, per_page)
+
+
+def transaction(rt, ref):
+    """One transaction by its reference, with its stage timeline and API log rows."""
+    try:
+        ref = uuid.UUID(str(ref))
+    except ValueError:
+        raise NotFound("No transaction with this reference.") from None
+    row = rt.db.fetch_one(Q.report_transaction, {"ref": ref})
+    if row is None:
+        raise NotFound("No transaction with this reference.")
+    logs = _paged(rt, Q.report_api_logs, {**_no_log_filters(), "transaction_id": row["id"]}, 1, 50).items
+    related = rt.db.fetch_all(Q.report_related_transactions, {
+        "client_id": row["client_id"], "id": row["id"], "unique_id": row["unique_id"],
+        "provider_ref": row["provider_ref"]})
+    return {**row, "error": shown_error(row), "timeline": timeline(row["timings"] or {}), "api_logs": logs,
+            "related": related}
+
+
+def timeline(timings):
+    """Stage timings (ms each) as ``[{stage, label, start_ms, ms}]`` in request order, plus the total."""
+    stages, start = [], 0.0
+    for stage in STAGES:  # the hot path's order (jsonb forgets it)
+        if stage in timings:
+            ms = float(timings[stage])
+            stages.append({"stage": stage, "label": STAGES[stage], "start_ms": start, "ms": ms})
+            start += ms
+    total = float(timings.get("total", start))
+    return {"stages": stages, "total_ms": max(total, start)}
+
+
+def _no_log_filters():
+    return {"app_id": None, "http_status": None, "transaction_id": None, "date_from": None, "date_to": None}
+
+
+def api_log_filters(args):
+    """The API log filters from a query string, cleaned."""
+    return {"app_id": _text(args.get("client"), 40), "http_status": _int(args.get("status")),
+            "date_from": _date(args.get("from")), "date_to": _date(args.get("to"))}
+
+
+def api_logs(rt, filters, page=1, per_page=PER_PAGE):
+    """A page of API log rows, newest first."""
+    return _paged(rt, Q.report_api_logs, {**_no_log_filters(), **filters}, page, per_page)
+
+
+def audit_filters(args):
+    """The audit log filters from a query string, cleaned."""
+    return {"actor": _text(args.get("actor"), 64), "action": _text(args.get("action"), 64),
+            "date_from": _date(args.get("from")), "date_to": _date(args.get("to"))}
+
+
+def audit_log(rt, filters, page=1, per_page=PER_PAGE):
+    """A page of the audit log (who, what, before/after), newest first."""
+    params = {"actor": None, "action": None, "date_from": None, "date_to": None, **filters}
+    return _paged(rt, Q.report_audit_log, params, page, per_page)
+
+
+def audit_actions(rt):
+    """Every action name the audit log holds, for the filter."""
+    return [row["action"] for row in rt.db.fetch_all(Q.report_audit_actions)]
+
+
+def routes(rt, app_id=None):
+    """Every client-service route with its effective YAML document."""
+    result = []
+    for row in rt.db.fetch_all(Q.report_routes, {"app_id": app_id}):
+        names = (row["request_function"], row["response_function"])
+        document = routes_config.route_document(row["app_id"], row, names, row["enabled"], row["settings"])
+        result.append({**row, "yaml": routes_config.dump(document)})
+    return result
+
+
+def _chart_states(hourly):
+    """The states to draw, in stacking order: ``CHART_STATES`` first, then any other state seen."""
+    seen = {state for row in hourly for state in row["states"]}
+    return [*CHART_STATES, *sorted(seen - set(CHART_STATES))]
+
+
+def hourly_chart(hourly, width=720, height=200, pad=28):
+    """Bar geometry of the last 24 h, one stacked segment per state, for a server-rendered SVG."""
+    peak = max([r["count"] for r in hourly] + [1])
+    scale = (height - 2 * pad) / peak
+    slot = (width - 2 * pad) / max(len(hourly), 1)
+    states = _chart_states(hourly)
+    bars = []
+    for index, row in enumerate(hourly):
+        x, top = pad + index * slot + slot * 0.15, height - pad
+        segments = []
+        for state in states:
+            count = row["states"].get(state, 0)
+            if count:
+                top -= count * scale
+                segments.append({"state": state, "count": count, "y": round(top, 1), "h": round(count * scale, 1)})
+        bars.append({"x": round(x, 1), "w": round(slot * 0.7, 1), "hour": row["hour"], "count": row["count"],
+                     "y": round(top, 1), "h": round(height - pad - top, 1), "segments": segments})
+    ticks = sorted({0, peak // 2, peak})
+    return {"width": width, "height": height, "pad": pad, "bars": bars, "peak": peak, "states": states,
+            "ticks": [{"value": t, "y": round(height - pad - t * scale, 1)} for t in ticks]}

@@ -1,0 +1,92 @@
+"""JSON Schemas of the admin API's request bodies."""
+
+from gateway.admin.roles import ROLES
+from gateway.hot_path.fields import FieldValidator
+from gateway.hot_path.forwarder import METHODS
+from gateway.naming import MAX_PART_LENGTH, NAME_PART
+
+_NAME = {"type": "string", "pattern": NAME_PART.pattern, "maxLength": MAX_PART_LENGTH}
+_URL = {"type": "string", "pattern": r"^https?://[^\s/$.?#][^\s]*\Z", "maxLength": 2000}
+_AMOUNT = {"type": "string", "pattern": r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,4})?\Z"}
+_CURRENCY = {"type": "string", "pattern": r"^[A-Z]{3}\Z"}
+
+CLIENT_CREATE = FieldValidator({
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "pattern": r"^[^\x00-\x1f]*\S[^\x00-\x1f]*\Z", "maxLength": 200},
+        "app_id": _NAME,
+        "callback_url": {"anyOf": [_URL, {"type": "null"}]},
+    },
+    "required": ["name"],
+    "additionalProperties": False,
+})
+
+SERVICE_CREATE = FieldValidator({
+    "type": "object",
+    "properties": {
+        "microservice": _NAME, "service": _NAME, "route": _NAME, "url": _URL,
+        "method": {"enum": list(METHODS)},
+        "timeout_ms": {"type": "integer", "minimum": 100, "maximum": 60000},
+        "template": {"type": "string", "maxLength": 64},
+        # Checked here, with everything else, so one answer names every problem of a payload.
+        "fields": {"type": "array", "maxItems": 6, "x-field-definitions": True},
+        # Request-function plugins (sql/functions/plugins/) and their settings, kept in services.settings.
+        "plugins": {"type": "array", "items": {"type": "string", "maxLength": 64}, "uniqueItems": True,
+                    "maxItems": 10},
+        "risk": {"type": "object", "additionalProperties": False, "required": ["max_amount"], "properties": {
+            "max_amount": _AMOUNT, "currency": _CURRENCY}},
+        "fx": {"type": "object", "additionalProperties": False, "required": ["settlement_currency"], "properties": {
+            "settlement_currency": _CURRENCY, "decimals": {"type": "integer", "minimum": 0, "maximum": 4}}},
+        # Inbound provider callbacks: the HMAC-SHA256 signature to require (the secret is sealed at rest and
+        # never shown again) and the key of the response function's data that holds the provider's reference.
+        "callback": {"type": "object", "additionalProperties": False,
+                     "dependentRequired": {"hmac_header": ["secret"], "secret": ["hmac_header"]}, "properties": {
+                         "hmac_header": {"type": "string", "pattern": r"^[A-Za-z0-9-]{1,64}\Z"},
+                         "secret": {"type": "string", "minLength": 16, "maxLength": 200},
+                         "provider_ref_field": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,63}\Z"}}},
+    },
+    "required": ["microservice", "service", "route", "url"],
+    "additionalProperties": False,
+})
+
+CLIENT_CALLBACK = FieldValidator({
+    "type": "object",
+    "properties": {"callback_url": {"anyOf": [_URL, {"type": "null"}]}},
+    "required": ["callback_url"],
+    "additionalProperties": False,
+})
+
+ASSIGNMENT = FieldValidator({
+    "type": "object",
+    "properties": {"microservice": _NAME, "service": _NAME, "route": _NAME},
+    "required": ["microservice", "service", "route"],
+    "additionalProperties": False,
+})
+
+PASSWORD_CHANGE = FieldValidator({
+    "type": "object",
+    "properties": {
+        "current_password": {"type": "string", "maxLength": 72},
+        "new_password": {"type": "string", "minLength": 10, "maxLength": 72},
+    },
+    "required": ["current_password", "new_password"],
+    "additionalProperties": False,
+})
+
+USER_UPDATE = FieldValidator({
+    "type": "object",
+    "properties": {"role": {"enum": list(ROLES)}, "active": {"type": "boolean"}},
+    "minProperties": 1,
+    "additionalProperties": False,
+})
+
+USER_CREATE = FieldValidator({
+    "type": "object",
+    "properties": {
+        "username": {"type": "string", "pattern": r"^[A-Za-z0-9_.@-]{1,64}\Z"},
+        "role": {"enum": list(ROLES)},
+        "password": {"type": "string", "minLength": 10, "maxLength": 72},
+    },
+    "required": ["username", "role", "password"],
+    "additionalProperties": False,
+})

@@ -1,0 +1,155 @@
+"""Inbound provider callbacks: a provider's notification settles a PENDING or UNKNOWN payment.
+
+verify signature → run the route's CALLBACK function (sandboxed) → lock the
+payment → move it to SUCCESS or FAILED → record → acknowledge. A final
+payment is never changed: a late or repeated notification is acknowledged
+and recorded as ``ignored``. A payment still ``RECEIVED`` (its synchronous
+answer not yet stored) is refused with 409 so the provider sends it again.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from psycopg.types.json import Jsonb
+
+from gateway.db import Q
+from gateway.errors import (
+    CallbackNotReady,
+    CallbackSignatureInvalid,
+    FunctionError,
+    InvalidCallbackResult,
+    RouteNotFound,
+    TransactionNotFound,
+)
+from gateway.functions import runner
+from gateway.hot_path import call_spec
+from gateway.hot_path.settlement import FINAL, OPEN, RECEIVED, Settlement, settle
+from gateway.jsondoc import parse_object
+from gateway.naming import NAME_PART, callback_function_name
+from gateway.security.sealed import signature_matches
+
+log = logging.getLogger(__name__)
+_PRIVATE_HEADERS = {"authorization", "proxy-authorization", "cookie"}
+_LOCK_BY = {"transaction_ref": Q.lock_transaction_by_ref, "unique_id": Q.lock_transaction_by_unique_id,
+            "provider_ref": Q.lock_transaction_by_provider_ref}
+
+
+@dataclass
+class CallbackOutcome:
+    """What the switch did with a notification and what the provider is answered."""
+
+    outcome: str  # applied, ignored, unmatched, not_ready, failed
+    http_status: int = 200
+    body: dict = field(default_factory=dict)
+    transaction_id: int | None = None
+    client_id: int | None = None
+
+
+def find_route(rt, app_id, microservice, route_name):
+    """The route whose CALLBACK function serves this URL, or ``RouteNotFound``."""
+    if not all(isinstance(p, str) and NAME_PART.fullmatch(p) for p in (app_id, microservice, route_name)):
+        raise RouteNotFound()
+    route = rt.registry.callback_route(callback_function_name(app_id, microservice, route_name))
+    if route is None or route.callback_sql is None:
+        raise RouteNotFound("No callback function for this app, microservice and route.")
+    return route
+
+
+def verify_signature(rt, route, raw, headers):
+    """Refuse (401, nothing changes) a notification whose HMAC-SHA256 the service requires and it lacks."""
+    header = route.callback.get("hmac_header")
+    if not header:
+        return
+    secret = rt.sealer.open(route.callback.get("secret_sealed", ""))
+    if secret is None:
+        log.error("callback secret of %s cannot be opened (MOSPAY_SEAL_KEY changed?)", route.callback_function)
+        raise CallbackSignatureInvalid()
+    if not signature_matches(secret, raw, headers.get(header)):
+        log.warning("callback for %s refused: bad or missing %s", route.callback_function, header)
+        raise CallbackSignatureInvalid()
+
+
+def receive(rt, app_id, microservice, route_name, raw, headers):
+    """Handle one notification; returns a ``CallbackOutcome`` or raises the error the provider gets."""
+    route = find_route(rt, app_id, microservice, route_name)
+    verify_signature(rt, route, raw, headers)
+    payload = parse_object(raw)  # a provider's notification is a JSON object, like every body here
+    mapped = _map(rt, route, payload, headers)
+    with rt.db.transaction() as conn:
+        outcome = _apply(conn, route, payload, mapped)
+    if outcome.outcome == "unmatched":
+        raise TransactionNotFound(f"No payment of this route has {mapped.match_key} {mapped.match_value!r}.")
+    if outcome.outcome == "not_ready":
+        raise CallbackNotReady(transaction_ref=outcome.body.get("transaction_ref"))
+    return outcome
+
+
+def _map(rt, route, payload, headers):
+    public_headers = {k.lower(): v for k, v in headers.items() if k.lower() not in _PRIVATE_HEADERS}
+    context = {**route.context, "received_at": datetime.now(UTC).isoformat(), "callback": True}
+    try:
+        with rt.functions_db.connection() as conn:
+            result = runner.call(conn, route.callback_sql, (payload, public_headers, context),
+                                 rt.config.FUNCTION_TIMEOUT_MS)
+        return call_spec.parse_callback(result)
+    except runner.FunctionFailure as failure:
+        _record_failure(rt, route, payload, failure.detail)
+        raise FunctionError("The route's callback function failed; nothing was changed.") from None
+    except ValueError as problem:
+        _record_failure(rt, route, payload, str(problem))
+        raise InvalidCallbackResult(f"{InvalidCallbackResult.message} {problem}; nothing was changed.") from None
+
+
+def _record_failure(rt, route, payload, detail):
+    with rt.db.connection() as conn:
+        _record(conn, route, None, "failed", None, None, payload, None, detail)
+
+
+def _lock(conn, route, mapped):
+    if mapped.match_key == "transaction_ref":
+        try:
+            uuid.UUID(mapped.match_value)
+        except ValueError:
+            return None
+    return conn.execute(_LOCK_BY[mapped.match_key], {"client_service_id": route.client_service_id,
+                                                     "client_id": route.client_id,
+                                                     "value": mapped.match_value}).fetchone()
+
+
+def _apply(conn, route, payload, mapped):
+    """Inside one transaction: lock the payment, settle it if it is open and the news is final, record."""
+    answer = mapped.answer
+    row = _lock(conn, route, mapped)  # FOR UPDATE: a callback and a status query never settle twice
+    if row is None:
+        _record(conn, route, None, "unmatched", None, None, payload, answer, f"no payment with that "
+                f"{mapped.match_key}")
+        return CallbackOutcome("unmatched", 404, client_id=route.client_id)
+    before = row["status"]
+    if before == RECEIVED:
+        _record(conn, route, row["id"], "not_ready", before, before, payload, answer, "synchronous answer pending")
+        return CallbackOutcome("not_ready", 409, {"transaction_ref": row["ref"]}, row["id"], route.client_id)
+    if before not in OPEN or answer["status"] not in FINAL:
+        detail = (f"already final ({before})" if before not in OPEN
+                  else f"not a final state ({answer['status']})")
+        _record(conn, route, row["id"], "ignored", before, before, payload, answer, detail)
+        return CallbackOutcome("ignored", 200, _ack(mapped, "ignored"), row["id"], route.client_id)
+    # The row is locked: the compare-and-set cannot miss, and the client is told by callback.
+    settle(conn, row["id"], OPEN, Settlement.from_answer(answer, row["ref"], row["unique_id"],
+                                                         "settled by a provider callback"), notify_client=True)
+    _record(conn, route, row["id"], "applied", before, answer["status"], payload, answer, None)
+    log.info("payment %s %s → %s by provider callback", row["ref"], before, answer["status"],
+             extra={"transaction_ref": row["ref"], "status": answer["status"]})
+    return CallbackOutcome("applied", 200, _ack(mapped, "applied"), row["id"], route.client_id)
+
+
+def _ack(mapped, outcome):
+    return mapped.ack if mapped.ack is not None else {"received": True, "outcome": outcome}
+
+
+def _record(conn, route, transaction_id, outcome, before, after, payload, answer, detail):
+    conn.execute(Q.insert_provider_callback, {
+        "client_service_id": route.client_service_id, "transaction_id": transaction_id, "outcome": outcome,
+        "status_before": before, "status_after": after, "payload": Jsonb(payload),
+        "result": Jsonb(answer) if answer is not None else None, "detail": detail})

@@ -1,0 +1,300 @@
+"""The hot path: one payment message from parsed body to stored answer.
+
+parse → validate → resolve → claim → request function → forward →
+response function → persist. The transaction row is committed before
+anything is forwarded; a timeout is UNKNOWN, never FAILED.
+"""
+
+import hashlib
+import logging
+import os
+import re
+import socket
+import time
+from dataclasses import dataclass, field
+
+import orjson
+import psycopg
+from psycopg.types.json import Jsonb
+
+from gateway import metrics
+from gateway.db import Q
+from gateway.errors import (
+    AppIdMismatch,
+    DatabaseUnavailable,
+    InProgress,
+    ModifiedRequest,
+    MosPayError,
+    Rejected,
+    RouteDisabled,
+    RouteNotFound,
+    TransactionNotFound,
+    UpstreamCircuitOpen,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from gateway.hot_path import settlement
+from gateway.hot_path.fields import ENVELOPE_SCHEMA, ENVELOPE_VALIDATOR, SECRET_CODES, validate_message
+from gateway.hot_path.forwarder import FailureKind
+from gateway.hot_path.pipeline import RoutePipeline, lap_timer
+from gateway.hot_path.settlement import FAILED, RECEIVED, REJECTED, STATUS_HTTP, UNKNOWN, ApiLog, Settlement
+from gateway.security.masking import mask_headers, mask_message, mask_msisdn, scrub, scrub_text, secret_values
+
+log = logging.getLogger(__name__)
+
+UNIQUE_ID = re.compile(ENVELOPE_SCHEMA["f010"]["pattern"][1:-2])  # the f010 rule, without its anchors
+
+# The stages the hot path times, in order, with what each covers; they add up to the total.
+STAGES = {"auth": "authenticated and body read", "validate": "validated and route resolved",
+          "claim": "unique id claimed", "request_function": "request function",
+          "forward": "forwarded and answered", "response_function": "response function"}
+
+
+@dataclass
+class Outcome:
+    """What the API layer sends back."""
+
+    http_status: int
+    body: dict
+    headers: dict = field(default_factory=dict)
+
+
+@dataclass
+class RequestInfo:
+    """The HTTP facts the API log records."""
+
+    method: str
+    path: str
+    remote_addr: str
+    started: float
+
+
+def payload_hash(message):
+    """Canonical hash of a message: key order ignored, secrets left out."""
+    canonical = {k: v for k, v in message.items() if k not in SECRET_CODES}
+    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).digest()
+
+
+def resolve(registry, client, message):
+    """Validate the envelope and find the route, or raise the precise error."""
+    validate_message(ENVELOPE_VALIDATOR, message)
+    if message["f003"] != client.app_id:
+        raise AppIdMismatch()
+    route = registry.route(client.app_id, message["f000"], message["f001"], message["f002"])
+    if route is None:
+        raise RouteNotFound()
+    if not route.enabled:
+        raise RouteDisabled()
+    validate_message(route.validator, message)
+    return route
+
+
+class PaymentProcessor:
+    """Runs the lifecycle of one message: the route, the claimed payment and what is known so far."""
+
+    def __init__(self, rt, client, message, info):
+        self.rt, self.client, self.message, self.info = rt, client, message, info
+        self.secrets = secret_values(message)
+        self.timings = {}
+        self.lap = lap_timer(self.timings, info.started)
+        self.lap("auth")  # from the request's arrival: authentication and reading the body
+        self.route = self.context = self.ref = self.transaction_id = None
+        self.downstream_request = self.downstream_status = self.downstream_response = None
+        self.error_detail = self.provider_ref = None
+
+    def process(self):
+        """Run every stage and return the client's ``Outcome``."""
+        try:
+            self.route = resolve(self.rt.registry, self.client, self.message)
+            self.lap("validate")
+            with self.rt.db.connection() as conn:
+                replay = self._claim(conn)
+            self.lap("claim")
+        except MosPayError as error:  # refused before the claim (invalid, in progress, modified): timed too
+            self._time(error.headers)
+            raise
+        if replay is not None:
+            self._time(replay.headers)
+            return replay
+        self.context = {**self.route.context, "transaction_ref": self.ref, "transaction_id": self.transaction_id,
+                        "unique_id": self.message["f010"]}
+        pipeline = RoutePipeline(self.rt, self.route, self.context, self.lap)
+        try:
+            status, outcome = self._run(pipeline)
+        except DatabaseUnavailable as error:
+            status, outcome = (UNKNOWN if pipeline.sent else FAILED), self._error(error)
+        except Exception:  # noqa: BLE001 - an accepted payment must still end in a recorded state
+            log.exception("payment %s failed unexpectedly", self.ref)
+            self.error_detail = "unexpected error in the switch; see the server log"
+            status, outcome = (UNKNOWN if pipeline.sent else FAILED), self._error(MosPayError())
+        outcome = self._finish(status, outcome)
+        self._log(outcome)
+        return outcome
+
+    def _log(self, outcome):
+        body, route = outcome.body, f"{self.route.microservice}.{self.route.service}.{self.route.route}"
+        metrics.observe_payment(self.client.app_id, route, body["status"], self.timings)
+        log.info("payment %s %s", self.ref, body["status"], extra={
+            "transaction_ref": self.ref, "app_id": self.client.app_id, "unique_id": self.message["f010"],
+            "route": route, "status": body["status"], "http_status": outcome.http_status,
+            "error_code": body.get("error", {}).get("code"),
+            "msisdn": mask_msisdn(self.message["f006"]) if self.message.get("f006") else None,
+            "timings_ms": self.timings})
+
+    def _claim(self, conn):
+        """Own (client, f010) and return ``None``, or the ``Outcome`` a repeated message gets."""
+        params = {"client_id": self.client.id, "client_service_id": self.route.client_service_id,
+                  "unique_id": self.message["f010"], "payload_hash": payload_hash(self.message),
+                  "request": Jsonb(mask_message(self.message)), "lease_owner": worker_identity(),
+                  "lease_seconds": lease_seconds(self.rt.config, self.route)}
+        row = conn.execute(Q.claim_transaction, params).fetchone()
+        if row is not None:
+            self.transaction_id, self.ref = row["id"], row["ref"]
+            return None
+        existing = conn.execute(Q.find_claimed_transaction, params).fetchone()
+        if existing is None:  # claimed and gone between two statements: cannot happen, but be exact
+            raise InProgress()
+        if bytes(existing["payload_hash"]) != params["payload_hash"]:
+            raise ModifiedRequest(transaction_ref=existing["ref"])
+        if existing["status"] == RECEIVED:
+            raise InProgress(transaction_ref=existing["ref"])
+        return Outcome(existing["http_status"], existing["answer"], {"Idempotent-Replayed": "true"})
+
+    def _run(self, pipeline):
+        """``(status, Outcome)`` of the route run; the call and answer are kept for the record."""
+        run = pipeline.run(self.message, mask_message(self.message))
+        if run.spec is not None:
+            self._record_call(run)
+        if run.failure is not None:
+            self.error_detail = scrub_text(run.failure.detail, self.secrets)
+            error = run.failure.error
+            error.message = scrub_text(error.message, self.secrets)
+            # A request function failing means nothing was sent; a response function failing after the call
+            # went out means the provider may have moved money.
+            return (UNKNOWN if run.sent else FAILED), self._error(error)
+        if run.kind == "reject":
+            return REJECTED, self._error(Rejected(run.reject["message"], details={"reason": run.reject["code"]}))
+        if run.result is not None and run.result.failure is FailureKind.CIRCUIT_OPEN:
+            return FAILED, self._error(UpstreamCircuitOpen())
+        self.provider_ref = provider_ref(run.answer, self.route)
+        if run.result is not None and run.result.failure is not None:
+            return self._transport_error(run.result.failure, run.answer)
+        return run.answer["status"], Outcome(STATUS_HTTP[run.answer["status"]],
+                                             settlement.answer_body(run.answer, self.ref, self.message["f010"]))
+
+    def _record_call(self, run):
+        spec = run.spec
+        self.downstream_request = scrub(
+            {"url": scrub_text(spec["url"], self.secrets), "method": spec["method"],
+             "headers": mask_headers(spec["headers"]), "body": spec["body"], "timeout_ms": spec["timeout_ms"]},
+            self.secrets)
+        if run.result is not None and run.result.failure is not FailureKind.CIRCUIT_OPEN:
+            self.downstream_status = run.result.status_code
+            self.downstream_response = scrub(run.result.as_json(), self.secrets)
+
+    def _transport_error(self, kind, answer):
+        # The switch, not the function, decides the state after a transport failure, and says what happened
+        # when the call may have gone out (a template's "could not be reached" would mislead there).
+        if kind is FailureKind.NOTHING_SENT:
+            return FAILED, self._error(UpstreamUnavailable(answer["message"] or None))
+        if kind is FailureKind.TIMEOUT:
+            return UNKNOWN, self._error(UpstreamTimeout())
+        return UNKNOWN, self._error(UpstreamUnavailable("The downstream call failed mid-flight; the outcome is "
+                                                        "unknown."))
+
+    def _error(self, error):
+        error.transaction_ref = self.ref
+        return Outcome(error.status, error.to_dict(), dict(error.headers))
+
+    def _finish(self, status, outcome):
+        """Settle the claimed payment (RECEIVED → ``status``) with its API log row, in one statement.
+
+        A payment that left RECEIVED meanwhile (recovery settled it) keeps the stored state, which is
+        what the client is answered. If the database is down, the error carries the reference.
+        """
+        self.timings["total"] = round((time.perf_counter() - self.info.started) * 1000, 3)
+        # The answer is stored and replayed: no secret may ride in it, even echoed by a provider.
+        body = scrub({**outcome.body, "status": status, "unique_id": self.message["f010"]}, self.secrets)
+        outcome = Outcome(outcome.http_status, body, outcome.headers)
+        result = Settlement(status, body, outcome.http_status, error_code=body.get("error", {}).get("code"),
+                            error_detail=self.error_detail, downstream_request=self.downstream_request,
+                            downstream_status=self.downstream_status, downstream_response=self.downstream_response,
+                            provider_ref=self.provider_ref, timings=self.timings)
+        api_log = ApiLog(self.info.method, self.info.path, self.info.remote_addr, self.timings["total"])
+        try:
+            settled = self._settle(result, api_log)
+        except DatabaseUnavailable as error:
+            # The row stays RECEIVED; `flask transactions recover` settles it.
+            error.transaction_ref = self.ref
+            raise
+        if settled is None:
+            outcome = self._stored_outcome()
+        self.lap("finish")
+        self._time(outcome.headers)
+        return outcome
+
+    def _time(self, headers):
+        """Add the ``Server-Timing`` header of the stages run so far, with the total."""
+        self.timings["total"] = round((time.perf_counter() - self.info.started) * 1000, 3)
+        headers["Server-Timing"] = server_timing(self.timings)
+
+    def _settle(self, result, api_log):
+        try:
+            with self.rt.db.connection() as conn:
+                return settlement.settle(conn, self.transaction_id, (RECEIVED,), result, route=self.route,
+                                         api_log=api_log)
+        except psycopg.DataError:
+            # Something the provider sent cannot be stored as jsonb: keep the outcome, drop the raw copy.
+            log.warning("payment %s: downstream data could not be stored; recording the outcome only", self.ref)
+            result.downstream_request = result.downstream_response = None
+            with self.rt.db.connection() as conn:
+                return settlement.settle(conn, self.transaction_id, (RECEIVED,), result, route=self.route,
+                                         api_log=api_log)
+
+    def _stored_outcome(self):
+        row = self.rt.db.fetch_one(Q.find_claimed_transaction, {"client_id": self.client.id,
+                                                                "unique_id": self.message["f010"]})
+        log.warning("payment %s was settled %s by another path before its answer; answering that",
+                    self.ref, row["status"])
+        return Outcome(row["http_status"], row["answer"])
+
+
+_HOST = socket.gethostname()
+LEASE_GRACE_SECONDS = 10
+
+
+def worker_identity():
+    """Who holds a claim: host and process."""
+    return f"{_HOST}:{os.getpid()}"
+
+
+def lease_seconds(config, route):
+    """The longest this payment can stay in flight, plus a grace: both functions at their time limit, every
+    attempt the route's retry policy allows at the longest call timeout, and three pool waits. Known at
+    claim time, so the lease never needs renewing on the hot path."""
+    attempts = max(1, min(int((route.context["route"].get("retry") or {}).get("max_attempts", 1)), 5))
+    return (2 * config.FUNCTION_TIMEOUT_MS + attempts * config.MAX_TIMEOUT_MS) / 1000 + \
+        3 * config.DB_POOL_TIMEOUT + LEASE_GRACE_SECONDS
+
+
+def provider_ref(answer, route):
+    """The provider's own reference in a response function's answer (``data[route.provider_ref_field]``)."""
+    value = answer["data"].get(route.provider_ref_field)
+    return str(value)[:200] if isinstance(value, str | int) and not isinstance(value, bool) and value != "" else None
+
+
+def server_timing(timings):
+    """``Server-Timing`` header value from stage timings in ms."""
+    return ", ".join(f"{stage};dur={ms}" for stage, ms in timings.items())
+
+
+def transaction_status(db, client, unique_id):
+    """The stored state and answer of a client's transaction."""
+    if not UNIQUE_ID.fullmatch(unique_id):
+        raise TransactionNotFound()
+    row = db.fetch_one(Q.transaction_status, {"client_id": client.id, "unique_id": unique_id})
+    if row is None:
+        raise TransactionNotFound()
+    return {"transaction_ref": row["ref"], "unique_id": row["unique_id"], "status": row["status"],
+            "answer": row["answer"], "created_at": row["created_at"].isoformat(),
+            "completed_at": row["completed_at"].isoformat() if row["completed_at"] else None}

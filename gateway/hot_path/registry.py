@@ -1,0 +1,208 @@
+"""The in-memory table of clients and routes every request is resolved against.
+
+Loaded from the database at start, swapped whole on reload (readers never
+see half a table), and reloaded when any instance announces a change on
+the ``mospay_registry`` channel, plus periodically as a safety net.
+"""
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import orjson
+import psycopg
+from psycopg import sql
+
+from gateway.db import FUNCTION_SCHEMA, Q
+from gateway.hot_path.fields import compile_validator
+
+log = logging.getLogger(__name__)
+CHANNEL = "mospay_registry"
+
+
+@dataclass(frozen=True)
+class ClientEntry:
+    """What authentication needs to know of a client."""
+
+    id: int
+    app_id: str
+    name: str
+    username: str
+    password_hash: str
+    credential_version: int
+    active: bool
+
+
+@dataclass(frozen=True)
+class RouteEntry:
+    """A client's route, with everything the hot path needs precomputed."""
+
+    client_service_id: int
+    client_id: int
+    app_id: str
+    microservice: str
+    service: str
+    route: str
+    url: str
+    method: str
+    timeout_ms: int
+    enabled: bool
+    request_function: str
+    response_function: str
+    validator: object = field(repr=False)
+    request_sql: sql.Composed = field(repr=False)
+    response_sql: sql.Composed = field(repr=False)
+    context: dict = field(repr=False)
+    callback_function: str | None = None
+    callback_sql: sql.Composed | None = field(default=None, repr=False)
+    # The service's "callback" settings: hmac_header, secret_sealed, provider_ref_field (never in context).
+    callback: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def provider_ref_field(self):
+        """The key of the response function's ``data`` that holds the provider's reference."""
+        return self.callback.get("provider_ref_field", "provider_ref")
+
+    @property
+    def key(self):
+        return (self.app_id, self.microservice, self.service, self.route)
+
+
+def _function_call(query, name):
+    return sql.SQL(query).format(schema=sql.Identifier(FUNCTION_SCHEMA), function=sql.Identifier(name))
+
+
+def _validator(fields, cache):
+    # Many routes share a service's fields: compile each distinct definition once per reload.
+    key = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+    if key not in cache:
+        cache[key] = compile_validator(fields)
+    return cache[key]
+
+
+def callback_url(public_url, app_id, microservice, route):
+    """Where a provider posts its notifications for a route."""
+    return f"{public_url}/api/v1/callbacks/{app_id}/{microservice}/{route}"
+
+
+def _route_entry(row, validators, public_url=None):
+    overrides = row["route_settings"]
+    upstream = {"url": row["url"], "method": row["method"], "timeout_ms": row["timeout_ms"],
+                **overrides.get("upstream", {})}
+    settings = {**row["service_settings"], **{k: v for k, v in overrides.items() if k not in ("upstream", "fields")}}
+    callback = settings.pop("callback", None) or {}  # holds a sealed secret: never handed to a function
+    if row["callback_function"] and public_url and "callback_url" not in settings:
+        settings["callback_url"] = callback_url(public_url, row["app_id"], row["microservice"], row["route"])
+    return RouteEntry(
+        client_service_id=row["client_service_id"], client_id=row["client_id"], app_id=row["app_id"],
+        microservice=row["microservice"], service=row["service"], route=row["route"],
+        url=upstream["url"], method=upstream["method"], timeout_ms=upstream["timeout_ms"], enabled=row["enabled"],
+        request_function=row["request_function"], response_function=row["response_function"],
+        validator=_validator(overrides.get("fields", row["fields"]), validators),
+        request_sql=_function_call(Q.call_request_function, row["request_function"]),
+        response_sql=_function_call(Q.call_response_function, row["response_function"]),
+        callback_function=row["callback_function"], callback=callback,
+        callback_sql=_function_call(Q.call_callback_function, row["callback_function"])
+        if row["callback_function"] else None,
+        context={
+            "client": {"app_id": row["app_id"], "name": row["client_name"]},
+            "service": {"microservice": row["microservice"], "service": row["service"], "route": row["route"],
+                        **upstream},
+            "route": settings,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent view of clients and routes, swapped whole on reload."""
+
+    clients: dict
+    routes: dict
+    callbacks: dict = field(default_factory=dict)  # routes by CALLBACK function name
+
+
+class Registry:
+    """Clients by App-ID and routes by (app_id, microservice, service, route)."""
+
+    def __init__(self, db, public_url=None):
+        self._db = db
+        self.public_url = public_url
+        self.snapshot = Snapshot({}, {})
+        self._reload_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._listener = None
+
+    def reload(self):
+        """Read every client and route again and swap the tables in one step."""
+        with self._reload_lock, self._db.connection() as conn:
+            clients = {row["app_id"]: ClientEntry(**row) for row in conn.execute(Q.load_clients)}
+            routes, validators = {}, {}
+            for row in conn.execute(Q.load_routes):
+                try:
+                    entry = _route_entry(row, validators, self.public_url)
+                except Exception:  # noqa: BLE001 - one bad route must not stop every other from loading
+                    log.exception("route %s/%s/%s/%s cannot be loaded; it answers 404 until fixed",
+                                  row["app_id"], row["microservice"], row["service"], row["route"])
+                    continue
+                routes[entry.key] = entry
+        callbacks = {entry.callback_function: entry for entry in routes.values() if entry.callback_function}
+        self.snapshot = Snapshot(clients, routes, callbacks)
+        log.debug("registry loaded: %d clients, %d routes", len(clients), len(routes))
+
+    @property
+    def clients(self):
+        return self.snapshot.clients
+
+    @property
+    def routes(self):
+        return self.snapshot.routes
+
+    def client(self, app_id):
+        """The client with this App-ID, or ``None``."""
+        return self.snapshot.clients.get(app_id)
+
+    def route(self, app_id, microservice, service, route):
+        """The route for this key, or ``None``."""
+        return self.snapshot.routes.get((app_id, microservice, service, route))
+
+    def callback_route(self, callback_function):
+        """The route whose CALLBACK function has this name, or ``None``."""
+        return self.snapshot.callbacks.get(callback_function)
+
+    def start_listening(self, reload_seconds):
+        """Reload on every ``mospay_registry`` notification, and every ``reload_seconds``."""
+        self._stop.clear()
+        thread = threading.Thread(target=self._listen, args=(reload_seconds,), name="registry-listener", daemon=True)
+        thread.start()
+        self._listener = thread
+        return thread
+
+    def stop(self):
+        """Stop the listener thread and wait for it (it exits within a second)."""
+        self._stop.set()
+        if self._listener is not None and self._listener is not threading.current_thread():
+            self._listener.join(timeout=3)
+        self._listener = None
+
+    def _listen(self, reload_seconds):
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._db.url, autocommit=True, connect_timeout=3) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
+                    self.reload()  # catch up on anything missed while disconnected
+                    self._wait_for_changes(conn, reload_seconds)
+            except Exception:  # noqa: BLE001 - the listener must survive any outage
+                log.warning("registry listener lost its connection; retrying", exc_info=True)
+                self._stop.wait(1.0)
+
+    def _wait_for_changes(self, conn, reload_seconds):
+        waited = 0.0
+        while not self._stop.is_set():
+            changed = False
+            for _ in conn.notifies(timeout=1.0, stop_after=1):
+                changed = True
+            waited = 0.0 if changed else waited + 1.0
+            if changed or waited >= reload_seconds:
+                self.reload()
+                waited = 0.0

@@ -1,0 +1,78 @@
+"""Field definitions compile to validators that name every bad field."""
+
+import pytest
+
+from gateway.admin import schemas as admin_schemas
+from gateway.errors import ValidationFailed
+from gateway.hot_path.fields import check_field_definitions, compile_validator, validate_message
+
+ENVELOPE = {"f000": "ms", "f001": "svc", "f002": "route", "f003": "app", "f010": "tx-1"}
+
+
+def problems(fields, **message):
+    try:
+        validate_message(compile_validator(fields), {**ENVELOPE, **message})
+    except ValidationFailed as error:
+        return error.details
+    return {}
+
+
+@pytest.mark.parametrize("value, ok", [
+    ("10", True), ("10.50", True), (10, True), ("0.0001", False), ("1e3", False), (10.5, False),
+    (True, False), ("", False), ("01", False), ("1000001", False),
+])
+def test_amounts_are_exact_decimals_within_bounds(value, ok):
+    fields = [{"code": "f004", "name": "amount", "type": "amount", "required": True, "min": "0.01", "max": 1000000}]
+    assert (problems(fields, f004=value) == {}) is ok
+
+
+def test_a_custom_pattern_adds_to_the_type_pattern():
+    fields = [{"code": "f006", "name": "msisdn", "type": "msisdn", "pattern": "^2507"}]
+    assert problems(fields, f006="250788123456") == {}
+    assert problems(fields, f006="254788123456") == {"f006": "has an invalid format"}
+
+
+def test_enums_and_lengths():
+    fields = [{"code": "f005", "name": "c", "type": "enum", "values": ["RWF", "USD"]},
+              {"code": "f009", "name": "n", "type": "string", "min": 2, "max": 4}]
+    assert problems(fields, f005="EUR", f009="x") == {"f005": "must be one of RWF, USD",
+                                                      "f009": "must be at least 2 characters"}
+
+
+def test_fields_a_service_does_not_define_are_refused():
+    assert problems([], f004="1") == {"f004": "is not a field of this service"}
+
+
+def test_definitions_are_checked_field_by_field():
+    assert check_field_definitions("nope") == {"fields": "must be a list of field definitions"}
+    assert check_field_definitions([{"code": "f004", "name": "a", "type": "enum"}]) == {
+        "fields[0].values": "must be a non-empty list of strings for an enum"}
+    assert check_field_definitions([{"code": "f004", "name": "a", "type": "amount", "min": "1"}]) == {}
+
+
+@pytest.mark.parametrize("field", [
+    {"code": "f004", "name": "amount", "type": "amount", "min": "100", "max": "5.5"},
+    {"code": "f009", "name": "narration", "type": "string", "min": 10, "max": "3"},
+])
+def test_min_greater_than_max_is_refused_naming_the_field(field):
+    assert check_field_definitions([field]) == {
+        "fields[0].min": f"{field['name']}: min {field['min']} is greater than max {field['max']}"}
+    assert check_field_definitions([{**field, "max": field["min"]}]) == {}
+
+
+@pytest.mark.parametrize("code", ["f007", "f008"])
+@pytest.mark.parametrize("kind", [None, "string", "integer"])
+def test_f007_and_f008_must_be_secret(code, kind):
+    field = {"code": code, "name": "note", **({"type": kind} if kind else {})}
+    problem = check_field_definitions([field])["fields[0].type"]
+    assert f"{code} is always secret" in problem and "type must be secret" in problem
+    assert check_field_definitions([{**field, "type": "secret"}]) == {}
+
+
+def test_a_service_payload_names_every_problem_at_once():
+    payload = {"microservice": "Bad Name", "service": "s", "route": "r", "url": "ftp://x",
+               "fields": [{"code": "f004", "name": "a", "type": "amount", "min": "9", "max": "1"},
+                          {"code": "f007", "name": "note"}]}
+    with pytest.raises(ValidationFailed) as raised:
+        validate_message(admin_schemas.SERVICE_CREATE, payload)
+    assert set(raised.value.details) == {"microservice", "url", "fields[0].min", "fields[1].type"}
