@@ -10,8 +10,9 @@ import threading
 
 from flask import current_app
 
-from gateway.db import Database, sandbox_url
+from gateway.db import Database, Q, sandbox_url
 from gateway.functions import runner
+from gateway.functions.watchdog import Watchdog
 from gateway.hot_path.circuit import CircuitBoard
 from gateway.hot_path.forwarder import Forwarder
 from gateway.hot_path.rate_limits import AbuseLimits
@@ -30,9 +31,14 @@ class Runtime:
         self.credentials = CredentialCache(config.SECRET_KEY, config.CREDENTIAL_CACHE_SECONDS)
         self.limits = AbuseLimits(config.REDIS_URL or "memory://", config.CLIENT_RATE_LIMIT, config.AUTH_FAILURE_LIMIT)
         self.sealer = Sealer(config.SEAL_KEY or config.SECRET_KEY)  # opens the sealed callback signing secrets
+        self.watchdog = Watchdog(self._terminate_backend)  # ends function calls that outlive their limit
         self._db = self._functions_db = self._registry = None
         self._listening = False
         self._lock = threading.RLock()
+
+    def _terminate_backend(self, pid):
+        with self.db.connection() as conn:
+            conn.execute(Q.terminate_backend, (pid,))
 
     @property
     def db(self):

@@ -10,7 +10,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from gateway.db import Q
-from gateway.errors import from_database_error
+from gateway.errors import FunctionTimeout, from_database_error
 
 
 class FunctionFailure(Exception):
@@ -29,6 +29,26 @@ def configure_connection(timeout_ms):
         conn.execute(Q.set_function_timeout, (str(timeout_ms),))
 
     return configure
+
+
+def run(rt, query, args, rollback=False):
+    """Run a client function the one way every caller must: on the sandbox pool, under the statement
+    timeout, and watched from outside (``rt.watchdog``) so that catching ``query_canceled`` or switching
+    the timeout off cannot outlive the limit: such a call's backend is terminated and answers
+    ``FUNCTION_TIMEOUT``."""
+    timeout_ms = rt.config.FUNCTION_TIMEOUT_MS
+    with rt.functions_db.connection() as conn:
+        with rt.watchdog.guard(conn.info.backend_pid, timeout_ms / 1000) as watch:
+            try:
+                return call(conn, query, args, timeout_ms, rollback)
+            except psycopg.Error:
+                if not watch.fired:
+                    raise
+            finally:
+                if watch.fired:
+                    conn.close()  # terminated, or about to be: never back into the pool
+        raise FunctionFailure(FunctionTimeout(), "terminated by the switch: the function outlived its time limit "
+                                                 f"of {timeout_ms} ms (it caught or disabled the statement timeout)")
 
 
 def call(conn, query, args, timeout_ms, rollback=False):

@@ -236,30 +236,26 @@ def test_run(rt, name, request, response=None):
         raise ValidationFailed(details={"request": "must be an object of f000–f010 fields"})
     with rt.db.connection() as conn:
         row = _latest(conn, name)
-        route = rt.registry.route(row["app_id"], row["microservice"], row["service"], row["route"])
-        if route is None:
-            raise NotFound("The route is not loaded; is the client active?")
-        context = {**route.context, "transaction_ref": f"TEST-{uuid.uuid4()}", "transaction_id": None,
-                   "unique_id": request.get("f010"), "test_run": True}
-        try:
-            if row["kind"] == "request":
-                result = runner.call(conn, route.request_sql, (request, context), rt.config.FUNCTION_TIMEOUT_MS,
-                                     rollback=True)
-                verdict = _verdict(lambda: call_spec.parse_call_spec(result, rt.config.MAX_TIMEOUT_MS))
-            elif row["kind"] == "callback":
-                # ``request`` is the provider's notification; ``response`` (optional) its headers.
-                result = runner.call(conn, route.callback_sql, (request, response or {}, context),
-                                     rt.config.FUNCTION_TIMEOUT_MS, rollback=True)
-                verdict = _verdict(lambda: call_spec.parse_callback(result))
-            else:
-                if not isinstance(response, dict):
-                    raise ValidationFailed(details={"response": "must be an object like "
-                                                    '{"status_code": 200, "body": {...}}'})
-                result = runner.call(conn, route.response_sql, (request, response, context),
-                                     rt.config.FUNCTION_TIMEOUT_MS, rollback=True)
-                verdict = _verdict(lambda: call_spec.parse_answer(result))
-        except runner.FunctionFailure as failure:
-            return {"ok": False, "error": failure.error.code, "detail": failure.detail}
+    route = rt.registry.route(row["app_id"], row["microservice"], row["service"], row["route"])
+    if route is None:
+        raise NotFound("The route is not loaded; is the client active?")
+    context = {**route.context, "transaction_ref": f"TEST-{uuid.uuid4()}", "transaction_id": None,
+               "unique_id": request.get("f010"), "test_run": True}
+    if row["kind"] == "response" and not isinstance(response, dict):
+        raise ValidationFailed(details={"response": 'must be an object like {"status_code": 200, "body": {...}}'})
+    # Exactly the path a payment takes: the sandbox pool, the time limit, the watchdog; nothing it writes is kept.
+    query, args, check = {
+        "request": (route.request_sql, (request, context),
+                    lambda result: call_spec.parse_call_spec(result, rt.config.MAX_TIMEOUT_MS)),
+        # ``request`` is the provider's notification; ``response`` (optional) its headers.
+        "callback": (route.callback_sql, (request, response or {}, context), call_spec.parse_callback),
+        "response": (route.response_sql, (request, response, context), call_spec.parse_answer),
+    }[row["kind"]]
+    try:
+        result = runner.run(rt, query, args, rollback=True)
+    except runner.FunctionFailure as failure:
+        return {"ok": False, "error": failure.error.code, "detail": failure.detail}
+    verdict = _verdict(lambda: check(result))
     return {"ok": verdict is None, "result": result, "problem": verdict}
 
 

@@ -109,8 +109,7 @@ class RoutePipeline:
         return RouteRun(kind, **{kind: spec})
 
     def _call(self, query, args):
-        with self.rt.functions_db.connection() as conn:
-            return runner.call(conn, query, args, self.rt.config.FUNCTION_TIMEOUT_MS)
+        return runner.run(self.rt, query, args)
 
 
 def lap_timer(timings, start=None):

@@ -86,3 +86,7 @@ SELECT s.settings
 FROM mospay.client_services cs
 JOIN mospay.services s ON s.id = cs.service_id
 WHERE cs.id = %(client_service_id)s
+
+-- name: terminate_backend
+-- The function watchdog ends a call that outlived its limit (the switch's role may signal the sandbox's backends).
+SELECT pg_terminate_backend(%s) AS terminated

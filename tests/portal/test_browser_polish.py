@@ -44,12 +44,13 @@ def test_a_new_client_lands_on_its_page_ready_to_assign(admin_page, admin, downs
     service = admin.create_service(downstream.url)
     app_id = unique_name("land")
     admin_page.goto("/portal/clients/new")
-    admin_page.fill("#name", "Landing Shop")
+    admin_page.fill("#name", f"Landing Shop {app_id}")
     admin_page.fill("#app_id", app_id)
     admin_page.click("#create-client")
 
     admin_page.wait_for_selector("#cred-password")
-    assert admin_page.url.endswith(f"/portal/clients/{app_id}")
+    # portal.js replaces the address once the page has loaded: wait for it rather than race it.
+    admin_page.wait_for_url(f"**/portal/clients/{app_id}", timeout=5000)
     admin_page.select_option("#service", f"{service['microservice']}/collection/payment")
     admin_page.reload()
     assert admin_page.locator("#cred-password").count() == 0 and admin_page.locator("#assign-form").is_visible()
