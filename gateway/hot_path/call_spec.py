@@ -35,8 +35,12 @@ def parse_call_spec(result, max_timeout_ms):
     timeout_ms = result.get("timeout_ms", max_timeout_ms)
     if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or not 1 <= timeout_ms <= max_timeout_ms:
         raise ValueError(f"call spec 'timeout_ms' must be an integer from 1 to {max_timeout_ms}")
+    sensitive = result.get("sensitive") or []
+    if not isinstance(sensitive, list) or len(sensitive) > MAX_HEADERS or not all(
+            isinstance(p, str) and 0 < len(p) <= 200 for p in sensitive):
+        raise ValueError("call spec 'sensitive' must be a list of dotted paths such as \"body.pin_block\"")
     return "call", {"url": url, "method": method, "headers": headers, "body": result.get("body"),
-                    "timeout_ms": timeout_ms}
+                    "timeout_ms": timeout_ms, "sensitive": sensitive}
 
 
 def _is_http_url(url):

@@ -38,7 +38,16 @@ from gateway.hot_path.fields import ENVELOPE_SCHEMA, ENVELOPE_VALIDATOR, SECRET_
 from gateway.hot_path.forwarder import FailureKind
 from gateway.hot_path.pipeline import RoutePipeline, lap_timer
 from gateway.hot_path.settlement import FAILED, RECEIVED, REJECTED, STATUS_HTTP, UNKNOWN, ApiLog, Settlement
-from gateway.security.masking import mask_headers, mask_message, mask_msisdn, scrub, scrub_text, secret_values
+from gateway.security.masking import (
+    Secrets,
+    mask_headers,
+    mask_message,
+    mask_msisdn,
+    mask_paths,
+    scrub_text,
+    secret_values,
+    values_at,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +103,7 @@ class PaymentProcessor:
 
     def __init__(self, rt, client, message, info):
         self.rt, self.client, self.message, self.info = rt, client, message, info
-        self.secrets = secret_values(message)
+        self.secrets = Secrets(secret_values(message))  # f007/f008 until the route says which fields are secret
         self.timings = {}
         self.lap = lap_timer(self.timings, info.started)
         self.lap("auth")  # from the request's arrival: authentication and reading the body
@@ -106,6 +115,7 @@ class PaymentProcessor:
         """Run every stage and return the client's ``Outcome``."""
         try:
             self.route = resolve(self.rt.registry, self.client, self.message)
+            self.secrets = Secrets(secret_values(self.message, self.route.secret_codes))
             self.lap("validate")
             with self.rt.db.connection() as conn:
                 replay = self._claim(conn)
@@ -145,7 +155,7 @@ class PaymentProcessor:
         """Own (client, f010) and return ``None``, or the ``Outcome`` a repeated message gets."""
         params = {"client_id": self.client.id, "client_service_id": self.route.client_service_id,
                   "unique_id": self.message["f010"], "payload_hash": payload_hash(self.message),
-                  "request": Jsonb(mask_message(self.message)), "lease_owner": worker_identity(),
+                  "request": Jsonb(self._masked()), "lease_owner": worker_identity(),
                   "lease_seconds": lease_seconds(self.rt.config, self.route)}
         row = conn.execute(Q.claim_transaction, params).fetchone()
         if row is not None:
@@ -162,7 +172,7 @@ class PaymentProcessor:
 
     def _run(self, pipeline):
         """``(status, Outcome)`` of the route run; the call and answer are kept for the record."""
-        run = pipeline.run(self.message, mask_message(self.message))
+        run = pipeline.run(self.message, self._masked())
         if run.spec is not None:
             self._record_call(run)
         if run.failure is not None:
@@ -184,13 +194,20 @@ class PaymentProcessor:
 
     def _record_call(self, run):
         spec = run.spec
-        self.downstream_request = scrub(
-            {"url": scrub_text(spec["url"], self.secrets), "method": spec["method"],
-             "headers": mask_headers(spec["headers"]), "body": spec["body"], "timeout_ms": spec["timeout_ms"]},
-            self.secrets)
+        call = {"url": scrub_text(spec["url"], self.secrets), "method": spec["method"],
+                "headers": mask_headers(spec["headers"]), "body": spec["body"], "timeout_ms": spec["timeout_ms"]}
+        # What sits at the paths the call declared sensitive (a PIN block, a signature: not recognisable by
+        # value) becomes a secret too, so a provider echoing it back is scrubbed like the rest.
+        sensitive = spec.get("sensitive", ())
+        if sensitive:
+            self.secrets = Secrets((*self.secrets.values, *values_at(spec, sensitive)))
+        self.downstream_request = self.secrets.scrub(mask_paths(call, sensitive))
         if run.result is not None and run.result.failure is not FailureKind.CIRCUIT_OPEN:
             self.downstream_status = run.result.status_code
-            self.downstream_response = scrub(run.result.as_json(), self.secrets)
+            self.downstream_response = self.secrets.scrub(run.result.as_json())
+
+    def _masked(self):
+        return mask_message(self.message, self.route.secret_codes)
 
     def _transport_error(self, kind, answer):
         # The switch, not the function, decides the state after a transport failure, and says what happened
@@ -214,7 +231,7 @@ class PaymentProcessor:
         """
         self.timings["total"] = round((time.perf_counter() - self.info.started) * 1000, 3)
         # The answer is stored and replayed: no secret may ride in it, even echoed by a provider.
-        body = scrub({**outcome.body, "status": status, "unique_id": self.message["f010"]}, self.secrets)
+        body = self.secrets.scrub({**outcome.body, "status": status, "unique_id": self.message["f010"]})
         outcome = Outcome(outcome.http_status, body, outcome.headers)
         result = Settlement(status, body, outcome.http_status, error_code=body.get("error", {}).get("code"),
                             error_detail=self.error_detail, downstream_request=self.downstream_request,

@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 
 from gateway.db import FUNCTION_SCHEMA, Q
-from gateway.hot_path.fields import compile_validator
+from gateway.hot_path.fields import SECRET_CODES, compile_validator
 
 log = logging.getLogger(__name__)
 CHANNEL = "mospay_registry"
@@ -50,6 +50,7 @@ class RouteEntry:
     request_function: str
     response_function: str
     validator: object = field(repr=False)
+    secret_codes: tuple  # f007/f008 and every field the service types `secret`
     request_sql: sql.Composed = field(repr=False)
     response_sql: sql.Composed = field(repr=False)
     context: dict = field(repr=False)
@@ -80,6 +81,12 @@ def _validator(fields, cache):
     return cache[key]
 
 
+def secret_codes(fields):
+    """The codes masked everywhere for a route: f007/f008 always, and any field typed ``secret``."""
+    typed = (f["code"] for f in fields or () if f.get("type") == "secret" and f.get("code") not in SECRET_CODES)
+    return (*SECRET_CODES, *sorted(set(typed)))
+
+
 def callback_url(public_url, app_id, microservice, route):
     """Where a provider posts its notifications for a route."""
     return f"{public_url}/api/v1/callbacks/{app_id}/{microservice}/{route}"
@@ -99,6 +106,7 @@ def _route_entry(row, validators, public_url=None):
         url=upstream["url"], method=upstream["method"], timeout_ms=upstream["timeout_ms"], enabled=row["enabled"],
         request_function=row["request_function"], response_function=row["response_function"],
         validator=_validator(overrides.get("fields", row["fields"]), validators),
+        secret_codes=secret_codes(overrides.get("fields", row["fields"])),
         request_sql=_function_call(Q.call_request_function, row["request_function"]),
         response_sql=_function_call(Q.call_response_function, row["response_function"]),
         callback_function=row["callback_function"], callback=callback,

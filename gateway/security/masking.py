@@ -1,9 +1,17 @@
-"""Keeps secrets out of everything the switch stores or logs.
+"""Keeps secrets out of everything the switch stores, shows or logs.
 
-``f007``/``f008`` carry passwords and PINs: they are replaced before a
-message is stored, and any copy of their values a request function put
-into a downstream call (body, URL, headers) is scrubbed too.
+``f007``/``f008`` and every field a service types ``secret`` carry passwords
+and PINs: they are replaced before a message is stored, and any copy of
+their values — as sent, or in an obvious disguise (other case, reversed,
+base64, hex) — that a function put into a downstream call, an answer or an
+error message is scrubbed too. A call spec may also name ``sensitive``
+paths (``body.pin_block``, ``headers.Authorization``) whose values are
+masked whatever they hold: a PIN block or a signature cannot be recognised
+by value.
 """
+
+import base64
+import re
 
 from gateway.hot_path.fields import SECRET_CODES
 
@@ -12,46 +20,112 @@ SENSITIVE_HEADERS = ("authorization", "proxy-authorization", "cookie", "x-api-ke
                      "ocp-apim-subscription-key")
 _SENSITIVE_WORDS = ("password", "secret", "token", "pin", "key")
 
-
-def mask_message(message):
-    """Copy of a f000–f010 message with its secret fields masked."""
-    return {code: (MASK if code in SECRET_CODES and value not in (None, "") else value)
-            for code, value in message.items()}
-
-
 # Shorter secrets (a 4-digit PIN) are masked only where a value equals them:
 # masking them inside other text would mangle MSISDNs and amounts.
 MIN_EMBEDDED_SECRET = 8
-
-
-def secret_values(message):
-    """The secret strings in a message, for scrubbing."""
-    return tuple(str(message[code]) for code in SECRET_CODES if message.get(code) not in (None, ""))
-
-
 # In free text (error messages, URLs) even a 4-digit PIN is masked wherever it appears.
 MIN_SECRET_IN_TEXT = 4
 
 
-def scrub(value, secrets, min_embedded=MIN_EMBEDDED_SECRET):
-    """Deep copy of ``value`` with each secret masked: whole values always, embedded copies when long."""
-    if isinstance(value, str):
-        for secret in secrets:
-            if value == secret:
+def mask_message(message, codes=SECRET_CODES):
+    """Copy of a f000–f010 message with its secret fields (``codes``) masked."""
+    return {code: (MASK if code in codes and value not in (None, "") else value) for code, value in message.items()}
+
+
+def secret_values(message, codes=SECRET_CODES):
+    """The secret strings in a message (``codes``: the route's secret fields), for scrubbing."""
+    return tuple(str(message[code]) for code in codes if message.get(code) not in (None, ""))
+
+
+def disguises(secret):
+    """``secret`` as a function might pass it on: as is, reversed, base64 (standard and URL-safe, padded or
+    not) and hex, each of the text forms in any letter case (matched case-insensitively)."""
+    raw = secret.encode()
+    forms = {secret, secret[::-1], raw.hex()}
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw), base64.b64encode(raw[::-1])):
+        text = encoded.decode()
+        forms.update((text, text.rstrip("=")))
+    return forms
+
+
+class Secrets:
+    """The secret values of one message, compiled once into matchers for every disguise."""
+
+    def __init__(self, values=()):
+        self.values = tuple(values)
+        forms = {form for value in self.values for form in disguises(value)}
+        # Case-insensitive for the text forms; base64 is case-sensitive, but a false mask is harmless.
+        self._exact = {form.casefold() for form in forms}
+        self._embedded = _pattern({f for f in forms if len(f) >= MIN_EMBEDDED_SECRET})
+        self._in_text = _pattern({f for f in forms if len(f) >= MIN_SECRET_IN_TEXT})
+
+    def __bool__(self):
+        return bool(self.values)
+
+    def scrub(self, value, in_text=False):
+        """Deep copy of ``value`` with each secret masked: whole values always, embedded copies when long
+        (``in_text``: even short ones, for error messages and URLs)."""
+        if not self.values:
+            return value
+        pattern = self._in_text if in_text else self._embedded
+        return self._scrub(value, pattern)
+
+    def _scrub(self, value, pattern):
+        if isinstance(value, str):
+            if value.casefold() in self._exact:
                 return MASK
-            if len(secret) >= min_embedded and secret in value:
-                value = value.replace(secret, MASK)
+            return pattern.sub(MASK, value) if pattern is not None else value
+        if isinstance(value, dict):
+            return {key: self._scrub(item, pattern) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self._scrub(item, pattern) for item in value]
         return value
-    if isinstance(value, dict):
-        return {key: scrub(item, secrets, min_embedded) for key, item in value.items()}
-    if isinstance(value, list):
-        return [scrub(item, secrets, min_embedded) for item in value]
-    return value
+
+
+def _pattern(forms):
+    if not forms:
+        return None
+    return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)), re.IGNORECASE)
+
+
+def scrub(value, secrets, min_embedded=MIN_EMBEDDED_SECRET):
+    """Deep copy of ``value`` with each secret (``Secrets`` or plain values) masked in every disguise."""
+    secrets = secrets if isinstance(secrets, Secrets) else Secrets(secrets)
+    return secrets.scrub(value, in_text=min_embedded <= MIN_SECRET_IN_TEXT)
 
 
 def scrub_text(text, secrets):
     """``text`` (an error message, a URL) with every copy of a secret masked."""
     return scrub(text, secrets, MIN_SECRET_IN_TEXT)
+
+
+def mask_paths(document, paths):
+    """Copy of ``document`` with the value at each dotted path (``body.card.pin_block``) masked."""
+    for path in paths:
+        document = _mask_path(document, path.split("."))
+    return document
+
+
+def values_at(document, paths):
+    """The string values at the dotted ``paths`` of ``document`` (what a call declared sensitive)."""
+    found = []
+    for path in paths:
+        node = document
+        for key in path.split("."):
+            node = next((v for k, v in node.items() if k.lower() == key.lower()), None) \
+                if isinstance(node, dict) else None
+        if isinstance(node, str | int) and not isinstance(node, bool) and str(node):
+            found.append(str(node))
+    return found
+
+
+def _mask_path(node, keys):
+    if not keys or not isinstance(node, dict):
+        return node
+    match = next((k for k in node if k == keys[0] or k.lower() == keys[0].lower()), None)
+    if match is None:
+        return node
+    return {**node, match: MASK if len(keys) == 1 else _mask_path(node[match], keys[1:])}
 
 
 def mask_headers(headers):

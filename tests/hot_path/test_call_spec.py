@@ -8,7 +8,13 @@ from gateway.hot_path.call_spec import parse_answer, parse_call_spec
 def test_a_valid_call_gets_defaults():
     kind, spec = parse_call_spec({"url": "http://p.example/pay", "body": {"a": 1}}, 5000)
     assert kind == "call" and spec == {"url": "http://p.example/pay", "method": "POST", "headers": {},
-                                       "body": {"a": 1}, "timeout_ms": 5000}
+                                       "body": {"a": 1}, "timeout_ms": 5000, "sensitive": []}
+
+
+@pytest.mark.parametrize("sensitive", ["body.pin", [1], ["x" * 201], [""]])
+def test_sensitive_paths_must_be_a_list_of_dotted_paths(sensitive):
+    with pytest.raises(ValueError, match="sensitive"):
+        parse_call_spec({"url": "http://p.example/pay", "sensitive": sensitive}, 5000)
 
 
 def test_a_reject_is_passed_on():
