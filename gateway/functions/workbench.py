@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 
 from gateway.db import FUNCTION_SCHEMA, Q
 from gateway.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from gateway.functions import catalogue, runner
+from gateway.functions import catalogue, ddl, runner
 from gateway.functions.templates import render
 from gateway.hot_path import call_spec
 
@@ -125,6 +125,10 @@ def save(rt, name, source, actor, note=None):
     with rt.db.transaction() as conn:
         conn.execute(Q.lock_function, {"name": name})
         row = _latest(conn, name)
+        try:
+            ddl.check_function_source(source, name)  # parsed before anything runs: nothing else can ride along
+        except ValueError as problem:
+            raise FunctionRefused(f"The source was refused: {problem}. Nothing was changed.") from None
         before = _definitions(conn)
         _execute_single_command(conn, source)
         _check_result(conn, name, row["kind"], before)

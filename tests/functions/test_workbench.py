@@ -40,9 +40,9 @@ def test_a_good_edit_becomes_version_2_and_takes_effect(admin, integrator, downs
     ("CREATE OR REPLACE FUNCTION mospay_fn.\"{name}\"(request jsonb, context jsonb) RETURNS jsonb "
      "LANGUAGE sql SECURITY DEFINER AS $f$ SELECT request $f$", "SECURITY DEFINER"),
     ("CREATE OR REPLACE FUNCTION mospay_fn.\"{name}\"(request jsonb, context jsonb) RETURNS jsonb "
-     "LANGUAGE sql AS $f$ SELECT request $f$; DROP TABLE mospay.clients", "multiple commands"),
+     "LANGUAGE sql AS $f$ SELECT request $f$; DROP TABLE mospay.clients", "exactly one statement"),
     ("CREATE OR REPLACE FUNCTION mospay_fn.\"other_{name}\"(request jsonb, context jsonb) RETURNS jsonb "
-     "LANGUAGE sql AS $f$ SELECT request $f$", "only"),
+     "LANGUAGE sql AS $f$ SELECT request $f$", "must create"),
 ])
 def test_a_broken_edit_is_refused_and_the_live_function_untouched(admin, integrator, downstream, fn, source,
                                                                   expected):
