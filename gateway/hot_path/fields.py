@@ -91,6 +91,12 @@ def _field_pattern(validator, pattern, instance, schema):
         yield ValidationError("does not match the field's pattern")  # never echo the value: it may be a PIN
 
 
+def _max_bytes(validator, limit, instance, schema):
+    """Custom keyword ``x-max-bytes``: a string's UTF-8 length (bcrypt reads 72 bytes, not 72 characters)."""
+    if isinstance(instance, str) and len(encoded := instance.encode("utf-8", "surrogatepass")) > limit:
+        yield ValidationError(f"must be at most {limit} bytes in UTF-8 (this one is {len(encoded)} bytes)")
+
+
 def _field_definitions(validator, enabled, instance, schema):
     """Custom keyword ``x-field-definitions``: an admin's field list, checked with the rest of the payload."""
     if enabled and isinstance(instance, list):
@@ -105,7 +111,8 @@ def _is_int(checker, instance):
 
 FieldValidator = validators.extend(
     Draft202012Validator,
-    {"x-decimal-range": _decimal_range, "x-field-definitions": _field_definitions, "x-field-pattern": _field_pattern},
+    {"x-decimal-range": _decimal_range, "x-field-definitions": _field_definitions, "x-field-pattern": _field_pattern,
+     "x-max-bytes": _max_bytes},
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_int),
 )
 
