@@ -173,13 +173,14 @@ def _check_field_properties(field, where):
 def _check_pattern(field, where):
     pattern = field["pattern"]
     if not isinstance(pattern, str) or len(pattern) > MAX_PATTERN:
-        return {f"{where}.pattern": f"must be a regular expression of at most {MAX_PATTERN} characters"}
+        return {f"{where}.pattern": f"must be a valid regular expression of at most {MAX_PATTERN} characters"}
     try:
         compile_pattern(pattern)
     except ValueError as error:
         name = field.get("name") if isinstance(field.get("name"), str) else field.get("code")
-        return {f"{where}.pattern": (f"{name}: the pattern is not a regular expression the linear-time engine "
-                                     f"(RE2) accepts: {error} (backreferences and lookaround are not supported)")}
+        return {f"{where}.pattern": (f"{name}: must be a valid regular expression for RE2, the linear-time engine "
+                                     f"field patterns run on ({error}; backreferences and lookaround are not "
+                                     "supported)")}
     return {}
 
 

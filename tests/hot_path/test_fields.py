@@ -96,4 +96,4 @@ def test_python_end_anchor_is_accepted_as_re2s():
 def test_patterns_re2_cannot_run_are_refused_naming_the_field(pattern):
     fields = [{"code": "f009", "name": "narration", "type": "string", "pattern": pattern}]
     problem = check_field_definitions(fields)["fields[0].pattern"]
-    assert problem.startswith("narration: the pattern is not a regular expression the linear-time engine (RE2)")
+    assert problem.startswith("narration: must be a valid regular expression for RE2, the linear-time engine")
