@@ -41,3 +41,44 @@ def test_a_chunked_body_over_the_limit_is_413_not_cut_and_processed(integrator, 
                              auth=integrator.auth, headers={**integrator.headers, "Content-Type": "application/json"},
                              timeout=10)
     assert answered.status_code == 200, answered.text
+
+
+def _put_function(admin, name, args, body):
+    source = (f'CREATE OR REPLACE FUNCTION mospay_fn."{name}"({args}) RETURNS jsonb LANGUAGE plpgsql '
+              f"AS $function$ {body} $function$")
+    saved = admin.put(f"/functions/{name}", {"source": source})
+    assert saved.status_code == 200, saved.text
+
+
+def test_a_function_cannot_send_a_huge_body_or_raise_a_huge_message(admin, integrator, downstream):
+    request_function = f"{integrator.client['app_id']}_{integrator.service['microservice']}_payment"
+    # A 2 MB body to forward (the limit is MOSPAY_MAX_UPSTREAM_BODY_BYTES, 1 MiB): refused, nothing sent.
+    _put_function(admin, request_function, "request jsonb, context jsonb",
+                  "BEGIN RETURN jsonb_build_object('url', context #>> '{service,url}', "
+                  "'body', jsonb_build_object('blob', repeat('x', 2000000))); END")
+    refused = integrator.pay(timeout=30)
+    assert refused.status_code == 500, refused.text
+    assert refused.json()["error"]["code"] == "INVALID_CALL_SPEC"
+    assert downstream.received == []
+    # A 1 MB RAISE message: the client sees its first 500 characters.
+    _put_function(admin, request_function, "request jsonb, context jsonb",
+                  "BEGIN RAISE EXCEPTION '%', repeat('y', 1000000); END")
+    raised = integrator.pay(timeout=30)
+    assert raised.status_code == 400
+    assert raised.json()["error"] == {"code": "FUNCTION_RAISED", "message": "y" * 500}
+    assert len(raised.content) < 2000
+
+
+def test_a_response_function_cannot_answer_with_huge_data(admin, integrator, downstream):
+    response_function = f"RESPONSE_{integrator.client['app_id']}_{integrator.service['microservice']}_payment"
+    _put_function(admin, response_function, "request jsonb, response jsonb, context jsonb",
+                  "BEGIN RETURN jsonb_build_object('status', 'SUCCESS', 'message', repeat('m', 100000), "
+                  "'data', jsonb_build_object('blob', repeat('d', 1000000))); END")
+    answered = integrator.pay(timeout=30)
+    assert answered.json()["error"]["code"] == "FUNCTION_ERROR", answered.text
+    assert len(answered.content) < 2000
+    _put_function(admin, response_function, "request jsonb, response jsonb, context jsonb",
+                  "BEGIN RETURN jsonb_build_object('status', 'SUCCESS', 'message', repeat('m', 100000)); END")
+    bounded = integrator.pay(timeout=30)
+    assert bounded.status_code == 200, bounded.text
+    assert bounded.json()["message"] == "m" * 500
