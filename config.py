@@ -72,6 +72,8 @@ class Config:
         self.PUBLIC_URL = (_env("MOSPAY_PUBLIC_URL") or "").rstrip("/") or None
         # Key of the sealed secrets (callback signing secrets); defaults to SECRET_KEY.
         self.SEAL_KEY = _env("MOSPAY_SEAL_KEY")
+        # Client callback URLs into loopback, link-local or private ranges (SSRF): allowed outside production only.
+        self.ALLOW_PRIVATE_CALLBACKS = _env_bool("MOSPAY_ALLOW_PRIVATE_CALLBACKS", self.ENV != "production")
         self.CLIENT_CALLBACK_TIMEOUT_MS = _env_int("MOSPAY_CLIENT_CALLBACK_TIMEOUT_MS", 5000)
         self.WORKER_POLL_SECONDS = float(_env("MOSPAY_WORKER_POLL_SECONDS", 1))
         # `python app.py` also runs the job worker and stale-payment recovery (off where `flask worker` runs apart).

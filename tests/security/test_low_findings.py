@@ -82,3 +82,18 @@ def test_a_response_function_cannot_answer_with_huge_data(admin, integrator, dow
     bounded = integrator.pay(timeout=30)
     assert bounded.status_code == 200, bounded.text
     assert bounded.json()["message"] == "m" * 500
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:5000/api/v1/admin/users", "http://localhost/cb",
+                                 "http://169.254.169.254/latest/meta-data/", "http://10.0.0.7/cb",
+                                 "http://[::1]/cb", "http://[::ffff:127.0.0.1]/cb", "http://2130706433/cb"])
+def test_callback_urls_into_the_switchs_network_are_refused_unless_allowed(admin, rt, monkeypatch, url):
+    monkeypatch.setattr(rt.config, "ALLOW_PRIVATE_CALLBACKS", False)  # production's default
+    created = admin.post("/clients", {"name": unique_name("Ssrf "), "callback_url": url})
+    assert created.status_code == 400, created.text
+    assert "MOSPAY_ALLOW_PRIVATE_CALLBACKS" in created.json()["error"]["details"]["callback_url"]
+    client = admin.create_client(callback_url="https://93.184.215.14/cb")  # a public address is fine
+    moved = admin.put(f"/clients/{client['app_id']}/callback-url", {"callback_url": url})
+    assert moved.status_code == 400, moved.text
+    monkeypatch.setattr(rt.config, "ALLOW_PRIVATE_CALLBACKS", True)  # an operator's choice (and development's)
+    assert admin.put(f"/clients/{client['app_id']}/callback-url", {"callback_url": url}).status_code == 200
