@@ -263,6 +263,8 @@ def from_http_exception(exc):
         return error
     if error_class is Unauthorized:
         return Unauthorized()
+    if error_class is MethodNotAllowed and getattr(exc, "valid_methods", None):
+        return MethodNotAllowed(headers={"Allow": ", ".join(exc.valid_methods)})  # RFC 9110: every 405 says
     return error_class()
 
 

@@ -1,10 +1,16 @@
 """Low findings of the attack run (issue 11, point 10): each attack, replayed through the real HTTP API."""
 
+import os
+import stat
+
 import orjson
 import pytest
 import requests
 
-from tests.conftest import ADMIN_PASSWORD
+from config import DEFAULT_JWT_SECRET, Config
+from gateway import create_app
+from gateway.security import tokens
+from tests.conftest import ADMIN_PASSWORD, TEST_SETTINGS
 from tests.factories import unique_name
 
 
@@ -97,3 +103,49 @@ def test_callback_urls_into_the_switchs_network_are_refused_unless_allowed(admin
     assert moved.status_code == 400, moved.text
     monkeypatch.setattr(rt.config, "ALLOW_PRIVATE_CALLBACKS", True)  # an operator's choice (and development's)
     assert admin.put(f"/clients/{client['app_id']}/callback-url", {"callback_url": url}).status_code == 200
+
+
+def test_production_sets_secure_on_the_portal_cookies(config, monkeypatch):
+    monkeypatch.setenv("MOSPAY_ENV", "production")
+    production = Config(DATABASE_URL=config.DATABASE_URL, ROUTES_DIR=config.ROUTES_DIR, SECRET_KEY="s" * 40,
+                        JWT_SECRET_KEY="j" * 40, **TEST_SETTINGS)
+    assert production.ALLOW_PRIVATE_CALLBACKS is False
+    app = create_app(production)
+    try:
+        assert app.config["SESSION_COOKIE_SECURE"] is True and app.config["REMEMBER_COOKIE_SECURE"] is True
+        cookie = app.test_client().get("/portal/login").headers["Set-Cookie"]
+        assert cookie.startswith("mospay_session=") and "; Secure" in cookie and "HttpOnly" in cookie
+    finally:
+        app.extensions["mospay"].stop()
+
+
+def test_development_secrets_are_random_kept_and_private(tmp_path, monkeypatch):
+    for name in ("SECRET_KEY", "JWT_SECRET_KEY", "MOSPAY_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    first, again = Config(DATA_DIR=tmp_path), Config(DATA_DIR=tmp_path)
+    assert (first.SECRET_KEY, first.JWT_SECRET_KEY) == (again.SECRET_KEY, again.JWT_SECRET_KEY)
+    assert len(first.JWT_SECRET_KEY) >= 32 and first.JWT_SECRET_KEY != DEFAULT_JWT_SECRET
+    assert stat.S_IMODE(os.stat(tmp_path / "secrets.json").st_mode) == 0o600
+    assert Config(DATA_DIR=tmp_path / "other").JWT_SECRET_KEY != first.JWT_SECRET_KEY
+    with pytest.raises(ValueError, match="published development key"):
+        Config(DATA_DIR=tmp_path, JWT_SECRET_KEY=DEFAULT_JWT_SECRET).check()
+
+
+def test_a_token_signed_with_the_published_development_key_is_refused(admin, db, base_url):
+    user_id, version = db("SELECT id, password_version FROM mospay.users WHERE username = 'admin'")[0]
+    forged = tokens.issue(DEFAULT_JWT_SECRET, str(user_id), tokens.ADMIN_AUDIENCE, version, 600)
+    response = requests.get(f"{base_url}/api/v1/admin/users", headers={"Authorization": f"Bearer {forged}"})
+    assert response.status_code == 401, response.text
+    assert admin.get("/users").status_code == 200  # the switch's own tokens still work
+
+
+@pytest.mark.parametrize("method, path", [("TRACE", "/api/v1/payment/process"), ("PUT", "/api/v1/payment/process"),
+                                          ("DELETE", "/api/v1/admin/token"), ("TRACE", "/health"),
+                                          ("TRACE", "/portal/login")])
+def test_every_405_says_which_methods_are_allowed(base_url, method, path):
+    response = requests.request(method, f"{base_url}{path}")
+    assert response.status_code == 405
+    if not path.startswith("/portal/"):  # the portal answers with its HTML page
+        assert response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+    allowed = {m.strip() for m in response.headers["Allow"].split(",")}
+    assert allowed and method not in allowed
