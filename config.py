@@ -4,12 +4,16 @@ Every setting has a sensible default for a laptop; production sets
 ``MOSPAY_ENV=production`` and must then provide real secrets.
 """
 
+import json
 import os
+import secrets
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
+# The development keys earlier versions used, published in this repository: refused as keys everywhere.
 DEFAULT_SECRET = "dev-only-secret-key-change-me-in-production"
 DEFAULT_JWT_SECRET = "dev-only-jwt-secret-change-me-in-production"
+GENERATED_SECRETS = ("SECRET_KEY", "JWT_SECRET_KEY")
 
 
 def _env(name, default=None):
@@ -25,6 +29,24 @@ def _env_bool(name, default):
     return str(_env(name, default)).strip().lower() in ("1", "true", "yes", "on")
 
 
+def development_secrets(data_dir):
+    """Random ``SECRET_KEY`` and ``JWT_SECRET_KEY`` for development: made on first start, then read from
+    ``data_dir/secrets.json`` (mode 0600), so a published key never signs anything."""
+    path = Path(data_dir) / "secrets.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".secrets.{os.getpid()}.{secrets.token_hex(4)}")
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            json.dump({name: secrets.token_urlsafe(48) for name in GENERATED_SECRETS}, file)
+        try:
+            os.link(draft, path)  # atomic and never overwrites: of processes starting together, one file wins
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return json.loads(path.read_text())
+
+
 class Config:
     """All settings, one attribute each; ``from_env`` reads them."""
 
@@ -32,8 +54,9 @@ class Config:
         self.ENV = _env("MOSPAY_ENV", "development")
         self.HOST = _env("HOST", "127.0.0.1")
         self.PORT = _env_int("PORT", 5000)
-        self.SECRET_KEY = _env("SECRET_KEY", DEFAULT_SECRET)
-        self.JWT_SECRET_KEY = _env("JWT_SECRET_KEY", DEFAULT_JWT_SECRET)
+        # Unset outside production: random values kept in DATA_DIR/secrets.json (development_secrets).
+        self.SECRET_KEY = _env("SECRET_KEY")
+        self.JWT_SECRET_KEY = _env("JWT_SECRET_KEY")
         self.JWT_TTL_SECONDS = _env_int("JWT_TTL_SECONDS", 900)
         # No DATABASE_URL: an embedded PostgreSQL runs under DATA_DIR.
         self.DATABASE_URL = _env("DATABASE_URL")
@@ -72,12 +95,18 @@ class Config:
         self.PUBLIC_URL = (_env("MOSPAY_PUBLIC_URL") or "").rstrip("/") or None
         # Key of the sealed secrets (callback signing secrets); defaults to SECRET_KEY.
         self.SEAL_KEY = _env("MOSPAY_SEAL_KEY")
+        # Client callback URLs into loopback, link-local or private ranges (SSRF): allowed outside production only.
+        self.ALLOW_PRIVATE_CALLBACKS = _env_bool("MOSPAY_ALLOW_PRIVATE_CALLBACKS", self.ENV != "production")
         self.CLIENT_CALLBACK_TIMEOUT_MS = _env_int("MOSPAY_CLIENT_CALLBACK_TIMEOUT_MS", 5000)
         self.WORKER_POLL_SECONDS = float(_env("MOSPAY_WORKER_POLL_SECONDS", 1))
         # `python app.py` also runs the job worker and stale-payment recovery (off where `flask worker` runs apart).
         self.WORKER = _env_bool("MOSPAY_WORKER", True)
         for key, value in overrides.items():
             setattr(self, key, value)
+        if not self.is_production and not (self.SECRET_KEY and self.JWT_SECRET_KEY):
+            generated = development_secrets(self.DATA_DIR)
+            self.SECRET_KEY = self.SECRET_KEY or generated["SECRET_KEY"]
+            self.JWT_SECRET_KEY = self.JWT_SECRET_KEY or generated["JWT_SECRET_KEY"]
 
     @property
     def is_production(self):
@@ -85,14 +114,17 @@ class Config:
 
     def check(self):
         """Refuse settings that are unsafe; raises ``ValueError`` naming the setting."""
-        if self.is_production:
-            for name, default in (("SECRET_KEY", DEFAULT_SECRET), ("JWT_SECRET_KEY", DEFAULT_JWT_SECRET)):
-                value = getattr(self, name)
-                if value == default or len(value) < 32:
-                    raise ValueError(f"{name} must be set to a random value of 32+ characters in production")
+        for name in GENERATED_SECRETS:
+            value = getattr(self, name)
+            if value in (DEFAULT_SECRET, DEFAULT_JWT_SECRET):
+                raise ValueError(f"{name} is a published development key: unset it (development) or set a random one")
+            if self.is_production and (not value or len(value) < 32):
+                raise ValueError(f"{name} must be set to a random value of 32+ characters in production")
         if not 100 <= self.DEFAULT_TIMEOUT_MS <= self.MAX_TIMEOUT_MS:
             raise ValueError("MOSPAY_DEFAULT_TIMEOUT_MS must be between 100 and MOSPAY_MAX_TIMEOUT_MS")
 
     def as_flask(self):
         """The subset Flask itself reads."""
-        return {"SECRET_KEY": self.SECRET_KEY, "MAX_CONTENT_LENGTH": self.MAX_BODY_BYTES}
+        return {"SECRET_KEY": self.SECRET_KEY, "MAX_CONTENT_LENGTH": self.MAX_BODY_BYTES,
+                # The portal's cookies travel over HTTPS only in production (development runs on plain http).
+                "SESSION_COOKIE_SECURE": self.is_production, "REMEMBER_COOKIE_SECURE": self.is_production}

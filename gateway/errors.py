@@ -13,6 +13,7 @@ from flask import Response
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+MAX_RAISED_MESSAGE = 500  # characters of a function's RAISE message shown to a client
 
 
 class MosPayError(Exception):
@@ -226,7 +227,9 @@ def from_database_error(exc, function=False):
         if state == "57014":  # query_canceled: the statement timeout ended the function
             return FunctionTimeout()
         if state == "P0001":  # RAISE EXCEPTION: the function refused on purpose, in its own words
-            return FunctionRaised(exc.diag.message_primary or "The function refused the request.")
+            # Tenant code's words, shown to the client: bounded (a 1 MB message was returned as it was).
+            message = (exc.diag.message_primary or "The function refused the request.")[:MAX_RAISED_MESSAGE]
+            return FunctionRaised(message)
         return FunctionError()  # anything else a function did: stack depth, out of memory, locks…
     # psycopg refuses some values itself (a NUL byte) with the class of the SQLSTATE but no code.
     if state.startswith("23") or isinstance(exc, psycopg.IntegrityError):  # unique, foreign key, check
@@ -260,6 +263,8 @@ def from_http_exception(exc):
         return error
     if error_class is Unauthorized:
         return Unauthorized()
+    if error_class is MethodNotAllowed and getattr(exc, "valid_methods", None):
+        return MethodNotAllowed(headers={"Allow": ", ".join(exc.valid_methods)})  # RFC 9110: every 405 says
     return error_class()
 
 

@@ -19,6 +19,7 @@ from gateway.functions import catalogue
 from gateway.functions.templates import available_templates
 from gateway.hot_path.fields import check_field_definitions, validate_message
 from gateway.naming import MAX_PART_LENGTH, callback_function_name, function_name_problem, function_names
+from gateway.security.addresses import internal_address
 from gateway.security.passwords import generate_secret, hash_password
 from gateway.security.sealed import new_signing_secret
 
@@ -64,6 +65,7 @@ def _client_conflict(existing, values):
 def create_client(rt, payload, actor, password=None):
     """Create a client; returns it with its password and callback signing secret, shown only this once."""
     validate_message(admin_schemas.CLIENT_CREATE, payload)
+    _check_callback_host(rt, payload.get("callback_url"))
     app_id = payload.get("app_id") or app_id_from_name(payload["name"])
     password = password or generate_secret()
     callback_secret = new_signing_secret()
@@ -128,9 +130,21 @@ def rotate_callback_secret(rt, app_id, actor):
     return {"app_id": app_id, "callback_secret": secret}
 
 
+def _check_callback_host(rt, url):
+    """Refuse a callback URL into the switch's own host or network unless the operator allows it (SSRF)."""
+    if url is None or rt.config.ALLOW_PRIVATE_CALLBACKS:
+        return
+    address = internal_address(url)
+    if address is not None:
+        raise ValidationFailed(details={"callback_url": (
+            f"must not point to a loopback, link-local or private address ({address}); an operator may allow "
+            "it with MOSPAY_ALLOW_PRIVATE_CALLBACKS=1")})
+
+
 def set_callback_url(rt, app_id, payload, actor):
     """Set (or clear, with ``null``) the URL that receives the client's signed callbacks."""
     validate_message(admin_schemas.CLIENT_CALLBACK, payload)
+    _check_callback_host(rt, payload["callback_url"])
     with rt.db.transaction() as conn:
         before = conn.execute(Q.get_client, {"app_id": app_id}).fetchone()
         if before is None:

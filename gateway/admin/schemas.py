@@ -4,11 +4,14 @@ from gateway.admin.roles import ROLES
 from gateway.hot_path.fields import FieldValidator
 from gateway.hot_path.forwarder import METHODS
 from gateway.naming import MAX_PART_LENGTH, NAME_PART
+from gateway.security.passwords import MAX_PASSWORD_BYTES
 
 _NAME = {"type": "string", "pattern": NAME_PART.pattern, "maxLength": MAX_PART_LENGTH}
 _URL = {"type": "string", "pattern": r"^https?://[^\s/$.?#][^\s]*\Z", "maxLength": 2000}
 _AMOUNT = {"type": "string", "pattern": r"^(0|[1-9][0-9]{0,14})(\.[0-9]{1,4})?\Z"}
 _CURRENCY = {"type": "string", "pattern": r"^[A-Z]{3}\Z"}
+# bcrypt reads 72 bytes: a longer password is refused (naming the limit), never truncated nor a 500.
+_NEW_PASSWORD = {"type": "string", "minLength": 10, "x-max-bytes": MAX_PASSWORD_BYTES}
 
 CLIENT_CREATE = FieldValidator({
     "type": "object",
@@ -66,8 +69,8 @@ ASSIGNMENT = FieldValidator({
 PASSWORD_CHANGE = FieldValidator({
     "type": "object",
     "properties": {
-        "current_password": {"type": "string", "maxLength": 72},
-        "new_password": {"type": "string", "minLength": 10, "maxLength": 72},
+        "current_password": {"type": "string", "maxLength": 1000},
+        "new_password": _NEW_PASSWORD,
     },
     "required": ["current_password", "new_password"],
     "additionalProperties": False,
@@ -85,7 +88,7 @@ USER_CREATE = FieldValidator({
     "properties": {
         "username": {"type": "string", "pattern": r"^[A-Za-z0-9_.@-]{1,64}\Z"},
         "role": {"enum": list(ROLES)},
-        "password": {"type": "string", "minLength": 10, "maxLength": 72},
+        "password": _NEW_PASSWORD,
     },
     "required": ["username", "role", "password"],
     "additionalProperties": False,

@@ -4,7 +4,7 @@ import orjson
 from flask import Response, request
 
 from gateway.errors import UnsupportedMediaType
-from gateway.jsondoc import parse_object
+from gateway.jsondoc import parse_object, read_body
 
 
 def json_response(body, status=200, headers=None):
@@ -17,7 +17,7 @@ def json_response(body, status=200, headers=None):
 
 def json_body(required=True):
     """The request's JSON object body (``{}`` when empty and not required)."""
-    raw = request.get_data(cache=False)
+    raw = read_body(request)
     if not raw and not required:
         return {}
     content_type = request.mimetype

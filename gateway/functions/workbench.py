@@ -250,7 +250,8 @@ def test_run(rt, name, request, response=None):
     # Exactly the path a payment takes: the sandbox pool, the time limit, the watchdog; nothing it writes is kept.
     query, args, check = {
         "request": (route.request_sql, (request, context),
-                    lambda result: call_spec.parse_call_spec(result, rt.config.MAX_TIMEOUT_MS)),
+                    lambda result: call_spec.parse_call_spec(result, rt.config.MAX_TIMEOUT_MS,
+                                                            rt.config.MAX_UPSTREAM_BODY_BYTES)),
         # ``request`` is the provider's notification; ``response`` (optional) its headers.
         "callback": (route.callback_sql, (request, response or {}, context), call_spec.parse_callback),
         "response": (route.response_sql, (request, response, context), call_spec.parse_answer),

@@ -4,16 +4,22 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import orjson
+
 from gateway.hot_path.forwarder import METHODS
 from gateway.hot_path.settlement import ANSWER_STATES
 
 MAX_HEADERS = 50
+# Client functions are tenant code: what they hand the switch is bounded like what a client sends.
+MAX_CALL_BODY_BYTES = 1024 * 1024  # the default of MOSPAY_MAX_UPSTREAM_BODY_BYTES
+MAX_ANSWER_DATA_BYTES = 64 * 1024  # an answer's data (and a callback's ack), as JSON: what the client receives
+MAX_MESSAGE_CHARS = 500
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
-def parse_call_spec(result, max_timeout_ms):
+def parse_call_spec(result, max_timeout_ms, max_body_bytes=MAX_CALL_BODY_BYTES):
     """``("call", spec)``, ``("reject", {"code", "message"})`` or ``("answer", answer)`` (answered without a
-    downstream call); raises ``ValueError`` naming the problem."""
+    downstream call); raises ``ValueError`` naming the problem (a body over ``max_body_bytes`` as JSON too)."""
     if not isinstance(result, dict):
         raise ValueError("the request function must return a JSON object")
     if "reject" in result:
@@ -39,8 +45,15 @@ def parse_call_spec(result, max_timeout_ms):
     if not isinstance(sensitive, list) or len(sensitive) > MAX_HEADERS or not all(
             isinstance(p, str) and 0 < len(p) <= 200 for p in sensitive):
         raise ValueError("call spec 'sensitive' must be a list of dotted paths such as \"body.pin_block\"")
-    return "call", {"url": url, "method": method, "headers": headers, "body": result.get("body"),
-                    "timeout_ms": timeout_ms, "sensitive": sensitive}
+    body = result.get("body")
+    if body is not None and _json_size(body) > max_body_bytes:
+        raise ValueError(f"call spec 'body' must be at most {max_body_bytes} bytes as JSON")
+    return "call", {"url": url, "method": method, "headers": headers, "body": body, "timeout_ms": timeout_ms,
+                    "sensitive": sensitive}
+
+
+def _json_size(value):
+    return len(orjson.dumps(value))
 
 
 def _is_http_url(url):
@@ -65,7 +78,8 @@ def _is_header_value(value):
 def _parse_reject(reject):
     if not isinstance(reject, dict) or not isinstance(reject.get("code"), str):
         raise ValueError("'reject' must be an object with a string 'code'")
-    return {"code": reject["code"][:64], "message": str(reject.get("message", "The payment was rejected."))[:500]}
+    message = str(reject.get("message", "The payment was rejected."))[:MAX_MESSAGE_CHARS]
+    return {"code": reject["code"][:64], "message": message}
 
 
 def parse_answer(result):
@@ -80,8 +94,10 @@ def parse_answer(result):
         data = {}
     if not isinstance(data, dict):
         raise ValueError("answer 'data' must be an object")
+    if _json_size(data) > MAX_ANSWER_DATA_BYTES:
+        raise ValueError(f"answer 'data' must be at most {MAX_ANSWER_DATA_BYTES} bytes as JSON")
     return {"status": status, "code": str(result.get("code") or status)[:64],
-            "message": str(result.get("message") or "")[:500], "data": data}
+            "message": str(result.get("message") or "")[:MAX_MESSAGE_CHARS], "data": data}
 
 
 CALLBACK_MATCH_KEYS = ("transaction_ref", "unique_id", "provider_ref")
@@ -107,4 +123,6 @@ def parse_callback(result):
     ack = result.get("ack")
     if ack is not None and not isinstance(ack, dict | list):
         raise ValueError("callback 'ack' must be a JSON object or array")
+    if ack is not None and _json_size(ack) > MAX_ANSWER_DATA_BYTES:
+        raise ValueError(f"callback 'ack' must be at most {MAX_ANSWER_DATA_BYTES} bytes as JSON")
     return CallbackResult(match[0], match[1].strip()[:200], answer, ack)

@@ -97,8 +97,9 @@ class RoutePipeline:
     def _prepare(self, request):
         """The validated call to forward, or the run that ends before forwarding."""
         try:
+            config = self.rt.config
             kind, spec = call_spec.parse_call_spec(self._call(self.route.request_sql, (request, self.context)),
-                                                   self.rt.config.MAX_TIMEOUT_MS)
+                                                   config.MAX_TIMEOUT_MS, config.MAX_UPSTREAM_BODY_BYTES)
         except runner.FunctionFailure as failure:
             return RouteRun("failed", failure=PipelineFailure(Stage.REQUEST_FUNCTION, failure.error, failure.detail))
         except ValueError as problem:

@@ -30,9 +30,15 @@ def _mospay(error):
     return error_page(error.status, error.code.replace("_", " ").capitalize(), error.message)
 
 
+def _http_page(exc):
+    # Werkzeug's own headers, such as a 405's Allow, come with the page.
+    allow = {name: value for name, value in exc.get_headers() if name == "Allow"}
+    return (*error_page(exc.code or 500, exc.name, exc.description), allow)
+
+
 @bp.errorhandler(HTTPException)
 def _http(exc):
-    return error_page(exc.code or 500, exc.name, exc.description)
+    return _http_page(exc)
 
 
 @bp.errorhandler(Exception)
@@ -46,7 +52,7 @@ def init_app(app):
 
     def _unrouted(exc):
         if request.path == "/portal" or request.path.startswith("/portal/"):
-            return error_page(exc.code, exc.name, exc.description)
+            return _http_page(exc)
         return error_response(from_http_exception(exc))
 
     app.register_error_handler(404, _unrouted)

@@ -9,8 +9,15 @@ MAX_PASSWORD_BYTES = 72
 
 
 def hash_password(password, rounds=12):
-    """bcrypt hash of ``password`` as text."""
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+    """bcrypt hash of ``password`` as text.
+
+    Raises ``ValueError`` past 72 bytes: the request schemas (``x-max-bytes``) refuse such a password first
+    with a 400 naming the limit; this is the backstop for settings such as ``MOSPAY_ADMIN_PASSWORD``.
+    """
+    encoded = password.encode()
+    if len(encoded) > MAX_PASSWORD_BYTES:
+        raise ValueError(f"a password must be at most {MAX_PASSWORD_BYTES} bytes in UTF-8 (bcrypt's limit)")
+    return bcrypt.hashpw(encoded, bcrypt.gensalt(rounds)).decode()
 
 
 def verify_password(password, password_hash):

@@ -76,3 +76,24 @@ def test_a_service_payload_names_every_problem_at_once():
     with pytest.raises(ValidationFailed) as raised:
         validate_message(admin_schemas.SERVICE_CREATE, payload)
     assert set(raised.value.details) == {"microservice", "url", "fields[0].min", "fields[1].type"}
+
+
+def test_field_patterns_run_on_re2_in_linear_time():
+    # (a+)+$ backtracks for ever on Python's re; RE2 answers at once.
+    fields = [{"code": "f009", "name": "narration", "type": "string", "pattern": "^(a+)+$"}]
+    assert problems(fields, f009="a" * 40 + "!") == {"f009": "has an invalid format"}
+    assert problems(fields, f009="aaaa") == {}
+
+
+def test_python_end_anchor_is_accepted_as_re2s():
+    fields = [{"code": "f009", "name": "ref", "type": "string", "pattern": r"^x\Z"}]
+    assert check_field_definitions(fields) == {}
+    assert problems(fields, f009="x") == {}
+    assert problems(fields, f009="x\n") == {"f009": "has an invalid format"}
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", "(?=a)a", "(?<!b)a", "(", "a{1000}{1000}"])
+def test_patterns_re2_cannot_run_are_refused_naming_the_field(pattern):
+    fields = [{"code": "f009", "name": "narration", "type": "string", "pattern": pattern}]
+    problem = check_field_definitions(fields)["fields[0].pattern"]
+    assert problem.startswith("narration: must be a valid regular expression for RE2, the linear-time engine")
