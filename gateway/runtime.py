@@ -68,7 +68,7 @@ class Runtime:
             try:
                 db.open()
                 functions_db.open()
-                registry = Registry(db, config.PUBLIC_URL)
+                registry = Registry(db, config.PUBLIC_URL, self.sealer)
                 registry.reload()
             except BaseException:
                 functions_db.close()

@@ -1,4 +1,6 @@
-"""Inbound provider callbacks: POST /api/v1/callbacks/<app_id>/<microservice>/<route>."""
+"""Inbound provider callbacks: POST /api/v1/callbacks/<app_id>/<microservice>/<route>?token=<route's token>.
+
+(Forged and unauthenticated callbacks are the attack stories of tests/security/test_provider_callback_auth.py.)"""
 
 import hashlib
 import hmac
@@ -22,9 +24,21 @@ def pending(path, headers, body):
                  "data": {"provider_ref": f"prov-{body['f010']}"}}, 0
 
 
+_ROUTES = {}  # the app's route table, set by the autouse fixture below
+
+
+@pytest.fixture(autouse=True)
+def _route_table(rt):
+    _ROUTES["registry"] = rt.registry
+
+
 def callback_url(base_url, integrator):
+    """The route's callback URL as the switch gives it to providers: with the route's token."""
     service = integrator.service
-    return f"{base_url}/api/v1/callbacks/{integrator.client['app_id']}/{service['microservice']}/{service['route']}"
+    name = f"CALLBACK_{integrator.client['app_id']}_{service['microservice']}_{service['route']}"
+    token = _ROUTES["registry"].callback_route(name).callback_token
+    return (f"{base_url}/api/v1/callbacks/{integrator.client['app_id']}/{service['microservice']}/{service['route']}"
+            f"?token={token}")
 
 
 def notify(base_url, integrator, payload, headers=None):
@@ -141,10 +155,10 @@ def test_a_callback_only_reaches_its_own_routes_payments(base_url, admin, integr
     assert state(db, pending_payment["transaction_ref"])["status"] == "PENDING"
 
 
-@pytest.mark.parametrize("path", ["nosuchapp/ms/payment", "UPPER/ms/payment", "a/b/c"])
-def test_an_unknown_callback_route_is_404(base_url, path):
+@pytest.mark.parametrize("path", ["nosuchapp/ms/payment", "UPPER/ms/payment", "a/b/c", "a/b/c?token=x"])
+def test_an_unknown_callback_route_is_401_like_a_wrong_token(base_url, path):
     response = requests.post(f"{base_url}/api/v1/callbacks/{path}", json={"status": "SUCCESS"}, timeout=5)
-    assert response.status_code == 404 and response.json()["error"]["code"] == "ROUTE_NOT_FOUND"
+    assert response.status_code == 401 and response.json()["error"]["code"] == "UNAUTHORIZED"
 
 
 @pytest.mark.parametrize("raw, code", [
