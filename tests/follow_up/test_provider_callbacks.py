@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from gateway.simulators import mpesa
-from tests.factories import Integrator
+from tests.factories import CALLBACK_URLS, Integrator
 from tests.simulators.test_providers import MPESA_FIELDS, mpesa_server, pay, url_of  # noqa: F401 - the fixture
 
 SECRET = "provider-shared-secret-0123456789"
@@ -24,21 +24,10 @@ def pending(path, headers, body):
                  "data": {"provider_ref": f"prov-{body['f010']}"}}, 0
 
 
-_ROUTES = {}  # the app's route table, set by the autouse fixture below
-
-
-@pytest.fixture(autouse=True)
-def _route_table(rt):
-    _ROUTES["registry"] = rt.registry
-
-
 def callback_url(base_url, integrator):
-    """The route's callback URL as the switch gives it to providers: with the route's token."""
+    """The route's callback URL as its assignment gave it (with the route's token): what the provider is told."""
     service = integrator.service
-    name = f"CALLBACK_{integrator.client['app_id']}_{service['microservice']}_{service['route']}"
-    token = _ROUTES["registry"].callback_route(name).callback_token
-    return (f"{base_url}/api/v1/callbacks/{integrator.client['app_id']}/{service['microservice']}/{service['route']}"
-            f"?token={token}")
+    return CALLBACK_URLS[(base_url, integrator.client["app_id"], service["microservice"], service["route"])]
 
 
 def notify(base_url, integrator, payload, headers=None):
