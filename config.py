@@ -79,6 +79,10 @@ class Config:
         self.REDIS_URL = _env("REDIS_URL")
         self.CLIENT_RATE_LIMIT = _env("MOSPAY_CLIENT_RATE_LIMIT", "1000/second")
         self.AUTH_FAILURE_LIMIT = _env("MOSPAY_AUTH_FAILURE_LIMIT", "10/5minutes")
+        self.PORTAL_FAILURE_LIMIT = _env("MOSPAY_PORTAL_FAILURE_LIMIT", "5/15minutes")
+        # Reverse proxies / load balancers in front of the switch whose X-Forwarded-For and X-Forwarded-Proto
+        # are trusted (Werkzeug ProxyFix): 0 = none, the socket's peer is the client (lockout keys on it).
+        self.TRUSTED_PROXIES = _env_int("MOSPAY_TRUSTED_PROXIES", 0)
         self.CREDENTIAL_CACHE_SECONDS = _env_int("MOSPAY_CREDENTIAL_CACHE_SECONDS", 300)
         self.REGISTRY_LISTEN = _env_bool("MOSPAY_REGISTRY_LISTEN", True)
         self.REGISTRY_RELOAD_SECONDS = _env_int("MOSPAY_REGISTRY_RELOAD_SECONDS", 30)
@@ -120,6 +124,8 @@ class Config:
                 raise ValueError(f"{name} is a published development key: unset it (development) or set a random one")
             if self.is_production and (not value or len(value) < 32):
                 raise ValueError(f"{name} must be set to a random value of 32+ characters in production")
+        if not 0 <= self.TRUSTED_PROXIES <= 10:
+            raise ValueError("MOSPAY_TRUSTED_PROXIES must be the number of proxies in front of the switch (0–10)")
         if not 100 <= self.DEFAULT_TIMEOUT_MS <= self.MAX_TIMEOUT_MS:
             raise ValueError("MOSPAY_DEFAULT_TIMEOUT_MS must be between 100 and MOSPAY_MAX_TIMEOUT_MS")
 

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config
 
@@ -27,6 +28,8 @@ def create_app(config=None):
     logs.configure(config.LOG_LEVEL, config.LOG_JSON)
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config.update(config.as_flask())
+    if config.TRUSTED_PROXIES:  # the real client address and scheme, from the proxies' X-Forwarded-* headers
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUSTED_PROXIES, x_proto=config.TRUSTED_PROXIES)
     app.extensions["mospay"] = Runtime(config)
 
     logs.init_app(app)

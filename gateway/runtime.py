@@ -29,7 +29,8 @@ class Runtime:
         self.forwarder = Forwarder(pool_size=max(config.THREADS, 4) * 2, max_body_bytes=config.MAX_UPSTREAM_BODY_BYTES,
                                    circuits=CircuitBoard(config.CIRCUIT_THRESHOLD, config.CIRCUIT_COOLDOWN_SECONDS))
         self.credentials = CredentialCache(config.SECRET_KEY, config.CREDENTIAL_CACHE_SECONDS)
-        self.limits = AbuseLimits(config.REDIS_URL or "memory://", config.CLIENT_RATE_LIMIT, config.AUTH_FAILURE_LIMIT)
+        self.limits = AbuseLimits(config.REDIS_URL or "memory://", config.CLIENT_RATE_LIMIT, config.AUTH_FAILURE_LIMIT,
+                                  key=config.SECRET_KEY, failure_limits={"portal": config.PORTAL_FAILURE_LIMIT})
         self.sealer = Sealer(config.SEAL_KEY or config.SECRET_KEY)  # opens the sealed callback signing secrets
         self.watchdog = Watchdog(self._terminate_backend)  # ends function calls that outlive their limit
         self._db = self._functions_db = self._registry = None
@@ -74,7 +75,7 @@ class Runtime:
             try:
                 db.open()
                 functions_db.open()
-                registry = Registry(db, config.PUBLIC_URL)
+                registry = Registry(db, config.PUBLIC_URL, self.sealer)
                 registry.reload()
             except BaseException:
                 functions_db.close()

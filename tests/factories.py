@@ -14,6 +14,11 @@ DEFAULT_FIELDS = [
 ]
 
 
+# The callback URL (with its token) each assignment answered, by (base_url, app_id, microservice, route):
+# what an admin hands the provider. Tests that play the provider read it here.
+CALLBACK_URLS = {}
+
+
 def unique_name(prefix):
     """A fresh lowercase name part, so tests never collide."""
     return f"{prefix}{uuid.uuid4().hex[:8]}"
@@ -53,7 +58,12 @@ class Admin:
         key = {k: service[k] for k in ("microservice", "service", "route")}
         response = self.post(f"/clients/{client['app_id']}/services", key)
         assert response.status_code == 201, response.text
-        return response.json()
+        assigned = response.json()
+        if "callback_url" in assigned:
+            url = assigned["callback_url"]
+            CALLBACK_URLS[(self.base_url, client["app_id"], key["microservice"], key["route"])] = (
+                self.base_url + url if url.startswith("/") else url)
+        return assigned
 
 
 class Integrator:

@@ -17,6 +17,7 @@ from gateway.db import FUNCTION_SCHEMA, Q
 from gateway.errors import AlreadyExists, BadRequest, Conflict, NotFound, ValidationFailed
 from gateway.functions import catalogue
 from gateway.functions.templates import available_templates
+from gateway.hot_path import registry
 from gateway.hot_path.fields import check_field_definitions, validate_message
 from gateway.naming import MAX_PART_LENGTH, callback_function_name, function_name_problem, function_names
 from gateway.security.addresses import internal_address
@@ -96,8 +97,16 @@ def get_client(rt, app_id):
         raise NotFound(f"No client with app_id {app_id!r}.")
     services = rt.db.fetch_all(Q.client_services_of, {"client_id": row["id"]})
     return {**_public_client(row), "credential_version": row["credential_version"],
-            "services": [{k: s[k] for k in ("microservice", "service", "route", "request_function",
-                                             "response_function", "enabled")} for s in services]}
+            "services": [_client_route(s) for s in services]}
+
+
+def _client_route(row):
+    route = {k: row[k] for k in ("microservice", "service", "route", "request_function", "response_function",
+                                 "enabled")}
+    if row["callback_function"]:
+        route["callback_function"] = row["callback_function"]
+        route["callback_unauthenticated"] = _callbacks_unauthenticated(row["callback_settings"])
+    return route
 
 
 def rotate_credentials(rt, app_id, actor):
@@ -206,7 +215,16 @@ def create_service(rt, payload, actor):
             raise AlreadyExists("This microservice, service and route already exist.")
         service = _public_service(row)
         _audit(conn, actor, "service.create", _service_key(service), after={**service, "settings": row["settings"]})
+        if _callbacks_unauthenticated(settings.get("callback")):
+            _audit(conn, actor, "service.callback_unauthenticated", _service_key(service),
+                   after={"callback": settings["callback"]})
     return service
+
+
+def _callbacks_unauthenticated(callback):
+    """True when a service's provider callbacks need neither the URL token nor a signature (an opt-in)."""
+    callback = callback or {}
+    return callback.get("auth", "token") == "none" and not callback.get("hmac_header")
 
 
 def _sealed_callback_settings(rt, callback):
@@ -250,15 +268,21 @@ def assign_service(rt, app_id, payload, actor):
         callback_name = catalogue.generate(conn, row["id"], service["template"], names, {
             "client": {"app_id": app_id, "name": client["name"]}, "service": _public_service(service),
         }, actor, callback_function=callback_name)
+        token = registry.new_callback_token() if callback_name else None
         if callback_name:
-            conn.execute(Q.set_callback_function, {"id": row["id"], "callback_function": callback_name})
+            conn.execute(Q.set_callback_function, {"id": row["id"], "callback_function": callback_name,
+                                                   "callback_token_sealed": rt.sealer.seal(token)})
         document = routes_config.route_document(app_id, service, names, enabled=True, overrides={})
         _audit(conn, actor, "route.assign", f"{app_id}:{_service_key(service)}", after=document)
         _announce(conn, "route")
     route_file = routes_config.write(rt.config.ROUTES_DIR, document)
     rt.registry.reload()
     assigned = {"request_function": names[0], "response_function": names[1], "route_file": str(route_file)}
-    return {**assigned, "callback_function": callback_name} if callback_name else assigned
+    if not callback_name:
+        return assigned
+    needs_token = (service["settings"].get("callback") or {}).get("auth", "token") != "none"
+    return {**assigned, "callback_function": callback_name, "callback_url": registry.callback_url(
+        rt.config.PUBLIC_URL or "", app_id, service["microservice"], service["route"], token if needs_token else None)}
 
 
 def set_route_enabled(rt, app_id, key, enabled, actor):

@@ -41,9 +41,11 @@ SERVICE_CREATE = FieldValidator({
         "fx": {"type": "object", "additionalProperties": False, "required": ["settlement_currency"], "properties": {
             "settlement_currency": _CURRENCY, "decimals": {"type": "integer", "minimum": 0, "maximum": 4}}},
         # Inbound provider callbacks: the HMAC-SHA256 signature to require (the secret is sealed at rest and
-        # never shown again) and the key of the response function's data that holds the provider's reference.
+        # never shown again), "auth": "none" to accept callbacks without the URL's token (an audited opt-in),
+        # and the key of the response function's data that holds the provider's reference.
         "callback": {"type": "object", "additionalProperties": False,
                      "dependentRequired": {"hmac_header": ["secret"], "secret": ["hmac_header"]}, "properties": {
+                         "auth": {"enum": ["token", "none"]},
                          "hmac_header": {"type": "string", "pattern": r"^[A-Za-z0-9-]{1,64}\Z"},
                          "secret": {"type": "string", "minLength": 16, "maxLength": 200},
                          "provider_ref_field": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]{0,63}\Z"}}},

@@ -1,4 +1,4 @@
-"""Providers' notifications: POST /api/v1/callbacks/<app_id>/<microservice>/<route>."""
+"""Providers' notifications: POST /api/v1/callbacks/<app_id>/<microservice>/<route>?token=<route's token>."""
 
 import logging
 import time
@@ -26,7 +26,8 @@ def _start_clock():
 def provider_callback(app_id, microservice, route):
     """Run the route's CALLBACK function on a provider's notification and settle the payment."""
     outcome = g.callback = callbacks.receive(runtime(), app_id, microservice, route,
-                                             request.get_data(cache=False), request.headers)
+                                             request.get_data(cache=False), request.headers,
+                                             request.args.get("token"))
     return json_response(outcome.body, outcome.http_status)
 
 

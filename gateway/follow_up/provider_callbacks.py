@@ -1,12 +1,18 @@
 """Inbound provider callbacks: a provider's notification settles a PENDING or UNKNOWN payment.
 
-verify signature → run the route's CALLBACK function (sandboxed) → lock the
+authenticate (the URL's token, unless the service opted out) → verify
+signature → run the route's CALLBACK function (sandboxed) → lock the
 payment → move it to SUCCESS or FAILED → record → acknowledge. A final
 payment is never changed: a late or repeated notification is acknowledged
 and recorded as ``ignored``. A payment still ``RECEIVED`` (its synchronous
 answer not yet stored) is refused with 409 so the provider sends it again.
+
+A caller without the route's token gets the same 401 whether or not the
+route exists and before any payment is looked up, so a stranger learns
+nothing about which routes or payments exist.
 """
 
+import hmac
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -20,8 +26,8 @@ from gateway.errors import (
     CallbackSignatureInvalid,
     FunctionError,
     InvalidCallbackResult,
-    RouteNotFound,
     TransactionNotFound,
+    Unauthorized,
 )
 from gateway.functions import runner
 from gateway.hot_path import call_spec
@@ -47,14 +53,26 @@ class CallbackOutcome:
     client_id: int | None = None
 
 
+_NO_TOKEN = "-" * 43  # compared against when the route is unknown, so both cases take the same time
+
+
 def find_route(rt, app_id, microservice, route_name):
-    """The route whose CALLBACK function serves this URL, or ``RouteNotFound``."""
+    """The route whose CALLBACK function serves this URL, or ``None``."""
     if not all(isinstance(p, str) and NAME_PART.fullmatch(p) for p in (app_id, microservice, route_name)):
-        raise RouteNotFound()
+        return None
     route = rt.registry.callback_route(callback_function_name(app_id, microservice, route_name))
-    if route is None or route.callback_sql is None:
-        raise RouteNotFound("No callback function for this app, microservice and route.")
-    return route
+    return route if route is not None and route.callback_sql is not None else None
+
+
+def authenticate(route, token):
+    """The route, if ``token`` is its callback token (or it opted out of one); else the one 401 everyone gets."""
+    if route is not None and not route.callback_needs_token:
+        return route
+    expected = route.callback_token if route is not None and route.callback_token else _NO_TOKEN
+    presented = token if isinstance(token, str) else ""
+    if hmac.compare_digest(expected.encode(), presented.encode()) and expected is not _NO_TOKEN:
+        return route
+    raise Unauthorized("The callback URL's token is missing or wrong; nothing was changed.", headers={})
 
 
 def verify_signature(rt, route, raw, headers):
@@ -71,9 +89,9 @@ def verify_signature(rt, route, raw, headers):
         raise CallbackSignatureInvalid()
 
 
-def receive(rt, app_id, microservice, route_name, raw, headers):
+def receive(rt, app_id, microservice, route_name, raw, headers, token=None):
     """Handle one notification; returns a ``CallbackOutcome`` or raises the error the provider gets."""
-    route = find_route(rt, app_id, microservice, route_name)
+    route = authenticate(find_route(rt, app_id, microservice, route_name), token)
     verify_signature(rt, route, raw, headers)
     payload = parse_object(raw)  # a provider's notification is a JSON object, like every body here
     mapped = _map(rt, route, payload, headers)

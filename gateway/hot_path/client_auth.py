@@ -40,11 +40,13 @@ def parse_basic(authorization):
 def authenticate_client(rt, headers, remote_addr=None):
     """The active client these headers prove to be, within its rate; else 401 or 429."""
     app_id = app_id_from(headers)
-    rt.limits.check_not_locked("client", app_id, remote_addr)
+    # Keyed by the presented credential too: a secret from before a rotation locks only itself, not the new one.
+    credential = headers.get("Authorization", "")
+    rt.limits.check_not_locked("client", app_id, remote_addr, credential)
     try:
         client = _verify(rt, app_id, headers)
     except Unauthorized:
-        rt.limits.record_failure("client", app_id, remote_addr)
+        rt.limits.record_failure("client", app_id, remote_addr, credential)
         raise
     rt.limits.check_client(app_id)
     return client

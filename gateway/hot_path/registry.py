@@ -6,6 +6,7 @@ the ``mospay_registry`` channel, plus periodically as a safety net.
 """
 
 import logging
+import secrets
 import threading
 from dataclasses import dataclass, field
 
@@ -56,8 +57,20 @@ class RouteEntry:
     context: dict = field(repr=False)
     callback_function: str | None = None
     callback_sql: sql.Composed | None = field(default=None, repr=False)
-    # The service's "callback" settings: hmac_header, secret_sealed, provider_ref_field (never in context).
+    # The service's "callback" settings: auth, hmac_header, secret_sealed, provider_ref_field (never in context).
     callback: dict = field(default_factory=dict, repr=False)
+    # The unguessable token of the route's callback URL (opened from its sealed copy); None: not available.
+    callback_token: str | None = field(default=None, repr=False)
+
+    @property
+    def callback_needs_token(self):
+        """False only when the service opted out of the URL token (``"callback": {"auth": "none"}``)."""
+        return self.callback.get("auth", "token") != "none"
+
+    @property
+    def callback_unauthenticated(self):
+        """True when anyone may post this route's callbacks: no URL token and no signature."""
+        return not self.callback_needs_token and not self.callback.get("hmac_header")
 
     @property
     def provider_ref_field(self):
@@ -87,19 +100,26 @@ def secret_codes(fields):
     return (*SECRET_CODES, *sorted(set(typed)))
 
 
-def callback_url(public_url, app_id, microservice, route):
-    """Where a provider posts its notifications for a route."""
-    return f"{public_url}/api/v1/callbacks/{app_id}/{microservice}/{route}"
+def callback_url(public_url, app_id, microservice, route, token=None):
+    """Where a provider posts its notifications for a route (``public_url`` "" gives the path)."""
+    url = f"{public_url}/api/v1/callbacks/{app_id}/{microservice}/{route}"
+    return f"{url}?token={token}" if token else url
 
 
-def _route_entry(row, validators, public_url=None):
+def new_callback_token():
+    """A fresh callback URL token: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def _route_entry(row, validators, public_url=None, callback_token=None):
     overrides = row["route_settings"]
     upstream = {"url": row["url"], "method": row["method"], "timeout_ms": row["timeout_ms"],
                 **overrides.get("upstream", {})}
     settings = {**row["service_settings"], **{k: v for k, v in overrides.items() if k not in ("upstream", "fields")}}
     callback = settings.pop("callback", None) or {}  # holds a sealed secret: never handed to a function
+    token = callback_token if callback.get("auth", "token") != "none" else None
     if row["callback_function"] and public_url and "callback_url" not in settings:
-        settings["callback_url"] = callback_url(public_url, row["app_id"], row["microservice"], row["route"])
+        settings["callback_url"] = callback_url(public_url, row["app_id"], row["microservice"], row["route"], token)
     return RouteEntry(
         client_service_id=row["client_service_id"], client_id=row["client_id"], app_id=row["app_id"],
         microservice=row["microservice"], service=row["service"], route=row["route"],
@@ -109,7 +129,7 @@ def _route_entry(row, validators, public_url=None):
         secret_codes=secret_codes(overrides.get("fields", row["fields"])),
         request_sql=_function_call(Q.call_request_function, row["request_function"]),
         response_sql=_function_call(Q.call_response_function, row["response_function"]),
-        callback_function=row["callback_function"], callback=callback,
+        callback_function=row["callback_function"], callback=callback, callback_token=token,
         callback_sql=_function_call(Q.call_callback_function, row["callback_function"])
         if row["callback_function"] else None,
         context={
@@ -133,9 +153,10 @@ class Snapshot:
 class Registry:
     """Clients by App-ID and routes by (app_id, microservice, service, route)."""
 
-    def __init__(self, db, public_url=None):
+    def __init__(self, db, public_url=None, sealer=None):
         self._db = db
         self.public_url = public_url
+        self._sealer = sealer  # opens the routes' sealed callback tokens
         self.snapshot = Snapshot({}, {})
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
@@ -146,9 +167,9 @@ class Registry:
         with self._reload_lock, self._db.connection() as conn:
             clients = {row["app_id"]: ClientEntry(**row) for row in conn.execute(Q.load_clients)}
             routes, validators = {}, {}
-            for row in conn.execute(Q.load_routes):
+            for row in conn.execute(Q.load_routes).fetchall():
                 try:
-                    entry = _route_entry(row, validators, self.public_url)
+                    entry = _route_entry(row, validators, self.public_url, self._callback_token(conn, row))
                 except Exception:  # noqa: BLE001 - one bad route must not stop every other from loading
                     log.exception("route %s/%s/%s/%s cannot be loaded; it answers 404 until fixed",
                                   row["app_id"], row["microservice"], row["service"], row["route"])
@@ -157,6 +178,20 @@ class Registry:
         callbacks = {entry.callback_function: entry for entry in routes.values() if entry.callback_function}
         self.snapshot = Snapshot(clients, routes, callbacks)
         log.debug("registry loaded: %d clients, %d routes", len(clients), len(routes))
+
+    def _callback_token(self, conn, row):
+        """The route's callback token in clear; one is made (and stored sealed) for a route that has none."""
+        if not row["callback_function"] or self._sealer is None:
+            return None
+        if row["callback_token_sealed"] is None:  # assigned before migration 0009
+            stored = conn.execute(Q.set_missing_callback_token, {
+                "id": row["client_service_id"], "sealed": self._sealer.seal(new_callback_token())}).fetchone()
+            row = {**row, "callback_token_sealed": stored["callback_token_sealed"] if stored else None}
+        token = self._sealer.open(row["callback_token_sealed"] or "")
+        if token is None:
+            log.error("callback token of %s cannot be opened (MOSPAY_SEAL_KEY changed?): its callbacks are refused",
+                      row["callback_function"])
+        return token
 
     @property
     def clients(self):

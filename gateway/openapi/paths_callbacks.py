@@ -12,6 +12,11 @@ A provider's notification for one client route. The route's generated
 `"ack"`: the body answered here). A `PENDING` or `UNKNOWN` payment of this route moves to `SUCCESS` or
 `FAILED`; a final payment never changes (a late or repeated notification is acknowledged, `outcome: ignored`).
 
+The URL carries the route's unguessable token (`?token=…`, from the assignment's `callback_url` or
+`context.route.callback_url`): without it, or with a wrong one, `401 UNAUTHORIZED` before anything is looked up,
+the same answer whether or not the route or the payment exists. A service created with
+`"callback": {"auth": "none"}` (an audited opt-in, flagged in the portal) needs no token.
+
 When the service requires a signature (`callback.hmac_header`), the header must carry the hex HMAC-SHA256 of the
 raw body with the service's secret (`sha256=` prefix optional): otherwise `401 INVALID_SIGNATURE` and nothing
 changes. `409 NOT_READY`: the payment's synchronous answer is still being written; send it again.
@@ -33,13 +38,15 @@ def callback_paths():
             {"200": answer("CallbackAck", {"applied": ex.CALLBACKS["ack"], "ignored": ex.CALLBACKS["ignored"]},
                            "Acknowledged: `applied` (the payment moved) or `ignored` (final already, or not final "
                            "news), or the function's own `ack`."),
-             **errors("MALFORMED_JSON", "INVALID_SIGNATURE", "ROUTE_NOT_FOUND", "TRANSACTION_NOT_FOUND", "NOT_READY",
+             **errors("MALFORMED_JSON", "UNAUTHORIZED", "INVALID_SIGNATURE", "TRANSACTION_NOT_FOUND", "NOT_READY",
                       "PAYLOAD_TOO_LARGE", "FUNCTION_ERROR", "FUNCTION_TIMEOUT", "FUNCTION_RAISED",
                       "INVALID_CALLBACK_RESULT", "DATABASE_UNAVAILABLE")},
             [], description=_INBOUND_DESCRIPTION,
             request_body=body("CallbackPayload", ex.CALLBACKS["payload"], "Whatever the provider sends, as JSON."),
             parameters=[app_id, path_param("microservice", "f000", "mtnmomorwa"),
-                        path_param("route", "f002", "payment")])},
+                        path_param("route", "f002", "payment"),
+                        _query("token", "The route's callback token (required unless the service opted out).",
+                               "Xq3…")])},
         "/api/v1/admin/clients/{app_id}/callback-secret": {"post": operation(
             "rotateCallbackSecret", TAG, "Rotate the secret signing the client's callbacks",
             {"200": answer("CallbackSecret", {"rotated": ex.CALLBACKS["secret"]},

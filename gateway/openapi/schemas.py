@@ -213,7 +213,11 @@ def component_schemas():
                                                       "callbacks (HMAC-SHA256); shown this once."}}),
         "ClientList": _object({"clients": {"type": "array", "items": ref("Client")}}),
         "ClientDetail": _object({**_CLIENT, "credential_version": _INT, "services": {"type": "array", "items": _object(
-            {**_ROUTE_KEY, "request_function": _STR, "response_function": _STR, "enabled": _BOOL})}}),
+            {**_ROUTE_KEY, "request_function": _STR, "response_function": _STR, "enabled": _BOOL,
+             "callback_function": _STR,
+             "callback_unauthenticated": {"type": "boolean", "description": "The service opted out of callback "
+                                          "authentication: anyone may post this route's provider callbacks."}},
+            required=[*_ROUTE_KEY, "request_function", "response_function", "enabled"])}}),
         "Credentials": _object({"app_id": _STR, "username": _STR, "password": _STR}),
         "ClientActive": _object({"app_id": _STR, "active": _BOOL}),
         "FieldDefinition": _field_definition(),
@@ -224,7 +228,10 @@ def component_schemas():
         "Assignment": portable(admin_schemas.ASSIGNMENT.schema),
         "Assigned": _object({"request_function": _STR, "response_function": _STR, "route_file": _STR,
                              "callback_function": {"type": "string", "description": "When the template has a "
-                                                   "callback part."}},
+                                                   "callback part."},
+                             "callback_url": {"type": "string", "description": "Where the provider posts its "
+                                              "callbacks, with the route's token (`?token=`): give it only to the "
+                                              "provider. A path when `MOSPAY_PUBLIC_URL` is unset."}},
                             required=["request_function", "response_function", "route_file"]),
         "RouteEnabled": _object({"app_id": _STR, **_ROUTE_KEY, "enabled": _BOOL}),
         "UserCreate": portable(admin_schemas.USER_CREATE.schema),

@@ -1,6 +1,6 @@
 """Portal sign-in: Flask-Login sessions, the throttle, the forced password change."""
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
 from gateway.admin import users
@@ -39,10 +39,6 @@ def _load(session_id):
     return PortalUser(user) if user else None
 
 
-def _throttle():
-    return current_app.extensions["mospay_portal_throttle"]
-
-
 def _safe_next(target):
     return target if target and target.startswith("/portal/") and "//" not in target else url_for("portal.dashboard")
 
@@ -52,18 +48,20 @@ def login():
     """Sign in; repeated failures for a username from one address lock it for a while."""
     form = LoginForm()
     if form.validate_on_submit():
-        username, address = form.username.data.strip(), request.remote_addr or "-"
-        wait = _throttle().locked_for(username, address)
+        # The switch's shared limits store (Redis when REDIS_URL is set), keyed like the API's lockout.
+        limits, address = runtime().limits, request.remote_addr or "-"
+        username, password = form.username.data.strip(), form.password.data
+        wait = limits.locked_for("portal", username.lower(), address, password)
         if wait:
             form.username.errors.append(f"Too many failed attempts: try again in {wait // 60 + 1} min.")
             return render_template("portal/login.html", form=form), 429
         try:
-            user = users.authenticate(runtime(), username, form.password.data)
+            user = users.authenticate(runtime(), username, password)
         except Unauthorized:
-            _throttle().failed(username, address)
+            limits.record_failure("portal", username.lower(), address, password)
             form.password.errors.append("Wrong username or password.")
             return render_template("portal/login.html", form=form), 401
-        _throttle().succeeded(username, address)
+        limits.forget_failures("portal", username.lower(), address)
         session.clear()  # a fresh session (and CSRF token) for the signed-in user
         login_user(PortalUser(user))
         if user.must_change_password:

@@ -57,7 +57,7 @@ FROM mospay.services
 ORDER BY microservice, service, route
 
 -- name: find_service
-SELECT id, microservice, service, route, url, method, timeout_ms, template, fields
+SELECT id, microservice, service, route, url, method, timeout_ms, template, fields, settings
 FROM mospay.services
 WHERE microservice = %(microservice)s AND service = %(service)s AND route = %(route)s
 
@@ -68,10 +68,13 @@ ON CONFLICT DO NOTHING
 RETURNING id
 
 -- name: set_callback_function
-UPDATE mospay.client_services SET callback_function = %(callback_function)s WHERE id = %(id)s
+UPDATE mospay.client_services
+SET callback_function = %(callback_function)s, callback_token_sealed = %(callback_token_sealed)s
+WHERE id = %(id)s
 
 -- name: client_services_of
-SELECT cs.id, s.microservice, s.service, s.route, cs.request_function, cs.response_function, cs.enabled
+SELECT cs.id, s.microservice, s.service, s.route, cs.request_function, cs.response_function, cs.enabled,
+       cs.callback_function, s.settings -> 'callback' AS callback_settings
 FROM mospay.client_services cs
 JOIN mospay.services s ON s.id = cs.service_id
 WHERE cs.client_id = %(client_id)s

@@ -6,10 +6,17 @@ FROM mospay.clients
 SELECT cs.id AS client_service_id, c.id AS client_id, c.app_id, c.name AS client_name,
        s.id AS service_id, s.microservice, s.service, s.route, s.url, s.method, s.timeout_ms,
        s.fields, s.settings AS service_settings, cs.settings AS route_settings, cs.enabled,
-       cs.request_function, cs.response_function, cs.callback_function
+       cs.request_function, cs.response_function, cs.callback_function, cs.callback_token_sealed
 FROM mospay.client_services cs
 JOIN mospay.clients c ON c.id = cs.client_id
 JOIN mospay.services s ON s.id = cs.service_id
+
+-- name: set_missing_callback_token
+-- A route with a CALLBACK function but no token yet (assigned before migration 0009) gets one; the first
+-- instance to write it wins and every other reads that one back.
+UPDATE mospay.client_services SET callback_token_sealed = coalesce(callback_token_sealed, %(sealed)s)
+WHERE id = %(id)s
+RETURNING callback_token_sealed
 
 -- name: notify_registry_changed
 SELECT pg_notify('mospay_registry', %s)

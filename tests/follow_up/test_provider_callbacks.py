@@ -1,4 +1,6 @@
-"""Inbound provider callbacks: POST /api/v1/callbacks/<app_id>/<microservice>/<route>."""
+"""Inbound provider callbacks: POST /api/v1/callbacks/<app_id>/<microservice>/<route>?token=<route's token>.
+
+(Forged and unauthenticated callbacks are the attack stories of tests/security/test_provider_callback_auth.py.)"""
 
 import hashlib
 import hmac
@@ -11,7 +13,7 @@ import pytest
 import requests
 
 from gateway.simulators import mpesa
-from tests.factories import Integrator
+from tests.factories import CALLBACK_URLS, Integrator
 from tests.simulators.test_providers import MPESA_FIELDS, mpesa_server, pay, url_of  # noqa: F401 - the fixture
 
 SECRET = "provider-shared-secret-0123456789"
@@ -23,8 +25,9 @@ def pending(path, headers, body):
 
 
 def callback_url(base_url, integrator):
+    """The route's callback URL as its assignment gave it (with the route's token): what the provider is told."""
     service = integrator.service
-    return f"{base_url}/api/v1/callbacks/{integrator.client['app_id']}/{service['microservice']}/{service['route']}"
+    return CALLBACK_URLS[(base_url, integrator.client["app_id"], service["microservice"], service["route"])]
 
 
 def notify(base_url, integrator, payload, headers=None):
@@ -141,10 +144,10 @@ def test_a_callback_only_reaches_its_own_routes_payments(base_url, admin, integr
     assert state(db, pending_payment["transaction_ref"])["status"] == "PENDING"
 
 
-@pytest.mark.parametrize("path", ["nosuchapp/ms/payment", "UPPER/ms/payment", "a/b/c"])
-def test_an_unknown_callback_route_is_404(base_url, path):
+@pytest.mark.parametrize("path", ["nosuchapp/ms/payment", "UPPER/ms/payment", "a/b/c", "a/b/c?token=x"])
+def test_an_unknown_callback_route_is_401_like_a_wrong_token(base_url, path):
     response = requests.post(f"{base_url}/api/v1/callbacks/{path}", json={"status": "SUCCESS"}, timeout=5)
-    assert response.status_code == 404 and response.json()["error"]["code"] == "ROUTE_NOT_FOUND"
+    assert response.status_code == 401 and response.json()["error"]["code"] == "UNAUTHORIZED"
 
 
 @pytest.mark.parametrize("raw, code", [

@@ -31,8 +31,8 @@ def test_failures_lock_out_one_name_from_one_address_only():
 
 def test_repeated_bad_passwords_lock_the_caller_out_even_with_the_right_one_after(integrator):
     url = f"{integrator.base_url}/api/v1/payment/process"
-    for _ in range(10):
-        bad = requests.post(url, json=integrator.message(), auth=(integrator.auth[0], "wrong"),
+    for guess in range(10):  # ten different guesses: one wrong password repeated locks only itself
+        bad = requests.post(url, json=integrator.message(), auth=(integrator.auth[0], f"wrong-{guess}"),
                             headers=integrator.headers)
         assert bad.status_code == 401
 

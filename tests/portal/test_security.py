@@ -149,8 +149,8 @@ def test_the_forced_password_change_comes_first(base_url, admin):
 def test_sign_in_is_throttled_per_user_and_address(base_url, admin):
     username = create_user(admin, "viewer")
     session = PortalSession(base_url)
-    for _ in range(5):
-        failed = session.post("/portal/login", data={"username": username, "password": "wrong",
+    for guess in range(5):  # five different guesses (one wrong password repeated locks only itself)
+        failed = session.post("/portal/login", data={"username": username, "password": f"wrong-{guess}",
                                                      "csrf_token": session.token("/portal/login")})
         assert failed.status_code == 401 and "Wrong username or password." in failed.text
     locked = session.post("/portal/login", data={"username": username, "password": "first-password-1",

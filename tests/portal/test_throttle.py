@@ -1,34 +1,35 @@
-"""The sign-in throttle on its own, with a fake clock."""
+"""The portal's sign-in throttle is the switch's limits store (kind "portal"), on its own."""
 
-from gateway.portal.security import LoginThrottle
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
+from gateway.hot_path.rate_limits import AbuseLimits
 
 
-def test_five_failures_lock_that_name_from_that_address_for_the_window():
-    clock = Clock()
-    throttle = LoginThrottle(limit=5, window=900, clock=clock)
-    for _ in range(4):
-        throttle.failed("Alice", "10.0.0.1")
-    assert throttle.locked_for("alice", "10.0.0.1") == 0
-    throttle.failed("alice", "10.0.0.1")
-    assert throttle.locked_for("ALICE", "10.0.0.1") == 900
-    assert throttle.locked_for("alice", "10.0.0.2") == 0 and throttle.locked_for("bob", "10.0.0.1") == 0
-    clock.now += 600
-    assert throttle.locked_for("alice", "10.0.0.1") == 300
-    clock.now += 301
-    assert throttle.locked_for("alice", "10.0.0.1") == 0
+def limits():
+    return AbuseLimits("memory://", "100/second", "10/minute", failure_limits={"portal": "5/15minutes"})
+
+
+def test_five_wrong_passwords_lock_that_name_from_that_address_for_the_window():
+    throttle = limits()
+    for attempt in range(4):
+        throttle.record_failure("portal", "alice", "10.0.0.1", f"guess-{attempt}")
+    assert throttle.locked_for("portal", "alice", "10.0.0.1", "the-right-one") == 0
+    throttle.record_failure("portal", "alice", "10.0.0.1", "guess-4")
+    assert 1 < throttle.locked_for("portal", "alice", "10.0.0.1", "the-right-one") <= 901
+    assert throttle.locked_for("portal", "alice", "10.0.0.2", "the-right-one") == 0
+    assert throttle.locked_for("portal", "bob", "10.0.0.1", "the-right-one") == 0
+
+
+def test_one_wrong_password_repeated_locks_only_itself():
+    throttle = limits()
+    for _ in range(20):
+        throttle.record_failure("portal", "dave", "10.0.0.1", "last-months-password")
+    assert throttle.locked_for("portal", "dave", "10.0.0.1", "last-months-password") > 0
+    assert throttle.locked_for("portal", "dave", "10.0.0.1", "this-months-password") == 0
 
 
 def test_a_successful_sign_in_forgets_the_failures():
-    throttle = LoginThrottle(limit=2, window=60, clock=Clock())
-    throttle.failed("carol", "::1")
-    throttle.succeeded("carol", "::1")
-    throttle.failed("carol", "::1")
-    assert throttle.locked_for("carol", "::1") == 0
+    throttle = limits()
+    for attempt in range(4):
+        throttle.record_failure("portal", "carol", "::1", f"guess-{attempt}")
+    throttle.forget_failures("portal", "carol", "::1")
+    throttle.record_failure("portal", "carol", "::1", "guess-5")
+    assert throttle.locked_for("portal", "carol", "::1", "right") == 0
