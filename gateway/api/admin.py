@@ -43,11 +43,12 @@ def admin_token():
     if credential is None:
         raise Unauthorized("Send Basic credentials of an admin user.")
     rt = runtime()
-    rt.limits.check_not_locked("user", credential[0], request.remote_addr)
+    # Keyed by the presented password too: an old one still in use after a change locks only itself.
+    rt.limits.check_not_locked("user", credential[0], request.remote_addr, credential[1])
     try:
         user = users.authenticate(rt, *credential)
     except Unauthorized:
-        rt.limits.record_failure("user", credential[0], request.remote_addr)
+        rt.limits.record_failure("user", credential[0], request.remote_addr, credential[1])
         raise
     return json_response(users.issue_admin_token(rt, user))
 

@@ -10,6 +10,7 @@ from gateway.api import json_response
 from gateway.db import Q
 from gateway.errors import DatabaseUnavailable, MosPayError
 from gateway.follow_up import provider_callbacks as callbacks
+from gateway.jsondoc import read_body
 from gateway.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def _start_clock():
 def provider_callback(app_id, microservice, route):
     """Run the route's CALLBACK function on a provider's notification and settle the payment."""
     outcome = g.callback = callbacks.receive(runtime(), app_id, microservice, route,
-                                             request.get_data(cache=False), request.headers,
+                                             read_body(request), request.headers,
                                              request.args.get("token"))
     return json_response(outcome.body, outcome.http_status)
 

@@ -115,7 +115,10 @@ class PaymentProcessor:
         """Run every stage and return the client's ``Outcome``."""
         try:
             self.route = resolve(self.rt.registry, self.client, self.message)
-            self.secrets = Secrets(secret_values(self.message, self.route.secret_codes))
+            # The route's callback token rides in context.route.callback_url: a function copying it into its
+            # call (the M-Pesa template's CallBackURL) must not leave it readable in the stored call.
+            self.secrets = Secrets((*secret_values(self.message, self.route.secret_codes),
+                                    *((self.route.callback_token,) if self.route.callback_token else ())))
             self.lap("validate")
             with self.rt.db.connection() as conn:
                 replay = self._claim(conn)
