@@ -2,6 +2,7 @@
 
 import uuid
 
+import psycopg
 import requests
 
 DEFAULT_FIELDS = [
@@ -97,3 +98,15 @@ def user_token(base_url, admin, role):
     requests.post(f"{base_url}/api/v1/admin/password", headers={"Authorization": f"Bearer {token}"},
                   json={"current_password": first, "new_password": final})
     return requests.post(f"{base_url}/api/v1/admin/token", auth=(username, final)).json()["access_token"]
+
+
+def replace_function(rt, name, body, args="request jsonb, context jsonb"):
+    """What a DBA (or an attacker with the DBA's access) does in psql: rewrite a client's function in place."""
+    with psycopg.connect(rt.config.DATABASE_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE OR REPLACE FUNCTION mospay_fn."{name}"({args}) RETURNS jsonb '
+                     f"LANGUAGE plpgsql AS $f$ {body} $f$")
+
+
+def request_function_name(integrator):
+    """The name of an integrator's generated request function."""
+    return f"{integrator.client['app_id']}_{integrator.service['microservice']}_{integrator.service['route']}"

@@ -8,16 +8,7 @@ import psycopg
 import pytest
 import requests
 
-from tests.factories import Integrator
-
-
-def replace_function(rt, name, body, args="request jsonb, context jsonb"):
-    """What a DBA does in psql: rewrite a client's function in place."""
-    with psycopg.connect(rt.config.DATABASE_URL, autocommit=True) as conn:
-        conn.execute(
-            f'CREATE OR REPLACE FUNCTION mospay_fn."{name}"({args}) RETURNS jsonb '
-            f"LANGUAGE plpgsql AS $f$ {body} $f$"
-        )
+from tests.factories import Integrator, replace_function
 
 
 def transaction(db, integrator, unique_id):

@@ -7,9 +7,7 @@ tenant's payments. Now the switch terminates the backend from outside at the lim
 
 import concurrent.futures
 
-import psycopg
-
-from tests.factories import Integrator
+from tests.factories import Integrator, replace_function, request_function_name
 
 SWALLOWS_ITS_TIMEOUT = """BEGIN
     BEGIN
@@ -21,16 +19,8 @@ SWALLOWS_ITS_TIMEOUT = """BEGIN
 END"""
 
 
-def replace_request_function(rt, integrator, body):
-    """What a hostile DBA does: rewrite the tenant's request function in place."""
-    name = f"{integrator.client['app_id']}_{integrator.service['microservice']}_payment"
-    with psycopg.connect(rt.config.DATABASE_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE OR REPLACE FUNCTION mospay_fn."{name}"(request jsonb, context jsonb) RETURNS jsonb '
-                     f"LANGUAGE plpgsql AS $f$ {body} $f$")
-
-
 def test_a_function_that_catches_its_timeout_is_ended_from_outside(integrator, rt, db):
-    replace_request_function(rt, integrator, SWALLOWS_ITS_TIMEOUT)
+    replace_function(rt, request_function_name(integrator), SWALLOWS_ITS_TIMEOUT)
 
     response = integrator.pay(timeout=30)
 
@@ -44,7 +34,7 @@ def test_a_function_that_catches_its_timeout_is_ended_from_outside(integrator, r
 
 
 def test_other_tenants_keep_paying_while_hostile_calls_are_ended(integrator, admin, base_url, downstream, rt):
-    replace_request_function(rt, integrator, SWALLOWS_ITS_TIMEOUT)
+    replace_function(rt, request_function_name(integrator), SWALLOWS_ITS_TIMEOUT)
     other_client = admin.create_client()
     admin.assign(other_client, integrator.service)
     other = Integrator(base_url, other_client, integrator.service)
@@ -61,8 +51,8 @@ def test_other_tenants_keep_paying_while_hostile_calls_are_ended(integrator, adm
 
 def test_a_dba_test_run_takes_the_payment_path(integrator, admin, rt):
     """The workbench's test run is sandboxed and limited like a payment: no superuser, no endless call."""
-    replace_request_function(rt, integrator, SWALLOWS_ITS_TIMEOUT)
-    name = f"{integrator.client['app_id']}_{integrator.service['microservice']}_payment"
+    name = request_function_name(integrator)
+    replace_function(rt, name, SWALLOWS_ITS_TIMEOUT)
 
     response = admin.post(f"/functions/{name}/test", {"request": integrator.message()}, timeout=30)
 

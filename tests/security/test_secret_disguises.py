@@ -9,10 +9,9 @@ disguise is scrubbed, and paths a call declares ``sensitive`` are masked whateve
 import base64
 import json
 
-import psycopg
 import pytest
 
-from tests.factories import DEFAULT_FIELDS, Integrator
+from tests.factories import DEFAULT_FIELDS, Integrator, replace_function, request_function_name
 
 PIN, PASSWORD, DEVICE_SECRET = "8642", "Sentinel-Pass-7319", "device-secret-5521"
 FIELDS = [*(f for f in DEFAULT_FIELDS if f["code"] != "f009"), {"code": "f009", "name": "device", "type": "secret"}]
@@ -39,12 +38,6 @@ def every_disguise(secret):
     return {secret, secret.upper(), secret.lower(), secret[::-1], raw.hex(), base64.b64encode(raw).decode()}
 
 
-def replace_function(rt, name, body, args="request jsonb, context jsonb"):
-    with psycopg.connect(rt.config.DATABASE_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE OR REPLACE FUNCTION mospay_fn."{name}"({args}) RETURNS jsonb '
-                     f"LANGUAGE plpgsql AS $f$ {body} $f$")
-
-
 @pytest.fixture
 def tenant(admin, base_url, downstream):
     client = admin.create_client()
@@ -66,8 +59,7 @@ def leaks(text):
 
 
 def test_disguised_copies_of_secrets_are_stored_and_answered_masked(tenant, downstream, rt, db):
-    name = f"{tenant.client['app_id']}_{tenant.service['microservice']}_payment"
-    replace_function(rt, name, DISGUISING_REQUEST)
+    replace_function(rt, request_function_name(tenant), DISGUISING_REQUEST)
     message = tenant.message(f007=PIN, f008=PASSWORD, f009=DEVICE_SECRET)
 
     response = tenant.pay(message)  # the downstream echoes the body back into the answer's data
@@ -87,9 +79,9 @@ def test_disguised_copies_of_secrets_are_stored_and_answered_masked(tenant, down
 
 
 def test_a_raised_message_cannot_carry_a_secret_to_the_client(tenant, rt, db):
-    name = f"{tenant.client['app_id']}_{tenant.service['microservice']}_payment"
-    replace_function(rt, name, "BEGIN RAISE EXCEPTION 'bad pin %, % and %', upper(request->>'f008'), "
-                               "reverse(request->>'f007'), encode(convert_to(request->>'f009', 'UTF8'), 'hex'); END")
+    replace_function(rt, request_function_name(tenant),
+                     "BEGIN RAISE EXCEPTION 'bad pin %, % and %', upper(request->>'f008'), "
+                     "reverse(request->>'f007'), encode(convert_to(request->>'f009', 'UTF8'), 'hex'); END")
     message = tenant.message(f007=PIN, f008=PASSWORD, f009=DEVICE_SECRET)
 
     response = tenant.pay(message)
