@@ -200,6 +200,12 @@ class CallbackNotReady(Conflict):
         super().__init__(message, **kwargs)
 
 
+class CallbackNotConfirmed(CallbackNotReady):
+    code = "NOT_CONFIRMED"
+    message = ("The provider's status query does not confirm this result yet; nothing was changed. "
+               "Send the callback again shortly.")
+
+
 class InvalidCallbackResult(FunctionError):
     # Most often the notification names no payment the function can find: the sender's problem.
     status = 422

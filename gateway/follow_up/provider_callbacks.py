@@ -2,7 +2,9 @@
 
 authenticate (the URL's token, unless the service opted out) → verify
 signature → run the route's CALLBACK function (sandboxed) → lock the
-payment → move it to SUCCESS or FAILED → record → acknowledge. A final
+payment → confirm a SUCCESS with the route's status query, when it has one
+(trust, then verify: a leaked token must not be enough to mark a payment
+paid) → move it to SUCCESS or FAILED → record → acknowledge. A final
 payment is never changed: a late or repeated notification is acknowledged
 and recorded as ``ignored``. A payment still ``RECEIVED`` (its synchronous
 answer not yet stored) is refused with 409 so the provider sends it again.
@@ -22,6 +24,7 @@ from psycopg.types.json import Jsonb
 
 from gateway.db import Q
 from gateway.errors import (
+    CallbackNotConfirmed,
     CallbackNotReady,
     CallbackSignatureInvalid,
     FunctionError,
@@ -29,9 +32,10 @@ from gateway.errors import (
     TransactionNotFound,
     Unauthorized,
 )
+from gateway.follow_up import status_query
 from gateway.functions import runner
 from gateway.hot_path import call_spec
-from gateway.hot_path.settlement import FINAL, OPEN, RECEIVED, Settlement, settle
+from gateway.hot_path.settlement import FINAL, OPEN, RECEIVED, SUCCESS, Settlement, settle
 from gateway.jsondoc import parse_object
 from gateway.naming import NAME_PART, callback_function_name
 from gateway.security.sealed import signature_matches
@@ -96,7 +100,9 @@ def receive(rt, app_id, microservice, route_name, raw, headers, token=None):
     payload = parse_object(raw)  # a provider's notification is a JSON object, like every body here
     mapped = _map(rt, route, payload, headers)
     with rt.db.transaction() as conn:
-        outcome = _apply(conn, route, payload, mapped)
+        outcome = _apply(rt, conn, route, payload, mapped)
+    if outcome.outcome == "unconfirmed":
+        raise CallbackNotConfirmed(transaction_ref=outcome.body.get("transaction_ref"))
     if outcome.outcome == "unmatched":
         raise TransactionNotFound(f"No payment of this route has {mapped.match_key} {mapped.match_value!r}.")
     if outcome.outcome == "not_ready":
@@ -134,7 +140,7 @@ def _lock(conn, route, mapped):
                                                      "value": mapped.match_value}).fetchone()
 
 
-def _apply(conn, route, payload, mapped):
+def _apply(rt, conn, route, payload, mapped):
     """Inside one transaction: lock the payment, settle it if it is open and the news is final, record."""
     answer = mapped.answer
     row = _lock(conn, route, mapped)  # FOR UPDATE: a callback and a status query never settle twice
@@ -151,9 +157,19 @@ def _apply(conn, route, payload, mapped):
                   else f"not a final state ({answer['status']})")
         _record(conn, route, row["id"], "ignored", before, before, payload, answer, detail)
         return CallbackOutcome("ignored", 200, _ack(mapped, "ignored"), row["id"], route.client_id)
+    detail = "settled by a provider callback"
+    if answer["status"] == SUCCESS and (route.context["route"].get("status_query") or {}).get("url"):
+        # Trust, then verify: the provider's own status API has the last word on money received.
+        confirmed = status_query.ask_provider(rt, route, row, "verify_callback")
+        if confirmed is None:
+            _record(conn, route, row["id"], "unconfirmed", before, before, payload, answer,
+                    "the status query did not confirm SUCCESS (not final or unreachable)")
+            return CallbackOutcome("unconfirmed", 409, {"transaction_ref": row["ref"]}, row["id"], route.client_id)
+        answer = confirmed.answer
+        detail = f"provider callback, confirmed by the status query ({answer['status']})"
     # The row is locked: the compare-and-set cannot miss, and the client is told by callback.
-    settle(conn, row["id"], OPEN, Settlement.from_answer(answer, row["ref"], row["unique_id"],
-                                                         "settled by a provider callback"), notify_client=True)
+    settle(conn, row["id"], OPEN, Settlement.from_answer(answer, row["ref"], row["unique_id"], detail),
+           notify_client=True)
     _record(conn, route, row["id"], "applied", before, answer["status"], payload, answer, None)
     log.info("payment %s %s → %s by provider callback", row["ref"], before, answer["status"],
              extra={"transaction_ref": row["ref"], "status": answer["status"]})

@@ -9,7 +9,7 @@ JSON = "application/json"
 CLIENT_SECURITY = [{"basicAuth": [], "appId": []}, {"clientBearer": [], "appId": []}]
 ADMIN_SECURITY = [{"adminBearer": []}]
 RETRY_AFTER_CODES = {"IN_PROGRESS", "RATE_LIMITED", "TOO_MANY_ATTEMPTS", "DATABASE_UNAVAILABLE",
-                     "UPSTREAM_CIRCUIT_OPEN"}
+                     "UPSTREAM_CIRCUIT_OPEN", "NOT_READY", "NOT_CONFIRMED"}
 HEADERS = {
     "X-Request-ID": {"description": "The caller's request id when sane, else a new one; also on every log line.",
                      "schema": {"type": "string"}},

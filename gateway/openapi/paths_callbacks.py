@@ -20,6 +20,8 @@ the same answer whether or not the route or the payment exists. A service create
 When the service requires a signature (`callback.hmac_header`), the header must carry the hex HMAC-SHA256 of the
 raw body with the service's secret (`sha256=` prefix optional): otherwise `401 INVALID_SIGNATURE` and nothing
 changes. `409 NOT_READY`: the payment's synchronous answer is still being written; send it again.
+`409 NOT_CONFIRMED`: the notification says SUCCESS but the route's status query does not confirm it yet (the
+provider's own answer settles a payment); nothing changed, send it again.
 """
 _DELIVERY_ID = path_param("delivery_id", "The delivery's id (`X-MosPay-Delivery`).", 42, {"type": "integer"})
 
@@ -39,6 +41,7 @@ def callback_paths():
                            "Acknowledged: `applied` (the payment moved) or `ignored` (final already, or not final "
                            "news), or the function's own `ack`."),
              **errors("MALFORMED_JSON", "UNAUTHORIZED", "INVALID_SIGNATURE", "TRANSACTION_NOT_FOUND", "NOT_READY",
+                      "NOT_CONFIRMED",
                       "PAYLOAD_TOO_LARGE", "FUNCTION_ERROR", "FUNCTION_TIMEOUT", "FUNCTION_RAISED",
                       "INVALID_CALLBACK_RESULT", "DATABASE_UNAVAILABLE")},
             [], description=_INBOUND_DESCRIPTION,

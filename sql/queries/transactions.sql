@@ -78,19 +78,19 @@ FOR UPDATE OF t SKIP LOCKED
 
 -- name: lock_transaction_by_ref
 -- A provider callback names the payment; only the route's own payments can be found, and each is locked.
-SELECT id, ref::text AS ref, unique_id, status, client_id
+SELECT id, ref::text AS ref, unique_id, status, client_id, request
 FROM mospay.transactions
 WHERE ref = %(value)s::uuid AND client_service_id = %(client_service_id)s
 FOR UPDATE
 
 -- name: lock_transaction_by_unique_id
-SELECT id, ref::text AS ref, unique_id, status, client_id
+SELECT id, ref::text AS ref, unique_id, status, client_id, request
 FROM mospay.transactions
 WHERE client_id = %(client_id)s AND unique_id = %(value)s AND client_service_id = %(client_service_id)s
 FOR UPDATE
 
 -- name: lock_transaction_by_provider_ref
-SELECT id, ref::text AS ref, unique_id, status, client_id
+SELECT id, ref::text AS ref, unique_id, status, client_id, request
 FROM mospay.transactions
 WHERE client_service_id = %(client_service_id)s AND provider_ref = %(value)s
 ORDER BY id DESC

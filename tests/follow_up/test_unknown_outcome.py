@@ -88,10 +88,11 @@ def test_no_final_answer_follows_the_schedule_then_waits_for_an_operator(status_
 
 
 def test_a_status_query_never_overrides_a_callbacks_final_state(status_route, downstream, rt, db, base_url):
-    downstream.behaviour = provider(status=(200, {"status": "FAILED", "code": "LATE_VIEW"}))
+    downstream.behaviour = provider()  # the callback's SUCCESS is confirmed by the status query…
     ref = status_route.pay().json()["transaction_ref"]
     assert notify(base_url, status_route, {"transaction_ref": ref, "status": "SUCCESS"}).json()["outcome"] == \
         "applied"
+    downstream.behaviour = provider(status=(200, {"status": "FAILED", "code": "LATE_VIEW"}))  # …then it changes
 
     run_now(rt, db, follow_up_of(db, ref))
 

@@ -6,12 +6,16 @@ now carries an unguessable token; only an audited opt-in (``"callback": {"auth":
 """
 
 import json
+import threading
 import uuid
 
 import pytest
 import requests
 
+from tests.downstream import Downstream
 from tests.factories import Integrator
+from tests.follow_up.test_provider_callbacks import notify
+from tests.follow_up.test_unknown_outcome import configure
 from tests.portal.conftest import FINAL_PASSWORD, PortalSession, create_user
 
 
@@ -142,3 +146,42 @@ def test_a_signed_route_still_needs_its_token(admin, base_url, downstream):
 
     assert forge(url.split("?")[0], {"status": "SUCCESS"}).status_code == 401
     assert forge(url, {"status": "SUCCESS"}).json()["error"]["code"] == "INVALID_SIGNATURE"
+
+
+# --- Trust, then verify: a token alone is not enough to mark a payment paid where the provider can be asked.
+
+@pytest.fixture
+def own_provider(admin, base_url):
+    """A provider of its own (its own circuit breaker: earlier stories' 5xx answers do not count against it)."""
+    server = Downstream()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = admin.create_client()
+    service = admin.create_service(server.url + "/pay")
+    admin.assign(client, service)
+    yield server, Integrator(base_url, client, service)
+    server.shutdown()
+
+
+@pytest.mark.parametrize("provider_says, expected_status, expected_http", [
+    ({"status": "PENDING"}, "PENDING", 409),  # not confirmed: nothing changes, the provider is asked to resend
+    ({"status": "FAILED", "code": "DECLINED"}, "FAILED", 200),  # the provider's own API has the last word
+    ({"status": "SUCCESS", "code": "FOUND"}, "SUCCESS", 200),
+])
+def test_a_callback_claiming_success_is_confirmed_by_the_status_query(base_url, rt, config, own_provider, db,
+                                                                      provider_says, expected_status, expected_http):
+    downstream, integrator = own_provider
+    configure(rt, config, integrator, status_query={"url": downstream.url + "/status/{transaction_ref}"})
+    downstream.behaviour = lambda path, headers, body: (
+        (200, provider_says, 0) if path.startswith("/status/") else (200, {"status": "PENDING", "code": "LATER"}, 0))
+    paid = integrator.pay().json()
+    assert paid["status"] == "PENDING"
+
+    response = notify(base_url, integrator, {"transaction_ref": paid["transaction_ref"], "status": "SUCCESS",
+                                             "code": "PAID"})
+
+    assert response.status_code == expected_http, response.text
+    row = db("SELECT status FROM mospay.transactions WHERE ref = %s::uuid", (paid["transaction_ref"],))[0]
+    assert row["status"] == expected_status
+    assert downstream.received[-1]["path"] == f"/status/{paid['transaction_ref']}"
+    if expected_http == 409:
+        assert response.json()["error"]["code"] == "NOT_CONFIRMED"
