@@ -6,7 +6,7 @@ from gateway.admin import onboarding
 from gateway.api import json_body, json_response
 from gateway.api.admin import WRITE_ROLES, admin_required
 from gateway.errors import ValidationFailed
-from gateway.follow_up import deliveries, unknown_outcome
+from gateway.follow_up import deliveries, provider_callbacks, unknown_outcome
 from gateway.runtime import runtime
 
 bp = Blueprint("admin_callbacks_api", __name__, url_prefix="/api/v1/admin")
@@ -17,6 +17,14 @@ bp = Blueprint("admin_callbacks_api", __name__, url_prefix="/api/v1/admin")
 def rotate_callback_secret(app_id):
     """A new secret signing the client's callbacks, in this answer only."""
     return json_response(onboarding.rotate_callback_secret(runtime(), app_id, g.user.username))
+
+
+@bp.post("/clients/<app_id>/services/<microservice>/<service>/<route>/callback-token")
+@admin_required(WRITE_ROLES)
+def rotate_callback_token(app_id, microservice, service, route):
+    """A new token for the route's provider callback URL (the old one stops working); the URL in this answer only."""
+    key = {"microservice": microservice, "service": service, "route": route}
+    return json_response(provider_callbacks.rotate_token(runtime(), app_id, key, g.user.username))
 
 
 @bp.put("/clients/<app_id>/callback-url")

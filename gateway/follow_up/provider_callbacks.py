@@ -29,12 +29,13 @@ from gateway.errors import (
     CallbackSignatureInvalid,
     FunctionError,
     InvalidCallbackResult,
+    NotFound,
     TransactionNotFound,
     Unauthorized,
 )
 from gateway.follow_up import status_query
 from gateway.functions import runner
-from gateway.hot_path import call_spec
+from gateway.hot_path import call_spec, registry
 from gateway.hot_path.settlement import FINAL, OPEN, RECEIVED, SUCCESS, Settlement, settle
 from gateway.jsondoc import parse_object
 from gateway.naming import NAME_PART, callback_function_name
@@ -174,6 +175,24 @@ def _apply(rt, conn, route, payload, mapped):
     log.info("payment %s %s → %s by provider callback", row["ref"], before, answer["status"],
              extra={"transaction_ref": row["ref"], "status": answer["status"]})
     return CallbackOutcome("applied", 200, _ack(mapped, "applied"), row["id"], route.client_id)
+
+
+def rotate_token(rt, app_id, key, actor):
+    """A new callback URL token for one client route (the old one is refused from now on); returns the new
+    ``callback_url``, shown in this answer only."""
+    with rt.db.transaction() as conn:
+        row = conn.execute(Q.find_route, {"app_id": app_id, **key}).fetchone()
+        if row is None or row["callback_function"] is None:
+            raise NotFound("The client has no such route with a callback function.", details={"app_id": app_id, **key})
+        token = registry.new_callback_token()
+        conn.execute(Q.rotate_callback_token, {"id": row["id"], "sealed": rt.sealer.seal(token)})
+        conn.execute(Q.insert_audit, {"actor": actor, "action": "route.callback_token.rotate",
+                                      "target": f"{app_id}:{key['microservice']}/{key['service']}/{key['route']}",
+                                      "before": None, "after": None})
+        conn.execute(Q.notify_registry_changed, ("route",))
+    rt.registry.reload()
+    return {"callback_url": registry.callback_url(rt.config.PUBLIC_URL or "", app_id, key["microservice"],
+                                                  key["route"], token)}
 
 
 def _ack(mapped, outcome):

@@ -56,6 +56,16 @@ def callback_paths():
                            "The new secret, in this answer only (sealed at rest); the old one stops at once."),
              **errors("NOT_FOUND", *READ_ERRORS)},
             ADMIN_SECURITY, description=ADMIN_ONLY, parameters=[app_id])},
+        "/api/v1/admin/clients/{app_id}/services/{microservice}/{service}/{route}/callback-token": {"post": operation(
+            "rotateCallbackToken", TAG, "Rotate the token of a route's provider callback URL",
+            {"200": answer("CallbackToken", {"rotated": {"callback_url": "https://switch.example/api/v1/callbacks/"
+                                                                         "akaliza/mtnmomorwa/payment?token=…"}},
+                           "The new callback URL, in this answer only (the token is sealed at rest); the old "
+                           "token is refused from now on: give the provider the new URL."),
+             **errors("NOT_FOUND", *READ_ERRORS)},
+            ADMIN_SECURITY, description=ADMIN_ONLY,
+            parameters=[app_id, path_param("microservice", "f000", "mtnmomorwa"),
+                        path_param("service", "f001", "collection"), path_param("route", "f002", "payment")])},
         "/api/v1/admin/clients/{app_id}/callback-url": {"put": operation(
             "setCallbackUrl", TAG, "Set or clear the client's callback URL",
             {"200": answer("ClientCallbackUrlSet", {"set": {"app_id": ex.APP_ID, **ex.CALLBACKS["url"]}},

@@ -269,6 +269,7 @@ def component_schemas():
         "CallbackAck": {"type": ["object", "array"], "description": "`{\"received\": true, \"outcome\"}` or the "
                                                                      "callback function's `ack`."},
         "CallbackSecret": _object({"app_id": _STR, "callback_secret": _STR}),
+        "CallbackToken": _object({"callback_url": _STR}),
         "ClientCallbackUrl": portable(admin_schemas.CLIENT_CALLBACK.schema),
         "ClientCallbackUrlSet": _object({"app_id": _STR, "callback_url": _NULLABLE_STR}),
         "DeliveryList": _object({"deliveries": {"type": "array", "items": _object({

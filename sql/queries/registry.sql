@@ -20,3 +20,9 @@ RETURNING callback_token_sealed
 
 -- name: notify_registry_changed
 SELECT pg_notify('mospay_registry', %s)
+
+-- name: rotate_callback_token
+-- A new callback URL token for one route: the old one stops working at the next route-table load.
+UPDATE mospay.client_services SET callback_token_sealed = %(sealed)s, updated_at = now()
+WHERE id = %(id)s AND callback_function IS NOT NULL
+RETURNING id

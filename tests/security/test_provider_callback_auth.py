@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.downstream import Downstream
-from tests.factories import Integrator
+from tests.factories import CALLBACK_URLS, Integrator
 from tests.follow_up.test_provider_callbacks import notify
 from tests.follow_up.test_unknown_outcome import configure
 from tests.portal.conftest import FINAL_PASSWORD, PortalSession, create_user
@@ -185,3 +185,23 @@ def test_a_callback_claiming_success_is_confirmed_by_the_status_query(base_url, 
     assert downstream.received[-1]["path"] == f"/status/{paid['transaction_ref']}"
     if expected_http == 409:
         assert response.json()["error"]["code"] == "NOT_CONFIRMED"
+
+
+def test_a_leaked_token_is_rotated_and_stops_working(base_url, admin, integrator, downstream, db):
+    """An operator who suspects a leak rotates the route's token: the old URL is refused, the new one works."""
+    downstream.behaviour = lambda path, headers, body: (200, {"status": "PENDING", "code": "LATER"}, 0)
+    paid = integrator.pay().json()
+    old_url = CALLBACK_URLS[(base_url, integrator.client["app_id"], integrator.service["microservice"],
+                             integrator.service["route"])]
+    key = f"{integrator.service['microservice']}/{integrator.service['service']}/{integrator.service['route']}"
+
+    rotated = admin.post(f"/clients/{integrator.client['app_id']}/services/{key}/callback-token")
+
+    assert rotated.status_code == 200, rotated.text
+    new_url = rotated.json()["callback_url"]
+    assert "token=" in new_url and new_url.split("token=")[1] != old_url.split("token=")[1]
+    news = {"transaction_ref": paid["transaction_ref"], "status": "SUCCESS", "code": "PAID"}
+    assert requests.post(old_url, json=news, timeout=10).status_code == 401
+    assert requests.post(base_url + new_url if new_url.startswith("/") else new_url, json=news,
+                         timeout=10).status_code == 200
+    assert db("SELECT count(*) AS n FROM mospay.audit_log WHERE action = 'route.callback_token.rotate'")[0]["n"] == 1
