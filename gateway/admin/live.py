@@ -13,6 +13,7 @@ import uuid
 
 import orjson
 
+from gateway.admin import reports
 from gateway.db import Q
 
 STREAM_SECONDS = 55
@@ -32,7 +33,8 @@ def watched_refs(text):
 
 
 def _event(cursor, row, new):
-    data = {k: row[k] for k in ("ref", "unique_id", "status", "http_status", "error_code", "app_id", "service")}
+    data = {k: row[k] for k in ("ref", "unique_id", "status", "http_status", "app_id", "service")}
+    data["error_code"] = reports.shown_error(row)  # the same code the page's Error column shows
     return f"id: {cursor}\nevent: transaction\ndata: {orjson.dumps({**data, 'new': new}).decode()}\n\n"
 
 

@@ -113,3 +113,16 @@ def test_the_browser_shows_states_and_new_payments_live(browser, base_url, porta
         assert problems == []
     finally:
         context.close()
+
+
+def test_a_failed_answers_code_is_streamed_as_the_error_column_shows_it(portal_as, integrator, downstream,
+                                                                        short_streams):
+    """The live row shows what the page would: the answer's code of a FAILED payment, not a blank."""
+    viewer = portal_as("viewer")
+    downstream.behaviour = lambda path, headers, body: (200, {"status": "FAILED", "code": "PAYER_NOT_FOUND"}, 0)
+    failed = integrator.pay().json()
+
+    streamed = events(viewer, [failed["transaction_ref"]])
+
+    mine = [e for e in streamed if e["ref"] == failed["transaction_ref"]]
+    assert mine and mine[0]["status"] == "FAILED" and mine[0]["error_code"] == "PAYER_NOT_FOUND"
