@@ -105,6 +105,10 @@ class Config:
         self.WORKER_POLL_SECONDS = float(_env("MOSPAY_WORKER_POLL_SECONDS", 1))
         # `python app.py` also runs the job worker and stale-payment recovery (off where `flask worker` runs apart).
         self.WORKER = _env_bool("MOSPAY_WORKER", True)
+        # Settling a payment by hand: 2 = four eyes (a second admin approves), 1 = the proposal settles at once.
+        self.RESOLUTION_APPROVALS = _env_int("MOSPAY_RESOLUTION_APPROVALS", 2)
+        # A PENDING payment older than this may be resolved by hand (an UNKNOWN one at any time).
+        self.PENDING_OVERDUE_MINUTES = _env_int("MOSPAY_PENDING_OVERDUE_MINUTES", 60)
         for key, value in overrides.items():
             setattr(self, key, value)
         if not self.is_production and not (self.SECRET_KEY and self.JWT_SECRET_KEY):

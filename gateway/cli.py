@@ -181,6 +181,53 @@ def transactions_recover(older_than, every):
         time.sleep(every)
 
 
+@transactions_cli.command("resolve")
+@click.argument("ref")
+@click.option("--status", type=click.Choice(["SUCCESS", "FAILED"]), required=True)
+@click.option("--reason", required=True, help="Why: what the provider's statement or support said.")
+@click.option("--provider-ref", help="The provider's reference, as evidence.")
+@click.option("--by", "actor", required=True, help="Your user name (the audit log's actor).")
+def transactions_resolve(ref, status, reason, provider_ref, actor):
+    """Propose a final state for an UNKNOWN or overdue PENDING payment (a second person approves it)."""
+    from gateway.follow_up import resolutions
+    evidence = {"provider_ref": provider_ref} if provider_ref else {}
+    click.echo(json.dumps(_call(resolutions.propose, runtime(), ref, {"status": status, "reason": reason,
+                                                                      "evidence": evidence}, actor)))
+
+
+@transactions_cli.command("approve")
+@click.argument("resolution_id", type=int)
+@click.option("--by", "actor", required=True, help="Your user name: not the proposer's (four eyes).")
+@click.option("--note")
+def transactions_approve(resolution_id, actor, note):
+    """Approve someone else's resolution proposal: the payment settles and its client is told."""
+    from gateway.follow_up import resolutions
+    click.echo(json.dumps(_call(resolutions.approve, runtime(), resolution_id, actor, note)))
+
+
+@transactions_cli.command("reject")
+@click.argument("resolution_id", type=int)
+@click.option("--by", "actor", required=True)
+@click.option("--note")
+def transactions_reject(resolution_id, actor, note):
+    """Reject a resolution proposal: the payment stays as it is."""
+    from gateway.follow_up import resolutions
+    click.echo(json.dumps(_call(resolutions.reject, runtime(), resolution_id, actor, note)))
+
+
+@transactions_cli.command("proposals")
+@click.option("--state", type=click.Choice(["open", "approved", "rejected"]), default="open", show_default=True)
+def transactions_proposals(state):
+    """List resolution proposals (open: waiting for a second person)."""
+    from gateway.follow_up import resolutions
+    rows = _call(resolutions.list_resolutions, runtime(), state, 500)
+    if not rows:
+        click.echo(f"No {state} resolution proposals found.")
+    for row in rows:
+        click.echo(f"{row['id']} {row['app_id']} {row['transaction_ref']} {row['transaction_status']} → "
+                   f"{row['proposed_status']} by {row['proposed_by']}: {row['reason']}")
+
+
 @transactions_cli.command("unknown")
 @click.option("--app-id")
 @click.option("--state", type=click.Choice(["queued", "done", "manual"]), default="manual", show_default=True)

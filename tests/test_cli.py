@@ -190,3 +190,35 @@ def test_a_user_created_without_a_role_is_a_viewer(flask_cli, db):
 def test_an_empty_list_says_so(flask_cli, command, says):
     result = flask_cli(*command, "--app-id", unique_name("nobody"))
     assert result.returncode == 0 and result.stdout.strip() == says, result.stderr
+
+
+def test_a_payment_is_resolved_from_the_shell_by_two_people(flask_cli, route, downstream, db):
+    """`transactions resolve` proposes, `transactions approve --by` someone else settles; the same person cannot."""
+    downstream.behaviour = lambda path, headers, body: (500, {"oops": True}, 0)
+    ref = route.pay().json()["transaction_ref"]
+
+    proposed = flask_cli("transactions", "resolve", ref, "--status", "FAILED", "--reason", "Not in MTN's statement",
+                         "--provider-ref", "none", "--by", "alice")
+    assert proposed.returncode == 0, proposed.stderr
+    proposal = str(json.loads(proposed.stdout)["id"])
+    assert proposal in flask_cli("transactions", "proposals").stdout
+    same = flask_cli("transactions", "approve", proposal, "--by", "alice")
+    assert same.returncode == 1 and "FORBIDDEN" in same.stderr
+    approved = flask_cli("transactions", "approve", proposal, "--by", "bob")
+
+    assert approved.returncode == 0, approved.stderr
+    assert db("SELECT status FROM mospay.transactions WHERE ref = %s::uuid", (ref,))[0]["status"] == "FAILED"
+    assert "No open resolution proposals found." in flask_cli("transactions", "proposals").stdout
+
+
+def test_a_small_team_may_resolve_with_one_approval(flask_cli, cli_env, route, downstream, db):
+    downstream.behaviour = lambda path, headers, body: (500, {"oops": True}, 0)
+    ref = route.pay().json()["transaction_ref"]
+
+    done = subprocess.run([str(FLASK), "--app", "app", "transactions", "resolve", ref, "--status", "SUCCESS",
+                           "--reason", "Confirmed by MTN support", "--by", "alice"], cwd=ROOT,
+                          env={**cli_env, "MOSPAY_RESOLUTION_APPROVALS": "1"}, capture_output=True, text=True,
+                          timeout=120)
+
+    assert done.returncode == 0 and json.loads(done.stdout)["state"] == "approved", done.stderr
+    assert db("SELECT status FROM mospay.transactions WHERE ref = %s::uuid", (ref,))[0]["status"] == "SUCCESS"

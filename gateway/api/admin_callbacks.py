@@ -6,7 +6,7 @@ from gateway.admin import onboarding
 from gateway.api import json_body, json_response
 from gateway.api.admin import WRITE_ROLES, admin_required
 from gateway.errors import ValidationFailed
-from gateway.follow_up import deliveries, provider_callbacks, unknown_outcome
+from gateway.follow_up import deliveries, provider_callbacks, resolutions, unknown_outcome
 from gateway.runtime import runtime
 
 bp = Blueprint("admin_callbacks_api", __name__, url_prefix="/api/v1/admin")
@@ -62,3 +62,40 @@ def list_unknown_outcomes():
 def resend_delivery(delivery_id):
     """Queue a delivery again now, with a fresh retry budget."""
     return json_response(deliveries.resend(runtime(), delivery_id, g.user.username))
+
+
+@bp.post("/transactions/<ref>/resolutions")
+@admin_required(WRITE_ROLES)
+def propose_resolution(ref):
+    """Propose SUCCESS or FAILED for an UNKNOWN (or overdue PENDING) payment; a second admin approves it."""
+    return json_response(resolutions.propose(runtime(), ref, json_body(), g.user.username), 201)
+
+
+@bp.get("/resolutions")
+@admin_required()
+def list_resolutions():
+    """Resolution proposals, newest first (?state=open|approved|rejected, default open; ?limit=)."""
+    return json_response({"resolutions": resolutions.list_resolutions(
+        runtime(), request.args.get("state", "open"), _limit())})
+
+
+@bp.post("/resolutions/<int:resolution_id>/approve")
+@admin_required(WRITE_ROLES)
+def approve_resolution(resolution_id):
+    """Approve another admin's proposal: the payment settles and the client is told."""
+    return json_response(resolutions.approve(runtime(), resolution_id, g.user.username, _note()))
+
+
+@bp.post("/resolutions/<int:resolution_id>/reject")
+@admin_required(WRITE_ROLES)
+def reject_resolution(resolution_id):
+    """Reject a proposal: the payment stays as it is."""
+    return json_response(resolutions.reject(runtime(), resolution_id, g.user.username, _note()))
+
+
+def _note():
+    """The optional ``{"note": …}`` of a decision."""
+    note = json_body(required=False).get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > 500):
+        raise ValidationFailed(details={"note": "must be text of at most 500 characters"})
+    return note

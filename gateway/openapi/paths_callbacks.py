@@ -98,4 +98,49 @@ def callback_paths():
                            "Queued now, with a fresh retry budget."),
              **errors("NOT_FOUND", *READ_ERRORS)},
             ADMIN_SECURITY, description=ADMIN_ONLY, parameters=[_DELIVERY_ID])},
+        **_resolution_paths(),
+    }
+
+
+_RESOLUTION_ID = path_param("resolution_id", "The proposal's id.", 7, {"type": "integer"})
+_FOUR_EYES = (ADMIN_ONLY + " Four eyes: a proposal settles the payment only when a second admin approves it "
+              "(`MOSPAY_RESOLUTION_APPROVALS=1`: at once); the client gets its signed callback; both people are "
+              "in the audit log.")
+
+
+def _resolution_paths():
+    """Resolving UNKNOWN (or overdue PENDING) payments by hand, maker-checker."""
+    decided = {"approved": {"id": 7, "state": "approved", "transaction_ref": ex.REF, "status": "SUCCESS"}}
+    return {
+        "/api/v1/admin/transactions/{ref}/resolutions": {"post": operation(
+            "proposeResolution", TAG, "Propose a final state for an UNKNOWN or overdue PENDING payment",
+            {"201": answer("Resolution", {"open": {"id": 7, "state": "open", "transaction_ref": ex.REF,
+                                                   "proposed_status": "SUCCESS"}}, "The open proposal."),
+             **errors("NOT_FOUND", "CONFLICT", *WRITE_ERRORS)},
+            ADMIN_SECURITY, description=_FOUR_EYES,
+            request_body=body("ResolutionProposal", {"status": "SUCCESS", "reason": "Paid per MTN statement",
+                                                     "evidence": {"provider_ref": "4410237756"}}),
+            parameters=[path_param("ref", "The payment's transaction_ref.", ex.REF, {"type": "string",
+                                                                                   "format": "uuid"})])},
+        "/api/v1/admin/resolutions": {"get": operation(
+            "listResolutions", TAG, "Resolution proposals, newest first",
+            {"200": answer("ResolutionList", {"open": {"resolutions": []}}, "The proposals in that state."),
+             **errors("VALIDATION_ERROR", *READ_ERRORS)},
+            ADMIN_SECURITY, description=ROLES_NOTE, parameters=[
+                _query("state", "Proposals in this state (default open).", "open",
+                       {"enum": ["open", "approved", "rejected"]}),
+                _query("limit", "At most this many (1–500).", 100, {"type": "integer"})])},
+        "/api/v1/admin/resolutions/{resolution_id}/approve": {"post": operation(
+            "approveResolution", TAG, "Approve another admin's proposal: the payment settles",
+            {"200": answer("Resolution", decided, "The payment's new state."),
+             **errors("NOT_FOUND", "CONFLICT", *WRITE_ERRORS)},
+            ADMIN_SECURITY, description=_FOUR_EYES, parameters=[_RESOLUTION_ID],
+            request_body=body("ResolutionDecision", {"note": "checked the statement"}, required=False))},
+        "/api/v1/admin/resolutions/{resolution_id}/reject": {"post": operation(
+            "rejectResolution", TAG, "Reject a proposal: the payment stays as it is",
+            {"200": answer("Resolution", {"rejected": {"id": 7, "state": "rejected", "transaction_ref": ex.REF}},
+                           "The closed proposal."),
+             **errors("NOT_FOUND", "CONFLICT", *WRITE_ERRORS)},
+            ADMIN_SECURITY, description=ADMIN_ONLY, parameters=[_RESOLUTION_ID],
+            request_body=body("ResolutionDecision", {"note": "no trace at the provider"}, required=False))},
     }

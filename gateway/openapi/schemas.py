@@ -284,4 +284,18 @@ def component_schemas():
             "policy": {"enum": ["status_query", "reverse", "manual"]}, "state": {"enum": ["queued", "done", "manual"]},
             "attempts": _INT, "last_error": _NULLABLE_STR, "run_at": _TIME, "created_at": _TIME,
             "updated_at": _TIME})}}),
+        "ResolutionProposal": _object({"status": {"enum": ["SUCCESS", "FAILED"]},
+                                       "reason": {"type": "string", "minLength": 3, "maxLength": 500},
+                                       "evidence": {"type": "object", "additionalProperties": _STR}},
+                                      required=["status", "reason"]),
+        "ResolutionDecision": _object({"note": {"type": "string", "maxLength": 500}}),
+        "Resolution": {"type": "object", "properties": {
+            "id": _INT, "state": {"enum": ["open", "approved", "rejected"]}, "transaction_ref": _STR,
+            "proposed_status": _STR, "status": _STR}},
+        "ResolutionList": _object({"resolutions": {"type": "array", "items": _object({
+            "id": _INT, "transaction_ref": _STR, "unique_id": _STR, "transaction_status": _STR, "app_id": _STR,
+            "proposed_status": _STR, "reason": _STR, "evidence": {"type": "object"}, "proposed_by": _STR,
+            "proposed_at": _TIME, "state": {"enum": ["open", "approved", "rejected"]},
+            "decided_by": _NULLABLE_STR, "decided_at": {"type": ["string", "null"], "format": "date-time"},
+            "decision_note": _NULLABLE_STR})}}),
     }
