@@ -135,3 +135,14 @@ def _uuid(ref):
         return str(uuid.UUID(str(ref)))
     except ValueError:
         raise NotFound("No payment with this reference.") from None
+
+
+def attention_counts(rt):
+    """How many UNKNOWN and overdue PENDING payments, dead client callbacks and open proposals there are."""
+    return rt.db.fetch_one(Q.attention_counts, {"overdue_minutes": rt.config.PENDING_OVERDUE_MINUTES})
+
+
+def attention_payments(rt, limit=100):
+    """UNKNOWN and overdue PENDING payments, oldest first, each with its open proposal if any."""
+    return rt.db.fetch_all(Q.attention_payments, {"overdue_minutes": rt.config.PENDING_OVERDUE_MINUTES,
+                                                  "limit": limit})

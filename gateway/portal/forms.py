@@ -30,6 +30,14 @@ class ActionForm(FlaskForm):
     """A button that changes state: just the CSRF token."""
 
 
+class ResolutionForm(FlaskForm):
+    """A proposal to settle an UNKNOWN or overdue PENDING payment by hand."""
+
+    status = SelectField("Final state", choices=["SUCCESS", "FAILED"])
+    reason = StringField("Reason", validators=[DataRequired(), Length(min=3, max=500)])
+    provider_ref = StringField("Provider's reference", validators=[Optional(), Length(max=200)])
+
+
 class LoginForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=64)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])

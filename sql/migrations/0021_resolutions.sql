@@ -20,3 +20,7 @@ CREATE TABLE mospay.resolutions (
 );
 CREATE UNIQUE INDEX resolutions_one_open_idx ON mospay.resolutions (transaction_id) WHERE state = 'open';
 CREATE INDEX resolutions_state_idx ON mospay.resolutions (state, id);
+
+-- The "Needs attention" queue counts and lists these on every portal page: index lookups only.
+CREATE INDEX transactions_attention_idx ON mospay.transactions (updated_at) WHERE status IN ('UNKNOWN', 'PENDING');
+CREATE INDEX jobs_dead_idx ON mospay.jobs (id) WHERE state = 'dead';

@@ -39,3 +39,26 @@ JOIN mospay.clients c ON c.id = t.client_id
 WHERE (%(state)s::text IS NULL OR r.state = %(state)s)
 ORDER BY r.id DESC
 LIMIT %(limit)s
+
+-- name: attention_counts
+-- What an operator must look at: the portal's sidebar badge and the "Needs attention" page.
+SELECT (SELECT count(*) FROM mospay.transactions WHERE status = 'UNKNOWN') AS unknown,
+       (SELECT count(*) FROM mospay.transactions
+        WHERE status = 'PENDING' AND updated_at < now() - make_interval(mins => %(overdue_minutes)s)) AS overdue_pending,
+       (SELECT count(*) FROM mospay.jobs WHERE state = 'dead' AND kind = 'client_callback') AS dead_callbacks,
+       (SELECT count(*) FROM mospay.resolutions WHERE state = 'open') AS open_proposals
+
+-- name: attention_payments
+-- UNKNOWN and overdue PENDING payments, oldest first, with their open proposal if any.
+SELECT t.ref::text AS ref, t.unique_id, t.status, t.updated_at, t.provider_ref, t.answer ->> 'code' AS code,
+       c.app_id, s.microservice || '/' || s.service || '/' || s.route AS service,
+       r.id AS proposal_id, r.proposed_status, r.reason, r.proposed_by
+FROM mospay.transactions t
+JOIN mospay.clients c ON c.id = t.client_id
+JOIN mospay.client_services cs ON cs.id = t.client_service_id
+JOIN mospay.services s ON s.id = cs.service_id
+LEFT JOIN mospay.resolutions r ON r.transaction_id = t.id AND r.state = 'open'
+WHERE t.status IN ('UNKNOWN', 'PENDING')
+  AND (t.status = 'UNKNOWN' OR t.updated_at < now() - make_interval(mins => %(overdue_minutes)s))
+ORDER BY t.updated_at
+LIMIT %(limit)s

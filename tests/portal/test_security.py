@@ -18,7 +18,8 @@ def route(admin):
     service = admin.create_service("http://127.0.0.1:9/pay")
     admin.assign(client, service)
     fn = f"{client['app_id']}_{service['microservice']}_payment"
-    return {"app_id": client["app_id"], "ms": service["microservice"], "fn": fn}
+    return {"app_id": client["app_id"], "ms": service["microservice"], "fn": fn,
+            "ref": "5f0c2a9e-8d1b-4c7e-9a43-2b6f1d0e7c55"}
 
 
 # Every state-changing portal route (method, path). A new one must be added here: see
@@ -42,6 +43,9 @@ MUTATING = [
     ("POST", "/portal/functions/{fn}/regenerate"),
     ("POST", "/portal/functions/{fn}/test"),
     ("POST", "/portal/deliveries/1/resend"),
+    ("POST", "/portal/attention/{ref}/propose"),
+    ("POST", "/portal/resolutions/1/approve"),
+    ("POST", "/portal/resolutions/1/reject"),
 ]
 SIGN_IN_ROUTES = {"portal.login", "portal.logout", "portal.password"}  # every signed-in user may use these
 
