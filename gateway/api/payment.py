@@ -10,7 +10,8 @@ from gateway.api import json_body, json_response
 from gateway.db import Q
 from gateway.errors import DatabaseUnavailable, MosPayError, Unauthorized
 from gateway.hot_path.client_auth import authenticate_client, issue_client_token
-from gateway.hot_path.payments import PaymentProcessor, RequestInfo, transaction_status
+from gateway.hot_path.payments import PaymentProcessor, RequestInfo
+from gateway.hot_path.statement import statement, transaction_status
 from gateway.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,14 @@ def payment_status(unique_id):
     rt = runtime()
     client = g.client = authenticate_client(rt, request.headers, request.remote_addr)
     return json_response(transaction_status(rt.db, client, unique_id))
+
+
+@bp.get("/payments")
+def payment_statement():
+    """The caller's own payments, newest first (?from=&to=&status=&limit=&cursor=)."""
+    rt = runtime()
+    client = g.client = authenticate_client(rt, request.headers, request.remote_addr)
+    return json_response(statement(rt.db, client, request.args))
 
 
 @bp.post("/auth/token")

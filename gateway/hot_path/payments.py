@@ -28,7 +28,6 @@ from gateway.errors import (
     Rejected,
     RouteDisabled,
     RouteNotFound,
-    TransactionNotFound,
     UpstreamCircuitOpen,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -306,15 +305,3 @@ def provider_ref(answer, route):
 def server_timing(timings):
     """``Server-Timing`` header value from stage timings in ms."""
     return ", ".join(f"{stage};dur={ms}" for stage, ms in timings.items())
-
-
-def transaction_status(db, client, unique_id):
-    """The stored state and answer of a client's transaction."""
-    if not UNIQUE_ID.fullmatch(unique_id):
-        raise TransactionNotFound()
-    row = db.fetch_one(Q.transaction_status, {"client_id": client.id, "unique_id": unique_id})
-    if row is None:
-        raise TransactionNotFound()
-    return {"transaction_ref": row["ref"], "unique_id": row["unique_id"], "status": row["status"],
-            "answer": row["answer"], "created_at": row["created_at"].isoformat(),
-            "completed_at": row["completed_at"].isoformat() if row["completed_at"] else None}

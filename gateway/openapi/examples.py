@@ -27,6 +27,9 @@ UNKNOWN = {"status": "UNKNOWN", "code": "PROVIDER_ERROR", "message": "The provid
            "checked.", "data": {"http_status": 500}, "transaction_ref": REF, "unique_id": UNIQUE_ID}
 STATUS = {"transaction_ref": REF, "unique_id": UNIQUE_ID, "status": "SUCCESS", "answer": SUCCESS,
           "created_at": CREATED_AT, "completed_at": COMPLETED_AT}
+STATEMENT_ITEM = {"transaction_ref": REF, "unique_id": UNIQUE_ID, "status": "SUCCESS", "code": SUCCESS["code"],
+                  "message": SUCCESS["message"], "data": SUCCESS["data"], "http_status": 200,
+                  "created_at": CREATED_AT, "completed_at": COMPLETED_AT}
 TOKEN = {"access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJha2FsaXphIn0.c2lnbmF0dXJl",
          "token_type": "Bearer", "expires_in": 900}
 ADMIN_TOKEN = {**TOKEN, "must_change_password": False}

@@ -1,5 +1,6 @@
 """Paths of the integrators' API, health and the description itself."""
 
+from gateway.hot_path.settlement import STATES
 from gateway.openapi import examples as ex
 from gateway.openapi.operations import CLIENT_SECURITY, JSON, answer, body, errors, header_refs, operation, path_param
 from gateway.openapi.schemas import ref
@@ -59,12 +60,29 @@ def integrator_paths():
             {"200": answer("TransactionStatus", {"success": ex.STATUS}, "The caller's own transaction."),
              **errors("TRANSACTION_NOT_FOUND", *_AUTH_ERRORS)},
             CLIENT_SECURITY, parameters=[unique_id])},
+        "/api/v1/payments": {"get": operation(
+            "paymentStatement", PAYMENT_TAG, "The caller's own payments, newest first",
+            {"200": answer("PaymentStatement", {"page": {"payments": [ex.STATEMENT_ITEM], "next_cursor": "djE6NDI"}},
+                           "One page; `next_cursor` is null on the last. Pages by keyset: a deep page costs what "
+                           "the first does, and payments made meanwhile never shift a page."),
+             **errors("VALIDATION_ERROR", *_AUTH_ERRORS)},
+            CLIENT_SECURITY, parameters=[
+                _query("from", "Payments created at or after this ISO 8601 date or time.", "2026-12-01"),
+                _query("to", "Payments created before this ISO 8601 date or time.", "2026-12-02T00:00:00Z"),
+                _query("status", "Only payments in this state.", "SUCCESS", {"enum": list(STATES)}),
+                _query("limit", "Page size, 1–200 (default 50).", 50, {"type": "integer"}),
+                _query("cursor", "The previous page's `next_cursor`, as it came.", "djE6NDI")])},
         "/api/v1/auth/token": {"post": operation(
             "clientToken", PAYMENT_TAG, "Exchange Basic + App-ID for a JWT", _client_token_responses(),
             [{"basicAuth": [], "appId": []}],
             description="Send it as `Authorization: Bearer <token>` with the `App-ID` header. "
                         "A token cannot renew itself: ask again with Basic credentials.")},
     }
+
+
+def _query(name, description, example, schema=None):
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema or {"type": "string"}, "example": example}
 
 
 def health_paths():

@@ -199,6 +199,11 @@ def component_schemas():
         "PaymentMessage": _payment_message(),
         "PaymentAnswer": _PAYMENT_ANSWER,
         "TransactionStatus": _TRANSACTION_STATUS,
+        "PaymentStatement": _object({"payments": {"type": "array", "items": _object({
+            "transaction_ref": _STR, "unique_id": _STR, "status": {"enum": list(STATES)}, "code": _NULLABLE_STR,
+            "message": _NULLABLE_STR, "data": {"type": "object"}, "http_status": {"type": ["integer", "null"]},
+            "created_at": _TIME, "completed_at": {"type": ["string", "null"], "format": "date-time"}})},
+            "next_cursor": _NULLABLE_STR}),
         "ClientToken": _token(admin=False),
         "AdminToken": _token(admin=True),
         "Health": _object({"status": {"const": "ok"}}),

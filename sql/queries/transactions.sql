@@ -116,3 +116,15 @@ JOIN mospay.client_services cs ON cs.id = t.client_service_id
 JOIN mospay.clients c ON c.id = cs.client_id
 JOIN mospay.services s ON s.id = cs.service_id
 WHERE t.id = %(id)s
+
+-- name: client_statement
+-- One page of a client's own payments, newest first; the caller asks for one row more to know if more follow.
+SELECT id, ref::text AS ref, unique_id, status, answer, http_status, created_at, completed_at
+FROM mospay.transactions
+WHERE client_id = %(client_id)s
+  AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s)
+  AND (%(date_from)s::timestamptz IS NULL OR created_at >= %(date_from)s)
+  AND (%(date_to)s::timestamptz IS NULL OR created_at < %(date_to)s)
+  AND (%(status)s::text IS NULL OR status = %(status)s)
+ORDER BY id DESC
+LIMIT %(limit)s
