@@ -165,9 +165,7 @@ def transaction_filters(args):
 
 def transactions(rt, filters, page=1, per_page=PER_PAGE):
     """A page of transactions, newest first, filtered by ``transaction_filters``."""
-    params = {"app_id": None, "service": None, "status": None, "unique_id": None,
-              "date_from": None, "date_to": None, **filters}
-    return _paged(rt, Q.report_transactions, params, page, per_page)
+    return _paged(rt, Q.report_transactions, {**DEFAULT_FILTERS["transactions"], **filters}, page, per_page)
 
 
 def transaction(rt, ref):
@@ -179,7 +177,7 @@ def transaction(rt, ref):
     row = rt.db.fetch_one(Q.report_transaction, {"ref": ref})
     if row is None:
         raise NotFound("No transaction with this reference.")
-    logs = _paged(rt, Q.report_api_logs, {**_no_log_filters(), "transaction_id": row["id"]}, 1, 50).items
+    logs = _paged(rt, Q.report_api_logs, {**no_log_filters(), "transaction_id": row["id"]}, 1, 50).items
     related = rt.db.fetch_all(Q.report_related_transactions, {
         "client_id": row["client_id"], "id": row["id"], "unique_id": row["unique_id"],
         "provider_ref": row["provider_ref"]})
@@ -199,8 +197,18 @@ def timeline(timings):
     return {"stages": stages, "total_ms": max(total, start)}
 
 
-def _no_log_filters():
+def no_log_filters():
+    """API log filters that select everything."""
     return {"app_id": None, "http_status": None, "transaction_id": None, "date_from": None, "date_to": None}
+
+
+# Every filter of each list, unset: the queries take them all.
+DEFAULT_FILTERS = {
+    "transactions": {"app_id": None, "service": None, "status": None, "unique_id": None, "date_from": None,
+                     "date_to": None},
+    "api-logs": no_log_filters(),
+    "audit": {"actor": None, "action": None, "date_from": None, "date_to": None},
+}
 
 
 def api_log_filters(args):
@@ -211,7 +219,7 @@ def api_log_filters(args):
 
 def api_logs(rt, filters, page=1, per_page=PER_PAGE):
     """A page of API log rows, newest first."""
-    return _paged(rt, Q.report_api_logs, {**_no_log_filters(), **filters}, page, per_page)
+    return _paged(rt, Q.report_api_logs, {**no_log_filters(), **filters}, page, per_page)
 
 
 def audit_filters(args):
@@ -222,8 +230,7 @@ def audit_filters(args):
 
 def audit_log(rt, filters, page=1, per_page=PER_PAGE):
     """A page of the audit log (who, what, before/after), newest first."""
-    params = {"actor": None, "action": None, "date_from": None, "date_to": None, **filters}
-    return _paged(rt, Q.report_audit_log, params, page, per_page)
+    return _paged(rt, Q.report_audit_log, {**DEFAULT_FILTERS["audit"], **filters}, page, per_page)
 
 
 def audit_actions(rt):

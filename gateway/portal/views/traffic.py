@@ -1,8 +1,8 @@
 """Read-only pages: dashboard, transactions, API logs, audit log."""
 
-from flask import render_template, request
+from flask import Response, render_template, request, stream_with_context
 
-from gateway.admin import onboarding, reports
+from gateway.admin import exports, onboarding, reports
 from gateway.portal.blueprint import bp
 from gateway.portal.forms import STATUSES
 from gateway.portal.views import page_number
@@ -28,6 +28,14 @@ def transactions():
     rt = runtime()
     page = reports.transactions(rt, reports.transaction_filters(request.args), page_number())
     return render_template("portal/transactions.html", page=page, args=request.args, **_choices(rt))
+
+
+@bp.get("/exports/<any(transactions, 'api-logs', audit):name>.csv")
+def export_csv(name):
+    """The list ``name`` as CSV, with the page's filters, streamed (every matching row, not one page)."""
+    rows = exports.rows_as_csv(runtime(), name, request.args)
+    return Response(stream_with_context(rows), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="mospay-{name}.csv"', "Cache-Control": "no-store"})
 
 
 @bp.get("/transactions/<ref>")
