@@ -94,3 +94,36 @@ def test_fifty_slow_sockets_do_not_delay_other_payments(switch):
     failed = [(n, outcome, seconds) for n, (outcome, seconds) in enumerate(results)
               if outcome != (200, "SUCCESS") or seconds >= 1.0]
     assert not failed, f"{len(failed)}/{PAYMENTS} payments failed or took ≥ 1 s: {failed}"
+
+
+def _answer_within(sock, seconds):
+    """What the server sends before closing, waiting at most ``seconds``."""
+    sock.settimeout(seconds)
+    received = b""
+    try:
+        while chunk := sock.recv(4096):
+            received += chunk
+    except TimeoutError:
+        return None
+    except ConnectionResetError:
+        pass
+    return received
+
+
+def test_a_request_not_sent_in_full_within_the_body_timeout_is_dropped(switch):
+    body_trickler = socket.create_connection(switch, timeout=5)
+    body_trickler.sendall(b"POST /api/v1/payment/process HTTP/1.1\r\nHost: switch\r\nContent-Length: 100\r\n\r\n{")
+    header_trickler = socket.create_connection(switch, timeout=5)
+    header_trickler.sendall(b"POST /api/v1/payment/process HTTP/1.1\r\nHost: sw")
+    started = time.monotonic()
+    try:
+        body_answer = _answer_within(body_trickler, 15)
+        header_answer = _answer_within(header_trickler, max(15 - (time.monotonic() - started), 1))
+    finally:
+        body_trickler.close()
+        header_trickler.close()
+
+    assert body_answer is not None and body_answer.startswith(b"HTTP/1.1 408"), body_answer
+    assert b"REQUEST_TIMEOUT" in body_answer
+    assert header_answer is not None, "a connection that never finished its headers was kept open"
+    assert time.monotonic() - started < 14  # MOSPAY_BODY_TIMEOUT_SECONDS is 10
