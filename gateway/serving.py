@@ -43,6 +43,7 @@ class BufferedWSGI:
             self.on_stop()
 
     async def __rsgi__(self, scope, protocol):
+        """One request: its body in full (or 408), then the WSGI app on a thread, then the answer."""
         if scope.proto != "http":
             return
         declared = scope.headers.get("content-length")
