@@ -1,6 +1,6 @@
-# MosPay switch, production image: gunicorn on a PostgreSQL given by DATABASE_URL.
+# MosPay switch, production image: granian on a PostgreSQL given by DATABASE_URL.
 # `python app.py` migrates, creates the initial admin, starts the background worker
-# (MOSPAY_WORKER=0 where `flask worker` runs apart) and serves with gunicorn.conf.py.
+# (MOSPAY_WORKER=0 where `flask worker` runs apart) and serves (gateway/serving.py).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \

@@ -3,8 +3,9 @@
 Starts the embedded PostgreSQL when no ``DATABASE_URL`` is set, migrates,
 seeds the demo and its simulator, starts the background worker (client
 callbacks, follow-ups of PENDING/UNKNOWN payments, stale-payment recovery) in
-a supervised child process unless ``MOSPAY_WORKER=0``, then serves with
-gunicorn (threaded workers) on ``HOST``:``PORT``.
+a supervised child process unless ``MOSPAY_WORKER=0``, then serves on
+``HOST``:``PORT`` with granian: ``WEB_CONCURRENCY`` worker processes, each running
+complete requests on ``MOSPAY_THREADS`` threads (``gateway/serving.py``).
 
 ``python app.py --background-worker`` is that child process: what ``flask worker``
 and ``flask transactions recover --every 60`` do, in one process.
@@ -13,7 +14,6 @@ and ``flask transactions recover --every 60`` do, in one process.
 import atexit
 import logging
 import os
-import runpy
 import shutil
 import signal
 import subprocess
@@ -21,9 +21,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-
-from gunicorn.app.base import BaseApplication
-from gunicorn.arbiter import Arbiter
 
 from config import Config
 from gateway import create_app  # noqa: F401 - also the factory `flask --app app` finds
@@ -33,43 +30,8 @@ BACKGROUND_WORKER_FLAG = "--background-worker"
 RECOVER_EVERY_SECONDS = 60
 
 
-class SwitchServer(BaseApplication):
-    """gunicorn with the settings of gunicorn.conf.py; each worker builds its own app.
-
-    ``on_stop`` runs as soon as gunicorn starts stopping its workers (to stop the
-    background worker alongside them rather than after them).
-    """
-
-    def __init__(self, on_stop=None):
-        self.on_stop = on_stop
-        super().__init__()
-
-    def run(self):
-        on_stop = self.on_stop
-
-        class SwitchArbiter(Arbiter):
-            def stop(self, graceful=True):
-                if on_stop is not None:
-                    on_stop()
-                super().stop(graceful)
-
-        try:
-            SwitchArbiter(self).run()
-        except RuntimeError as error:  # what BaseApplication.run does
-            sys.exit(f"\nError: {error}\n")
-
-    def load_config(self):
-        settings = runpy.run_path(str(Path(__file__).with_name("gunicorn.conf.py")))
-        for name, value in settings.items():
-            if name in self.cfg.settings and value is not None:
-                self.cfg.set(name, value)
-
-    def load(self):
-        return create_app(Config())
-
-
 def _stop_at_exit(process):
-    """Terminate ``process`` when this process exits, but not when a forked gunicorn worker does."""
+    """Terminate ``process`` when this process exits, but not when a forked server worker does."""
     owner = os.getpid()
     atexit.register(lambda: os.getpid() == owner and process.terminate())
 
@@ -130,7 +92,7 @@ class Supervisor:
     def stop(self):
         """Stop the child and wait for it; only the process that started it does so."""
         if os.getpid() != self._owner:
-            return  # a forked gunicorn worker exiting: the child is not its to stop
+            return  # a forked server worker exiting: the child is not its to stop
         self.signal_stop()
         try:
             self.process.wait(15)
@@ -178,7 +140,7 @@ def background_worker():
 
 
 def prepare_metrics_dir(config):
-    """A fresh directory where every gunicorn worker writes its Prometheus samples."""
+    """A fresh directory where every server worker writes its Prometheus samples."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(config.DATA_DIR / "metrics")
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory, exist_ok=True)
@@ -200,7 +162,9 @@ def main():
     if config.WORKER:
         worker = Supervisor([sys.executable, str(Path(__file__).resolve()), BACKGROUND_WORKER_FLAG]).start()
     print(f"MosPay switch on http://{config.HOST}:{config.PORT}  (POST /api/v1/payment/process)", flush=True)
-    SwitchServer(on_stop=worker.signal_stop if worker else None).run()
+    from gateway.serving import serve
+
+    serve(config, on_stop=worker.signal_stop if worker else None)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,8 @@ class Config:
         self.SIMULATOR_PORT = _env_int("MOSPAY_SIMULATOR_PORT", 5050)
         self.WORKERS = _env_int("WEB_CONCURRENCY", 2)
         self.THREADS = _env_int("MOSPAY_THREADS", 8)
+        # A request must be sent in full within this time (headers, then body); until then it holds no thread.
+        self.BODY_TIMEOUT_SECONDS = float(_env("MOSPAY_BODY_TIMEOUT_SECONDS", 10))
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO")
         self.LOG_JSON = _env_bool("MOSPAY_LOG_JSON", True)
         # Where providers reach the switch: routes with a CALLBACK function give them

@@ -8,7 +8,7 @@
 What it does, on loopback only, with free ports:
 1. starts PostgreSQL (embedded under a fresh temp dir, or a fresh database on the
    server DATABASE_URL names, dropped afterwards) and the switch the production way
-   (`python app.py`: gunicorn, gthread workers, as config.py and the environment say);
+   (`python app.py`: granian workers × threads, as config.py and the environment say);
 2. starts a fixed-answer downstream (nginx from the Debian package; a small asyncio
    server when nginx is absent) whose access log records each call's X-Transaction-Ref;
 3. onboards a benchmark client, a generic_json service pointing at the downstream and

@@ -24,7 +24,7 @@ def database_url(config):
     """``DATABASE_URL``, or the URL of an embedded server started now under ``DATA_DIR``."""
     if not config.DATABASE_URL:
         config.DATABASE_URL = start_embedded(config.DATA_DIR)
-        # Child processes (gunicorn workers, flask commands) reuse this server.
+        # Child processes (server workers, flask commands) reuse this server.
         os.environ["DATABASE_URL"] = config.DATABASE_URL
     return config.DATABASE_URL
 
@@ -38,7 +38,7 @@ def prepare(config):
     try:
         seed(rt)
     finally:
-        rt.stop()  # closed before gunicorn forks: each worker opens its own pools
+        rt.stop()  # closed before the server forks: each worker opens its own pools
 
 
 def prepare_database(config):

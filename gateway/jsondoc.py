@@ -13,8 +13,8 @@ def read_body(request):
     A declared ``Content-Length`` over the limit is refused by Werkzeug before any byte is read. A chunked
     body has no length: Werkzeug's stream stops reading at the limit and hands back the first part as if it
     were all, so a message followed by padding was processed. Here such a body is read from the server's
-    terminated input (Werkzeug's server and gunicorn both set ``wsgi.input_terminated``) to one byte past the
-    limit, and refused if it gets there.
+    terminated input (Werkzeug's server and ``gateway/serving.py`` both set ``wsgi.input_terminated``) to one
+    byte past the limit, and refused if it gets there.
     """
     limit = request.max_content_length
     environ = request.environ

@@ -1,11 +1,13 @@
-"""Prometheus metrics at ``/metrics`` (multiprocess-safe under gunicorn).
+"""Prometheus metrics at ``/metrics`` (multiprocess-safe across the server's worker processes).
 
 Set ``PROMETHEUS_MULTIPROC_DIR`` (``python app.py`` does) and every worker
-writes its samples there; ``/metrics`` aggregates them. Without it the
-process's own registry is served.
+writes its samples there; ``/metrics`` aggregates them, after forgetting the
+live gauges of workers that have died. Without it the process's own registry
+is served.
 """
 
 import os
+from pathlib import Path
 
 from flask import Blueprint, Response
 from prometheus_client import (
@@ -59,11 +61,30 @@ def _refresh_gauges(rt):
         POOL_CONNECTIONS.labels(pool.pool.name, "waiting").set(stats.get("requests_waiting", 0))
 
 
+def forget_dead_processes(directory):
+    """Drop the live gauges (pool sizes) of processes that no longer run: a worker that died and was replaced."""
+    for path in Path(directory).glob("gauge_live*_*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if pid.isdigit() and not _running(int(pid)):
+            multiprocess.mark_process_dead(int(pid), directory)
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @bp.get("/metrics")
 def metrics():
     """Prometheus text format."""
     _refresh_gauges(runtime())
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        forget_dead_processes(directory)
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:

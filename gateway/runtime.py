@@ -1,8 +1,8 @@
 """The per-app state: pools, route table, HTTP sessions, caches.
 
 Building it is cheap and touches no database: the pools open and the route
-table loads on first use, or in ``start()``, which the server process (gunicorn's
-``post_worker_init`` hook), the background worker and long-running ``flask``
+table loads on first use, or in ``start()``, which each server worker (as it
+starts: ``gateway/serving.py``), the background worker and long-running ``flask``
 commands call; ``start()`` also listens for route changes.
 """
 

@@ -195,7 +195,7 @@ def db(rt):
 
 @pytest.fixture(scope="module")
 def two_instances(config):
-    """Two `python app.py` instances (two gunicorn workers each) on the test database and routes directory."""
+    """Two `python app.py` instances (two server workers each) on the test database and routes directory."""
     processes = []
     try:
         for _ in range(2):

@@ -1,4 +1,4 @@
-"""Starting `python app.py` as a real process (gunicorn and all) for end-to-end and chaos tests."""
+"""Starting `python app.py` as a real process (granian and all) for end-to-end and chaos tests."""
 
 import os
 import signal
@@ -68,7 +68,7 @@ def child_pids(process):
 
 
 def worker_pids(process):
-    """PIDs of the gunicorn workers under the app process (forks of it: the same command line)."""
+    """PIDs of the server workers under the app process (forks of it: the same command line)."""
     return [pid for pid in child_pids(process) if _cmdline(pid) == _cmdline(process.pid)]
 
 

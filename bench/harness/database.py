@@ -59,9 +59,8 @@ class BenchDatabase:
 
     def cpu_meter(self):
         """CPU of the server processes serving this database (embedded: the whole server)."""
-        with self.connect() as conn:
-            backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-        postmaster = psutil.Process(backend).ppid()
+        with self.connect() as conn:  # the backend's parent, asked while the backend still exists
+            postmaster = psutil.Process(conn.execute("SELECT pg_backend_pid()").fetchone()[0]).ppid()
         if self.embedded:
             return CpuMeter(postmaster)
         marker = f" {self.dbname} "

@@ -83,9 +83,17 @@ def pgbench_script(queries, request_fn, response_fn, pipeline=False):
         sandbox = None
     claim = to_pgbench(queries["claim_transaction"],
                        {"unique_id": "(:prefix::text || :client_id::text || '-' || :r::text)"})
-    finish = to_pgbench(queries["finish_transaction"],
-                        {"transaction_id": ":id", "error_code": "NULL", "error_detail": "NULL", "provider_ref": "NULL",
-                         "job": "NULL", "job_state": "NULL", "job_delay": "NULL"})
+    if "settle_transaction" in queries:  # the one settlement statement (compare-and-set, API log in it)
+        finish = to_pgbench(queries["settle_transaction"],
+                            {"expected": "'{RECEIVED}'", "error_code": "NULL", "error_detail": "NULL",
+                             "provider_ref": "NULL", "job": "NULL", "job_state": "NULL", "job_delay": "NULL",
+                             "notify": "false", "final": "'{SUCCESS,FAILED}'", "log_method": ":method",
+                             "log_path": ":path", "log_remote_addr": ":remote_addr",
+                             "log_duration_ms": ":duration_ms"})
+    else:
+        finish = to_pgbench(queries["finish_transaction"],
+                            {"transaction_id": ":id", "error_code": "NULL", "error_detail": "NULL",
+                             "provider_ref": "NULL", "job": "NULL", "job_state": "NULL", "job_delay": "NULL"})
     def function_call(name, function, args):
         extra = queries[name].count("%s") - len(args)
         if extra:  # the call restores the statement timeout itself: one autocommit statement
@@ -142,6 +150,7 @@ class DatabaseFloor:
             "downstream_response": dumps(down_resp), "answer": dumps(answer), "http_status": 200,
             "timings": dumps(timings), "method": "POST", "path": PAY_PATH,
             "duration_ms": timings.get("total", 3.0), "remote_addr": "127.0.0.1",
+            "lease_owner": "dbfloor", "lease_seconds": 60,  # the claim's lease (a switch without one ignores them)
         }
         queries = load_queries(self.switch_dir)
         # pgbench's own :client_id is its client number; the table's client_id is :client_id_

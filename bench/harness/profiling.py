@@ -13,7 +13,7 @@ from .common import REPO, RESULTS_DIR, log
 
 # Inclusive share of these frames is what docs/performance.md's "where the time goes" reads.
 KEY_FRAMES = [
-    ("gunicorn worker: HTTP parse, dispatch, write", "ThreadWorker.handle ("),
+    ("server: hand-off to a thread, WSGI call, collect", "BufferedWSGI._call ("),
     ("Flask app (request context, routing, view)", "Flask.wsgi_app ("),
     ("payment view", "process_payment ("),
     ("authenticate (Basic cache / JWT decode)", "authenticate_client ("),

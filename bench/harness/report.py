@@ -42,13 +42,16 @@ def git_describe(path):
 
 
 def worker_class(switch_dir):
-    """gunicorn's worker class as gunicorn.conf.py (or app.py) sets it."""
+    """The HTTP server and worker kind the switch runs: granian (gateway/serving.py) or gunicorn's worker class."""
+    serving = switch_dir / "gateway" / "serving.py"
+    if serving.exists() and "granian" in serving.read_text():
+        return "granian RSGI, buffered"
     for name in ("gunicorn.conf.py", "app.py"):
         path = switch_dir / name
         if path.exists():
             match = re.search(r"worker_class[\"']?\s*[,=]\s*[\"'](\w+)", path.read_text())
             if match:
-                return match.group(1)
+                return f"gunicorn {match.group(1)}"
     return None
 
 
@@ -86,7 +89,7 @@ def render_table(r):
     direct, database = r["floors"]["direct"], r["floors"]["database"]
     lines = [
         f"MosPay benchmark {r['date']} · {r['machine']['cpus']} CPUs · switch {r['git']} · "
-        f"{r['workers']} gunicorn {r.get('worker_class') or ''} workers × {r.get('threads') or '?'} threads · "
+        f"{r['workers']} {r.get('worker_class') or ''} workers × {r.get('threads') or '?'} threads · "
         f"PostgreSQL {r['postgres']['server_version']} "
         f"({'embedded' if r['postgres']['embedded'] else 'DATABASE_URL'}, fsync={r['postgres']['fsync']}, "
         f"synchronous_commit={r['postgres']['synchronous_commit']}) · downstream {r['downstream']} · "

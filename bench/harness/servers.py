@@ -106,7 +106,7 @@ class Downstream:
 
 
 class Switch:
-    """The switch the production way: `python app.py` (gunicorn) in its own process group."""
+    """The switch the production way: `python app.py` (granian) in its own process group."""
 
     SETTINGS = ("WEB_CONCURRENCY", "MOSPAY_THREADS", "MOSPAY_DB_POOL_MIN", "MOSPAY_DB_POOL_MAX",
                 "MOSPAY_CLIENT_RATE_LIMIT", "REDIS_URL")
@@ -145,7 +145,7 @@ class Switch:
             time.sleep(0.2)
         self.workers = self.worker_pids()
         self.settings = {k: env.get(k) for k in self.SETTINGS}
-        log(f"switch: python app.py on {self.base}, gunicorn master {process.pid}, workers {self.workers}")
+        log(f"switch: python app.py on {self.base}, server {process.pid}, workers {self.workers}")
         return self
 
     def worker_pids(self, expected=None):

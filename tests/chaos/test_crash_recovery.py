@@ -16,7 +16,7 @@ from tests.servers import clean_env, free_port, start_app, stop_app, worker_pids
 
 @pytest.fixture
 def switch_process(config):
-    """The switch as `python app.py` (gunicorn), on the test database."""
+    """The switch as `python app.py` (granian), on the test database."""
     env = clean_env(DATABASE_URL=config.DATABASE_URL, MOSPAY_DEMO=0, MOSPAY_WORKER=0, PORT=free_port(),
                     WEB_CONCURRENCY=1, MOSPAY_ROUTES_DIR=config.ROUTES_DIR, MOSPAY_BCRYPT_ROUNDS=4)
     holder = {"env": env}

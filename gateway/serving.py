@@ -1,0 +1,154 @@
+"""Serving the WSGI app on granian so that slow clients never hold a payment thread.
+
+granian (Rust, hyper) reads and parses HTTP in native code. Its own WSGI interface hands Python the request
+as soon as the headers are in, and ``wsgi.input`` then waits on the socket inside a Python thread: a client
+trickling its body holds that thread. Here the app is served through granian's RSGI interface instead: the
+whole body is read on the worker's event loop (no thread held, ``BODY_TIMEOUT_SECONDS`` to finish it), and
+only a complete request goes to the pool of ``THREADS`` threads that runs Flask. Headers have granian's own
+read timeout; idle keep-alive connections cost the event loop nothing.
+"""
+
+import asyncio
+import io
+import logging
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+
+log = logging.getLogger("mospay.serving")
+
+
+class BufferedWSGI:
+    """An RSGI application that runs a WSGI app on complete requests only, in a pool of threads."""
+
+    def __init__(self, wsgi_app, threads, max_body_bytes, body_timeout_seconds, on_start=None, on_stop=None):
+        self.wsgi_app = wsgi_app
+        self.threads = threads
+        self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout_seconds
+        self.on_start, self.on_stop = on_start, on_stop
+        self.pool = None
+
+    def __rsgi_init__(self, loop):
+        """In each worker before it serves: the thread pool, then the app's own start (pools, route listener)."""
+        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="request")
+        if self.on_start is not None:
+            self.on_start()
+
+    def __rsgi_del__(self, loop):
+        """In each worker as it stops: finish the requests in hand, then the app's own stop."""
+        self.pool.shutdown(wait=True)
+        if self.on_stop is not None:
+            self.on_stop()
+
+    async def __rsgi__(self, scope, protocol):
+        """One request: its body in full (or 408), then the WSGI app on a thread, then the answer."""
+        if scope.proto != "http":
+            return
+        declared = scope.headers.get("content-length")
+        try:
+            body = await asyncio.wait_for(self._read_body(protocol, declared), self.body_timeout)
+        except TimeoutError:
+            protocol.response_bytes(408, [("content-type", "application/json"), ("connection", "close")],
+                                    _error("REQUEST_TIMEOUT", f"The body was not sent within {self.body_timeout:g} s."))
+            return
+        environ = self._environ(scope, body, declared)
+        status, headers, content = await asyncio.get_running_loop().run_in_executor(self.pool, self._call, environ)
+        protocol.response_bytes(status, headers, content)
+
+    async def _read_body(self, protocol, declared):
+        """The body in full, up to one byte past the limit (the app answers 413 for that, in its own shape)."""
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            return b""  # refused by the app from its Content-Length before any byte is read
+        body = bytearray()
+        async for chunk in protocol:
+            body += chunk
+            if len(body) > self.max_body_bytes:
+                return bytes(body[: self.max_body_bytes + 1])
+        return bytes(body)
+
+    @staticmethod
+    def _environ(scope, body, declared):
+        server_host, _, server_port = scope.server.rpartition(":")
+        client_host = scope.client.rpartition(":")[0].strip("[]")
+        environ = {
+            "REQUEST_METHOD": scope.method, "SCRIPT_NAME": "",
+            "PATH_INFO": scope.path.encode("utf-8").decode("latin-1"), "QUERY_STRING": scope.query_string,
+            "SERVER_NAME": server_host.strip("[]"), "SERVER_PORT": server_port, "REMOTE_ADDR": client_host,
+            "SERVER_PROTOCOL": f"HTTP/{scope.http_version}", "wsgi.version": (1, 0),
+            "wsgi.url_scheme": scope.scheme, "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+        }
+        for name, value in scope.headers.items():
+            if name == "content-type":
+                environ["CONTENT_TYPE"] = value
+            elif name != "content-length":
+                key = "HTTP_" + name.upper().replace("-", "_")
+                environ[key] = f"{environ[key]},{value}" if key in environ else value
+        if declared is not None:
+            environ["CONTENT_LENGTH"] = declared
+        else:  # chunked (or no body): the input ends where the body does
+            environ["wsgi.input_terminated"] = True
+        return environ
+
+    def _call(self, environ):
+        """Run the WSGI app on one request: (status, headers, body)."""
+        started = []
+
+        def start_response(status, headers, exc_info=None):
+            started[:] = [status, headers]
+            return _no_write
+
+        result = self.wsgi_app(environ, start_response)
+        try:
+            content = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        status, headers = started
+        return int(status[:3]), [(str(k), str(v)) for k, v in headers], content
+
+
+def _no_write(data):
+    raise RuntimeError("the write() callable of start_response is not supported; return an iterable")
+
+
+def _error(code, message):
+    return orjson.dumps({"error": {"code": code, "message": message}})
+
+
+def load_switch(target=None):
+    """granian's loader, run in each worker process: a fresh app, wrapped; its runtime starts with the worker."""
+    from config import Config
+    from gateway import create_app
+
+    config = Config()
+    app = create_app(config)
+    rt = app.extensions["mospay"]
+    return BufferedWSGI(app, config.THREADS, config.MAX_BODY_BYTES, config.BODY_TIMEOUT_SECONDS,
+                        on_start=rt.start, on_stop=rt.stop)
+
+
+def serve(config, on_stop=None):
+    """Serve on ``HOST``:``PORT`` with ``WORKERS`` granian worker processes until SIGTERM/SIGINT.
+
+    ``on_stop`` runs as soon as a stop signal arrives, before the workers finish (the background worker stops
+    alongside them). A worker that dies is started again.
+    """
+    from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
+    from granian.server import Server
+
+    class SwitchServer(Server):
+        def signal_handler_interrupt(self, *args, **kwargs):
+            if on_stop is not None:
+                on_stop()
+            super().signal_handler_interrupt(*args, **kwargs)
+
+    header_timeout_ms = min(int(config.BODY_TIMEOUT_SECONDS * 1000), 60_000)
+    server = SwitchServer("mospay", address=config.HOST, port=config.PORT, interface=Interfaces.RSGI,
+                          workers=config.WORKERS, websockets=False, respawn_failed_workers=True, respawn_interval=0.5,
+                          workers_kill_timeout=30, http1_settings=HTTP1Settings(header_read_timeout=header_timeout_ms),
+                          log_access=False)
+    server.serve(target_loader=load_switch)
