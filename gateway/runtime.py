@@ -12,6 +12,7 @@ from flask import current_app
 
 from gateway.db import Database, Q, sandbox_url
 from gateway.functions import runner
+from gateway.functions.tenants import TenantPools
 from gateway.functions.watchdog import Watchdog
 from gateway.hot_path.circuit import CircuitBoard
 from gateway.hot_path.forwarder import Forwarder
@@ -33,7 +34,7 @@ class Runtime:
                                   key=config.SECRET_KEY, failure_limits={"portal": config.PORTAL_FAILURE_LIMIT})
         self.sealer = Sealer(config.SEAL_KEY or config.SECRET_KEY)  # opens the sealed callback signing secrets
         self.watchdog = Watchdog(self._terminate_backend)  # ends function calls that outlive their limit
-        self._db = self._functions_db = self._registry = None
+        self._db = self._functions_db = self._registry = self._tenants = None
         self._listening = False
         self._lock = threading.RLock()
 
@@ -50,6 +51,11 @@ class Runtime:
     def functions_db(self):
         """The pool logged in as the sandbox role: client functions run here."""
         return self._functions_db if self._functions_db is not None else self.open()._functions_db
+
+    @property
+    def tenants(self):
+        """The per-client pools, each logged in as its client's own role: client functions run here."""
+        return self._tenants if self._tenants is not None else self.open()._tenants
 
     @property
     def registry(self):
@@ -81,6 +87,8 @@ class Runtime:
                 functions_db.close()
                 db.close()
                 raise
+            self._tenants = TenantPools(database_url(config), self.sealer, config,
+                                        configure=runner.configure_connection(config.FUNCTION_TIMEOUT_MS))
             self._db, self._functions_db, self._registry = db, functions_db, registry
         return self
 
@@ -98,10 +106,11 @@ class Runtime:
         with self._lock:
             if self._registry is None:
                 return
-            registry, db, functions_db = self._registry, self._db, self._functions_db
-            self._db = self._functions_db = self._registry = None
+            registry, db, functions_db, tenants = self._registry, self._db, self._functions_db, self._tenants
+            self._db = self._functions_db = self._registry = self._tenants = None
             self._listening = False
         registry.stop()
+        tenants.close()
         functions_db.close()
         db.close()
 

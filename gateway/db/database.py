@@ -34,7 +34,7 @@ def sandbox_url(url, password=None):
 class Database:
     """A psycopg 3 pool; connections are autocommit unless in ``transaction()``."""
 
-    def __init__(self, url, min_size=2, max_size=16, timeout=5.0, name="mospay", configure=None):
+    def __init__(self, url, min_size=2, max_size=16, timeout=5.0, name="mospay", configure=None, max_idle=600.0):
         self.url = url
         self.pool = ConnectionPool(
             url,
@@ -47,6 +47,7 @@ class Database:
             open=False,
             name=name,
             configure=configure,
+            max_idle=max_idle,
         )
 
     def open(self):

@@ -35,6 +35,8 @@ def record(conn, client_service_id, name, kind, source, created_by, note):
         "source": source, "source_hash": definition_hash(definition),
         "created_by": created_by, "note": note,
     }).fetchone()
+    # EXECUTE for its client's role only, after every CREATE (migration 0010: PUBLIC may not execute it).
+    conn.execute(Q.grant_client_function, {"name": name, "client_service_id": client_service_id})
     return row["version"]
 
 
