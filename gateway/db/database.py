@@ -13,7 +13,8 @@ from gateway.errors import DatabaseUnavailable, from_database_error
 
 log = logging.getLogger(__name__)
 
-# Client functions live apart from the switch's tables and run as this role.
+# Client functions live apart from the switch's tables; each client's run as its own role (migration 0010).
+# The sandbox role of migrations 0001-0002 remains, unused by the hot path.
 FUNCTION_SCHEMA = "mospay_fn"
 SANDBOX_ROLE = "mospay_sandbox"
 
@@ -24,11 +25,6 @@ def _dumps(value):
 
 set_json_dumps(_dumps)
 set_json_loads(orjson.loads)
-
-
-def sandbox_url(url, password=None):
-    """``url`` with the sandbox role as the user: where client functions run."""
-    return psycopg.conninfo.make_conninfo(url, user=SANDBOX_ROLE, password=password)
 
 
 class Database:
