@@ -149,7 +149,8 @@ def _definitions(conn):
 def _execute_single_command(conn, source):
     # PQexecParams: the server refuses several commands, and no client-side
     # placeholder parsing touches the DBA's '%' characters.
-    with conn.transaction():  # a savepoint, so the error below can be reported cleanly
+    # A savepoint, so the error below can be reported cleanly; the DDL runs as the function owner.
+    with catalogue.as_function_owner(conn):
         result = conn.pgconn.exec_params(source.encode(), [])
         if result.status not in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK):
             error = pg_errors.error_from_result(result, encoding=conn.info.encoding)
