@@ -68,6 +68,12 @@ class Config:
         # Client functions log in as role mospay_sandbox; set its password where auth needs one.
         self.SANDBOX_PASSWORD = _env("MOSPAY_SANDBOX_PASSWORD")
         self.FUNCTION_TIMEOUT_MS = _env_int("MOSPAY_FUNCTION_TIMEOUT_MS", 2000)
+        # Each client app's functions run on a pool of its own, logged in as its own role (issue 11 point 2):
+        # at most TENANT_POOL_MAX connections each, closed after TENANT_POOL_IDLE_SECONDS unused, and at
+        # most TENANT_POOLS_MAX pools open per worker (the least recently used is closed first).
+        self.TENANT_POOL_MAX = _env_int("MOSPAY_TENANT_POOL_MAX", 4)
+        self.TENANT_POOL_IDLE_SECONDS = float(_env("MOSPAY_TENANT_POOL_IDLE_SECONDS", 60))
+        self.TENANT_POOLS_MAX = _env_int("MOSPAY_TENANT_POOLS_MAX", 64)
         self.MAX_BODY_BYTES = _env_int("MOSPAY_MAX_BODY_BYTES", 64 * 1024)
         self.MAX_UPSTREAM_BODY_BYTES = _env_int("MOSPAY_MAX_UPSTREAM_BODY_BYTES", 1024 * 1024)
         self.DEFAULT_TIMEOUT_MS = _env_int("MOSPAY_DEFAULT_TIMEOUT_MS", 10000)

@@ -10,11 +10,14 @@ import os
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
 
 from gateway.db import SANDBOX_ROLE
 from gateway.db.embedded import start_embedded
 from gateway.db.migrations import migrate
 from gateway.db.queries import Q
+from gateway.functions import tenants
+from gateway.security.sealed import Sealer
 
 log = logging.getLogger(__name__)
 _SEED_LOCK_KEY = 7_340_002
@@ -47,6 +50,8 @@ def prepare_database(config):
     applied = migrate(url)
     if config.SANDBOX_PASSWORD:
         _set_sandbox_password(url, config.SANDBOX_PASSWORD)
+    with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn, conn.transaction():
+        tenants.provision_missing(conn, Sealer(config.SEAL_KEY or config.SECRET_KEY))
     return applied
 
 

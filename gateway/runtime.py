@@ -10,8 +10,9 @@ import threading
 
 from flask import current_app
 
-from gateway.db import Database, Q, sandbox_url
+from gateway.db import Database, Q
 from gateway.functions import runner
+from gateway.functions.tenants import TenantPools
 from gateway.functions.watchdog import Watchdog
 from gateway.hot_path.circuit import CircuitBoard
 from gateway.hot_path.forwarder import Forwarder
@@ -33,7 +34,7 @@ class Runtime:
                                   key=config.SECRET_KEY, failure_limits={"portal": config.PORTAL_FAILURE_LIMIT})
         self.sealer = Sealer(config.SEAL_KEY or config.SECRET_KEY)  # opens the sealed callback signing secrets
         self.watchdog = Watchdog(self._terminate_backend)  # ends function calls that outlive their limit
-        self._db = self._functions_db = self._registry = None
+        self._db = self._registry = self._tenants = None
         self._listening = False
         self._lock = threading.RLock()
 
@@ -47,9 +48,9 @@ class Runtime:
         return self._db if self._db is not None else self.open()._db
 
     @property
-    def functions_db(self):
-        """The pool logged in as the sandbox role: client functions run here."""
-        return self._functions_db if self._functions_db is not None else self.open()._functions_db
+    def tenants(self):
+        """The per-client pools, each logged in as its client's own role: client functions run here."""
+        return self._tenants if self._tenants is not None else self.open()._tenants
 
     @property
     def registry(self):
@@ -69,19 +70,16 @@ class Runtime:
                 return self
             config = self.config
             db = Database(database_url(config), config.DB_POOL_MIN, config.DB_POOL_MAX, config.DB_POOL_TIMEOUT)
-            functions_db = Database(sandbox_url(config.DATABASE_URL, config.SANDBOX_PASSWORD), config.DB_POOL_MIN,
-                                    config.DB_POOL_MAX, config.DB_POOL_TIMEOUT, name="mospay-functions",
-                                    configure=runner.configure_connection(config.FUNCTION_TIMEOUT_MS))
             try:
                 db.open()
-                functions_db.open()
                 registry = Registry(db, config.PUBLIC_URL, self.sealer)
                 registry.reload()
             except BaseException:
-                functions_db.close()
                 db.close()
                 raise
-            self._db, self._functions_db, self._registry = db, functions_db, registry
+            self._tenants = TenantPools(database_url(config), self.sealer, config,
+                                        configure=runner.configure_connection(config.FUNCTION_TIMEOUT_MS))
+            self._db, self._registry = db, registry
         return self
 
     def start(self):
@@ -98,11 +96,11 @@ class Runtime:
         with self._lock:
             if self._registry is None:
                 return
-            registry, db, functions_db = self._registry, self._db, self._functions_db
-            self._db = self._functions_db = self._registry = None
+            registry, db, tenants = self._registry, self._db, self._tenants
+            self._db = self._registry = self._tenants = None
             self._listening = False
         registry.stop()
-        functions_db.close()
+        tenants.close()
         db.close()
 
 

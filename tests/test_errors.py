@@ -5,12 +5,22 @@ import pytest
 from psycopg import errors as pg
 
 from gateway import errors
+from gateway.admin import onboarding
+from tests.factories import unique_name
 
 
-def raised(rt, statement, sandbox=False):
-    """The real exception PostgreSQL gives for ``statement``."""
-    pool = rt.functions_db if sandbox else rt.db
-    with pytest.raises(psycopg.Error) as caught, pool.connection() as conn:
+@pytest.fixture(scope="module")
+def tenant(rt):
+    """A client whose execution role runs the ``sandbox`` statements, as its functions would."""
+    app_id = unique_name("errors")
+    onboarding.create_client(rt, {"name": app_id, "app_id": app_id}, "test")
+    return rt.registry.client(app_id)
+
+
+def raised(rt, statement, sandbox=None):
+    """The real exception PostgreSQL gives for ``statement`` (as ``sandbox``, a client, when given)."""
+    connection = rt.tenants.connection(sandbox) if sandbox else rt.db.connection()
+    with pytest.raises(psycopg.Error) as caught, connection as conn:
         conn.execute(statement)
     return caught.value
 
@@ -23,15 +33,15 @@ def raised(rt, statement, sandbox=False):
     ("SELECT 1/0", True, "FUNCTION_ERROR", 500),  # a function's own failure stays the route's
     ("SELECT * FROM mospay.users", True, "FUNCTION_ERROR", 500),  # 42501 in the sandbox
 ])
-def test_each_sqlstate_maps_to_one_error(rt, statement, function, code, status):
-    error = errors.from_database_error(raised(rt, statement, sandbox=function), function=function)
+def test_each_sqlstate_maps_to_one_error(rt, tenant, statement, function, code, status):
+    error = errors.from_database_error(raised(rt, statement, sandbox=function and tenant), function=function)
 
     assert (error.code, error.status) == (code, status)
 
 
-def test_a_raised_message_is_the_functions_own_words(rt):
+def test_a_raised_message_is_the_functions_own_words(rt, tenant):
     error = errors.from_database_error(raised(rt, "DO $$ BEGIN RAISE EXCEPTION 'over the daily limit'; END $$",
-                                              sandbox=True), function=True)
+                                              sandbox=tenant), function=True)
 
     assert error.message == "over the daily limit"
 

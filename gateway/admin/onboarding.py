@@ -15,7 +15,7 @@ from gateway.admin import routes_config
 from gateway.admin import schemas as admin_schemas
 from gateway.db import FUNCTION_SCHEMA, Q
 from gateway.errors import AlreadyExists, BadRequest, Conflict, NotFound, ValidationFailed
-from gateway.functions import catalogue
+from gateway.functions import catalogue, tenants
 from gateway.functions.templates import available_templates
 from gateway.hot_path import registry
 from gateway.hot_path.fields import check_field_definitions, validate_message
@@ -78,6 +78,7 @@ def create_client(rt, payload, actor, password=None):
         }).fetchone()
         if row is None:
             raise _client_conflict(conn.execute(Q.conflicting_client, values).fetchone(), values)
+        tenants.provision(conn, rt.sealer, row["id"])  # its own execution role (issue 11 point 2)
         client = _public_client(row)
         _audit(conn, actor, "client.create", app_id, after=client)
         _announce(conn, "client")

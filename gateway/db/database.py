@@ -13,7 +13,8 @@ from gateway.errors import DatabaseUnavailable, from_database_error
 
 log = logging.getLogger(__name__)
 
-# Client functions live apart from the switch's tables and run as this role.
+# Client functions live apart from the switch's tables; each client's run as its own role (migration 0010).
+# The sandbox role of migrations 0001-0002 remains, unused by the hot path.
 FUNCTION_SCHEMA = "mospay_fn"
 SANDBOX_ROLE = "mospay_sandbox"
 
@@ -26,15 +27,10 @@ set_json_dumps(_dumps)
 set_json_loads(orjson.loads)
 
 
-def sandbox_url(url, password=None):
-    """``url`` with the sandbox role as the user: where client functions run."""
-    return psycopg.conninfo.make_conninfo(url, user=SANDBOX_ROLE, password=password)
-
-
 class Database:
     """A psycopg 3 pool; connections are autocommit unless in ``transaction()``."""
 
-    def __init__(self, url, min_size=2, max_size=16, timeout=5.0, name="mospay", configure=None):
+    def __init__(self, url, min_size=2, max_size=16, timeout=5.0, name="mospay", configure=None, max_idle=600.0):
         self.url = url
         self.pool = ConnectionPool(
             url,
@@ -47,6 +43,7 @@ class Database:
             open=False,
             name=name,
             configure=configure,
+            max_idle=max_idle,
         )
 
     def open(self):

@@ -115,7 +115,8 @@ def _map(rt, route, payload, headers):
     public_headers = {k.lower(): v for k, v in headers.items() if k.lower() not in _PRIVATE_HEADERS}
     context = {**route.context, "received_at": datetime.now(UTC).isoformat(), "callback": True}
     try:
-        result = runner.run(rt, route.callback_sql, (payload, public_headers, context))
+        result = runner.run(rt, rt.registry.client(route.app_id), route.callback_sql,
+                            (payload, public_headers, context))
         return call_spec.parse_callback(result)
     except runner.FunctionFailure as failure:
         _record_failure(rt, route, payload, failure.detail)

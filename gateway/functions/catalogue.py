@@ -1,6 +1,7 @@
 """Creating a client's functions and recording each change as a version."""
 
 import hashlib
+from contextlib import contextmanager
 
 from gateway.db import FUNCTION_SCHEMA, Q
 from gateway.functions.templates import TEMPLATE_DIR, has_part, render
@@ -35,12 +36,24 @@ def record(conn, client_service_id, name, kind, source, created_by, note):
         "source": source, "source_hash": definition_hash(definition),
         "created_by": created_by, "note": note,
     }).fetchone()
+    # EXECUTE for its client's role only, after every CREATE (migration 0010: PUBLIC may not execute it).
+    conn.execute(Q.grant_client_function, {"name": name, "client_service_id": client_service_id})
     return row["version"]
 
 
+@contextmanager
+def as_function_owner(conn):
+    """A savepoint in which client-function DDL runs as ``mospay_fn_owner`` (CREATE in mospay_fn, nothing else)."""
+    with conn.transaction():
+        conn.execute(Q.become_function_owner)
+        yield
+        conn.execute(Q.reset_role)
+
+
 def install(conn, client_service_id, name, kind, source, created_by, note):
-    """Run ``source`` (a CREATE FUNCTION) and record it as the next version; returns the version."""
-    conn.execute(source)
+    """Run ``source`` (a CREATE FUNCTION) as the function owner and record it as the next version."""
+    with as_function_owner(conn):
+        conn.execute(source)
     return record(conn, client_service_id, name, kind, source, created_by, note)
 
 

@@ -1,7 +1,7 @@
 """Calls a client's request and response functions inside the sandbox.
 
 Each call is its own short transaction on a connection logged in as the
-sandbox role, with a statement timeout: a function cannot touch the
+client's own execution role (``gateway.functions.tenants``), with a statement timeout: a function cannot touch the
 switch's tables (not even by RESET ROLE) and cannot run for ever. A function's PostgreSQL
 error becomes the switch's error through the one SQLSTATE map (``errors.from_database_error``).
 """
@@ -31,13 +31,14 @@ def configure_connection(timeout_ms):
     return configure
 
 
-def run(rt, query, args, rollback=False):
-    """Run a client function the one way every caller must: on the sandbox pool, under the statement
+def run(rt, client, query, args, rollback=False):
+    """Run ``client``'s function the one way every caller must: on that client's own pool (its own role,
+    ``rt.tenants``), under the statement
     timeout, and watched from outside (``rt.watchdog``) so that catching ``query_canceled`` or switching
     the timeout off cannot outlive the limit: such a call's backend is terminated and answers
     ``FUNCTION_TIMEOUT``."""
     timeout_ms = rt.config.FUNCTION_TIMEOUT_MS
-    with rt.functions_db.connection() as conn:
+    with rt.tenants.connection(client) as conn:
         with rt.watchdog.guard(conn.info.backend_pid, timeout_ms / 1000) as watch:
             try:
                 return call(conn, query, args, timeout_ms, rollback)

@@ -149,7 +149,8 @@ def _definitions(conn):
 def _execute_single_command(conn, source):
     # PQexecParams: the server refuses several commands, and no client-side
     # placeholder parsing touches the DBA's '%' characters.
-    with conn.transaction():  # a savepoint, so the error below can be reported cleanly
+    # A savepoint, so the error below can be reported cleanly; the DDL runs as the function owner.
+    with catalogue.as_function_owner(conn):
         result = conn.pgconn.exec_params(source.encode(), [])
         if result.status not in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK):
             error = pg_errors.error_from_result(result, encoding=conn.info.encoding)
@@ -247,7 +248,8 @@ def test_run(rt, name, request, response=None):
                "unique_id": request.get("f010"), "test_run": True}
     if row["kind"] == "response" and not isinstance(response, dict):
         raise ValidationFailed(details={"response": 'must be an object like {"status_code": 200, "body": {...}}'})
-    # Exactly the path a payment takes: the sandbox pool, the time limit, the watchdog; nothing it writes is kept.
+    # Exactly the path a payment takes: the client's own pool and role, the time limit, the watchdog;
+    # nothing it writes is kept.
     query, args, check = {
         "request": (route.request_sql, (request, context),
                     lambda result: call_spec.parse_call_spec(result, rt.config.MAX_TIMEOUT_MS,
@@ -257,7 +259,7 @@ def test_run(rt, name, request, response=None):
         "response": (route.response_sql, (request, response, context), call_spec.parse_answer),
     }[row["kind"]]
     try:
-        result = runner.run(rt, query, args, rollback=True)
+        result = runner.run(rt, rt.registry.client(route.app_id), query, args, rollback=True)
     except runner.FunctionFailure as failure:
         return {"ok": False, "error": failure.error.code, "detail": failure.detail}
     verdict = _verdict(lambda: check(result))

@@ -110,7 +110,7 @@ class RoutePipeline:
         return RouteRun(kind, **{kind: spec})
 
     def _call(self, query, args):
-        return runner.run(self.rt, query, args)
+        return runner.run(self.rt, self.rt.registry.client(self.route.app_id), query, args)
 
 
 def lap_timer(timings, start=None):

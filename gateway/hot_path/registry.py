@@ -32,6 +32,8 @@ class ClientEntry:
     password_hash: str
     credential_version: int
     active: bool
+    function_role: str | None = None  # the login role its functions run as (migration 0010)
+    function_role_password_sealed: str | None = None
 
 
 @dataclass(frozen=True)

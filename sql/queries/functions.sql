@@ -90,3 +90,14 @@ WHERE cs.id = %(client_service_id)s
 -- name: terminate_backend
 -- The function watchdog ends a call that outlived its limit (the switch's role may signal the sandbox's backends).
 SELECT pg_terminate_backend(%s) AS terminated
+
+-- name: grant_client_function
+-- After every CREATE [OR REPLACE] of a client function: EXECUTE for its client's role only (migration 0010).
+SELECT mospay.grant_client_function(%(name)s, %(client_service_id)s)
+
+-- name: become_function_owner
+-- Client-function DDL runs as the function-owner role (migration 0012), inside a savepoint that undoes it.
+SET LOCAL ROLE mospay_fn_owner
+
+-- name: reset_role
+RESET ROLE

@@ -144,3 +144,15 @@ DROP FUNCTION IF EXISTS {schema}.{function}(jsonb, jsonb, jsonb)
 
 -- name: drop_callback_function
 DROP FUNCTION IF EXISTS {schema}.{function}(jsonb, jsonb, jsonb)
+
+-- name: ensure_tenant_role
+-- The client's own execution role, created or repaired (migration 0010): see mospay.ensure_tenant_role.
+SELECT mospay.ensure_tenant_role(%(client_id)s, %(password)s, %(password_sealed)s) AS role
+
+-- name: clients_without_tenant_role
+-- Clients whose execution role is missing (created before migration 0010, or a restored dump on another server).
+SELECT c.id
+FROM mospay.clients c
+WHERE c.function_role IS NULL OR c.function_role_password_sealed IS NULL
+   OR NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = c.function_role)
+ORDER BY c.id

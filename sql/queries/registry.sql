@@ -1,5 +1,6 @@
 -- name: load_clients
-SELECT id, app_id, name, username, password_hash, credential_version, active
+SELECT id, app_id, name, username, password_hash, credential_version, active, function_role,
+       function_role_password_sealed
 FROM mospay.clients
 
 -- name: load_routes

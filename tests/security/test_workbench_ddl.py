@@ -6,6 +6,7 @@ then called it to read every bcrypt hash and run a shell command. Now the source
 PostgreSQL's own parser first: exactly one CREATE FUNCTION of the named function, or nothing runs.
 """
 
+import psycopg
 import pytest
 
 from tests.factories import Admin, user_token
@@ -73,3 +74,39 @@ def test_ddl_inside_the_body_stays_a_string(dba, fn, db):
 
     assert response.status_code == 200, response.text
     assert not function_exists(db, "public", "z")
+
+
+@pytest.mark.parametrize("statement", [
+    "CREATE FUNCTION public.run_anything(q text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER "
+    "AS $f$ BEGIN EXECUTE q; END $f$",
+    "CREATE PROCEDURE public.run_anything(q text) LANGUAGE plpgsql SECURITY DEFINER AS $f$ BEGIN EXECUTE q; END $f$",
+    "CREATE FUNCTION mospay.run_anything(q text) RETURNS void LANGUAGE sql SECURITY DEFINER AS $f$ SELECT $f$",
+    "CREATE FUNCTION public.run_anything(q text) RETURNS void LANGUAGE sql AS $f$ SELECT $f$; "
+    "ALTER FUNCTION public.run_anything(text) SECURITY DEFINER",
+])
+def test_security_definer_is_refused_in_every_schema_even_from_psql(rt, db, statement):
+    """The event trigger (migration 0011) refuses SECURITY DEFINER anywhere in the database, not only mospay_fn."""
+    with psycopg.connect(rt.config.DATABASE_URL, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.RaiseException, match="SECURITY DEFINER"), conn.transaction():
+            conn.execute(statement)
+
+    assert not db("SELECT 1 FROM pg_proc WHERE proname = 'run_anything'")
+
+
+def test_function_ddl_runs_as_the_function_owner_who_cannot_see_the_switchs_schema(dba, fn, db, integrator):
+    """Assignment and workbench DDL run as mospay_fn_owner (migration 0012), never as the switch's role."""
+    owner = "SELECT pg_get_userbyid(p.proowner) AS owner FROM pg_proc p WHERE p.proname = %s"
+    assert db(owner, (fn,)) == [{"owner": "mospay_fn_owner"}]  # as generated at assignment
+
+    saved = dba.put(f"/functions/{fn}", {"source": f'CREATE OR REPLACE FUNCTION mospay_fn."{fn}"{SIGNATURE} '
+                                                  "LANGUAGE plpgsql AS $f$ BEGIN RETURN jsonb_build_object("
+                                                  "'url', context #>> '{service,url}', 'body', request); END $f$"})
+    assert saved.status_code == 200, saved.text
+    assert db(owner, (fn,)) == [{"owner": "mospay_fn_owner"}]
+
+    # A SQL-standard body is resolved when it is created: as the owner, the switch's schema is out of reach.
+    peeking = dba.put(f"/functions/{fn}", {"source": f'CREATE OR REPLACE FUNCTION mospay_fn."{fn}"{SIGNATURE} '
+                                                   "LANGUAGE sql BEGIN ATOMIC SELECT to_jsonb(u) FROM mospay.users u "
+                                                   "LIMIT 1; END"})
+    assert peeking.status_code == 400 and "permission denied for schema mospay" in peeking.text, peeking.text
+    assert integrator.pay().status_code == 200
