@@ -54,3 +54,10 @@ def _line(values):
     buffer = io.StringIO()
     csv.writer(buffer).writerow(values)
     return buffer.getvalue()
+
+
+def settlement_csv(report):
+    """The settlement report's rows as CSV lines (header first); amounts as exact decimals."""
+    yield _line(reports.SETTLEMENT_COLUMNS)
+    for row in report["rows"]:
+        yield _line([_cell(row.get(column)) for column in reports.SETTLEMENT_COLUMNS])

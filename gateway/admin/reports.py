@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from gateway.admin import routes_config
 from gateway.db import Q
-from gateway.errors import NotFound
+from gateway.errors import NotFound, ValidationFailed
 from gateway.hot_path.payments import STAGES
 from gateway.hot_path.settlement import FAILED, PENDING, RECEIVED, REJECTED, SUCCESS, UNKNOWN
 
@@ -66,7 +66,7 @@ class Totals:
         return sorted(((c, v) for c, v in self.volume.items() if v), key=lambda cv: (cv[0] is None, cv[0] or ""))
 
     def add(self, row):
-        """Count one ``report_today`` row in."""
+        """Count one ``report_settlement`` row in."""
         self.count += row["count"]
         self.success += row["success"]
         self.completed += row["completed"]
@@ -107,13 +107,44 @@ def _hours(rows):
 def dashboard(rt):
     """Everything the dashboard shows."""
     with rt.db.connection() as conn:
-        rows = conn.execute(Q.report_today).fetchall()
+        rows = conn.execute(Q.report_settlement, {"date_from": None, "date_to": None}).fetchall()  # today
         hourly = _hours(conn.execute(Q.report_hourly))
     today = Totals()
     for row in rows:
         today.add(row)
     return Dashboard(today, _grouped(rows, "app_id", "name"), _grouped(rows, "microservice", "service", "route"),
                      hourly, transactions(rt, {}, per_page=8).items, api_logs(rt, {}, per_page=8).items)
+
+
+SETTLEMENT_COLUMNS = ("day", "app_id", "microservice", "service", "route", "currency", "count", "success",
+                      "failed", "rejected", "open", "volume", "failed_amount", "open_amount")
+MAX_SETTLEMENT_DAYS = 366
+
+
+def settlement(rt, args):
+    """The settlement report for ``from``–``to`` (ISO dates, ``to`` included; default today): a row per day,
+    client, service and currency with counts and ``Decimal`` amounts by state, and totals per currency."""
+    date_from, date_to = _date(args.get("from")), _date(args.get("to"))
+    problems = {}
+    for name in ("from", "to"):
+        if args.get(name) and _date(args.get(name)) is None:
+            problems[name] = "must be a date, YYYY-MM-DD"
+    if date_from and date_to and not 0 <= (date_to - date_from).days < MAX_SETTLEMENT_DAYS:
+        problems["to"] = f"must be on or after from, at most {MAX_SETTLEMENT_DAYS} days later"
+    if problems:
+        raise ValidationFailed(details=problems)
+    date_from = date_from or date_to or dt.date.today()
+    date_to = date_to or date_from
+    rows = rt.db.fetch_all(Q.report_settlement, {"date_from": date_from, "date_to": date_to + dt.timedelta(days=1)})
+    totals = {}
+    for row in rows:
+        total = totals.setdefault(row["currency"], {"currency": row["currency"], **{k: 0 for k in (
+            "count", "success", "failed", "rejected", "open")}, **{k: Decimal(0) for k in (
+            "volume", "failed_amount", "open_amount")}})
+        for key in ("count", "success", "failed", "rejected", "open", "volume", "failed_amount", "open_amount"):
+            total[key] += row[key]
+    return {"from": date_from, "to": date_to, "rows": rows,
+            "totals": sorted(totals.values(), key=lambda t: (t["currency"] is None, t["currency"] or ""))}
 
 
 def _date(value):

@@ -2,9 +2,9 @@
 
 from functools import wraps
 
-from flask import Blueprint, g, request
+from flask import Blueprint, Response, g, request
 
-from gateway.admin import onboarding, users
+from gateway.admin import exports, onboarding, reports, users
 from gateway.admin.roles import ROLES, WRITE_ROLES
 from gateway.api import json_body, json_response
 from gateway.errors import Forbidden, Unauthorized
@@ -150,3 +150,14 @@ def create_user():
 def update_user(username):
     """Change a user's role, or deactivate/reactivate them."""
     return json_response(users.update_user(runtime(), username, json_body(), g.user.username))
+
+
+@bp.get("/reports/settlement")
+@admin_required()
+def settlement_report():
+    """Per day × client × service × currency: counts and amounts by state (?from=&to=, dates; ?format=csv)."""
+    report = reports.settlement(runtime(), request.args)
+    if request.args.get("format") == "csv":
+        return Response(exports.settlement_csv(report), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="mospay-settlement-{report["from"]}-{report["to"]}.csv"'})
+    return json_response(report)

@@ -118,6 +118,30 @@ def user_paths():
     }}
 
 
+def report_paths():
+    """Reports: the settlement report."""
+    row = {"day": "2026-12-01", "app_id": ex.APP_ID, "name": "Akaliza Ltd", "microservice": "mtnmomorwa",
+           "service": "collection", "route": "payment", "currency": "RWF", "count": 3, "success": 2, "failed": 1,
+           "rejected": 0, "open": 0, "completed": 3, "volume": "3000", "failed_amount": "1500", "open_amount": "0"}
+    total = {k: row[k] for k in ("currency", "count", "success", "failed", "rejected", "open", "volume",
+                                 "failed_amount", "open_amount")}
+    date = {"type": "string", "format": "date"}
+    return {"/api/v1/admin/reports/settlement": {"get": _op(
+        "settlementReport", "Settlement: per day × client × service × currency, counts and amounts by state",
+        {"200": answer({"type": "object", "properties": {"from": date, "to": date, "rows": {"type": "array"},
+                                                          "totals": {"type": "array"}}},
+                       {"report": {"from": "2026-12-01", "to": "2026-12-01", "rows": [row], "totals": [total]}},
+                       "Amounts are exact decimals as strings, per currency (never added across currencies); "
+                       "`?format=csv` answers the rows as CSV.")},
+        ROLES_NOTE, "VALIDATION_ERROR", *READ_ERRORS, parameters=[
+            {"name": "from", "in": "query", "required": False, "schema": date, "example": "2026-12-01",
+             "description": "First day (default today)."},
+            {"name": "to", "in": "query", "required": False, "schema": date, "example": "2026-12-31",
+             "description": "Last day, included (at most 366 days after `from`)."},
+            {"name": "format", "in": "query", "required": False, "schema": {"enum": ["json", "csv"]},
+             "example": "csv", "description": "`csv` for a spreadsheet."}])}}
+
+
 def admin_paths():
     """Every path of the admin API except the DBA workbench."""
-    return {**account_paths(), **client_paths(), **service_paths(), **user_paths()}
+    return {**account_paths(), **client_paths(), **service_paths(), **user_paths(), **report_paths()}

@@ -1,23 +1,34 @@
 -- Read-only queries of the portal's reports (gateway/admin/reports.py).
 -- Optional filters are NULL when unset: one plan, no SQL built from strings.
 
--- name: report_today
--- Today's transactions by client, service and currency. The dashboard adds these rows up for its
--- totals, per client and per service: each figure, the volume above all, is defined here once.
--- Completed: a final state (SUCCESS, FAILED, REJECTED), not PENDING, UNKNOWN or RECEIVED.
--- Volume: successful payments only, per currency (f005), never a sum of different currencies.
-SELECT c.app_id, c.name, s.microservice, s.service, s.route, t.request ->> 'f005' AS currency,
+-- name: report_settlement
+-- Transactions by day, client, service and currency, from date_from (default: today) to date_to (excluded;
+-- default: tomorrow). The dashboard (today) and the settlement report (any range) both read these rows, so each
+-- figure is defined here once.
+-- Completed: a final state (SUCCESS, FAILED, REJECTED), not PENDING, UNKNOWN or RECEIVED; open: those three.
+-- Amounts are f004 as numeric (well-formed only) and stay per currency (f005): never a sum of currencies.
+-- Volume: successful payments only.
+SELECT date_trunc('day', t.created_at)::date AS day, c.app_id, c.name, s.microservice, s.service, s.route,
+       t.request ->> 'f005' AS currency,
        count(*) AS count,
        count(*) FILTER (WHERE t.status = 'SUCCESS') AS success,
+       count(*) FILTER (WHERE t.status = 'FAILED') AS failed,
+       count(*) FILTER (WHERE t.status = 'REJECTED') AS rejected,
+       count(*) FILTER (WHERE t.status IN ('PENDING', 'UNKNOWN', 'RECEIVED')) AS open,
        count(*) FILTER (WHERE t.status IN ('SUCCESS', 'FAILED', 'REJECTED')) AS completed,
-       coalesce(sum(CASE WHEN t.status = 'SUCCESS' AND t.request ->> 'f004' ~ '^[0-9]{1,15}([.][0-9]{1,4})?$'
-                         THEN (t.request ->> 'f004')::numeric END), 0) AS volume
+       coalesce(sum(a.amount) FILTER (WHERE t.status = 'SUCCESS'), 0) AS volume,
+       coalesce(sum(a.amount) FILTER (WHERE t.status = 'FAILED'), 0) AS failed_amount,
+       coalesce(sum(a.amount) FILTER (WHERE t.status IN ('PENDING', 'UNKNOWN', 'RECEIVED')), 0) AS open_amount
 FROM mospay.transactions t
 JOIN mospay.clients c ON c.id = t.client_id
 JOIN mospay.client_services cs ON cs.id = t.client_service_id
 JOIN mospay.services s ON s.id = cs.service_id
-WHERE t.created_at >= date_trunc('day', now())
-GROUP BY c.app_id, c.name, s.microservice, s.service, s.route, t.request ->> 'f005'
+CROSS JOIN LATERAL (SELECT CASE WHEN t.request ->> 'f004' ~ '^[0-9]{1,15}([.][0-9]{1,4})?$'
+                                THEN (t.request ->> 'f004')::numeric END AS amount) a
+WHERE t.created_at >= coalesce(%(date_from)s::date::timestamptz, date_trunc('day', now()))
+  AND t.created_at < coalesce(%(date_to)s::date::timestamptz, date_trunc('day', now()) + interval '1 day')
+GROUP BY 1, c.app_id, c.name, s.microservice, s.service, s.route, t.request ->> 'f005'
+ORDER BY 1, c.app_id, s.microservice, s.service, s.route, 7
 
 -- name: report_hourly
 -- The last 24 hours: one row per hour and state (an hour without transactions: one row, status NULL).

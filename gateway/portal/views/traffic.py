@@ -1,8 +1,9 @@
 """Read-only pages: dashboard, transactions, API logs, audit log."""
 
-from flask import Response, render_template, request, stream_with_context
+from flask import Response, flash, render_template, request, stream_with_context
 
 from gateway.admin import exports, onboarding, reports
+from gateway.errors import MosPayError
 from gateway.portal.blueprint import bp
 from gateway.portal.forms import STATUSES
 from gateway.portal.views import page_number
@@ -36,6 +37,25 @@ def export_csv(name):
     rows = exports.rows_as_csv(runtime(), name, request.args)
     return Response(stream_with_context(rows), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="mospay-{name}.csv"', "Cache-Control": "no-store"})
+
+
+@bp.get("/reports/settlement")
+def settlement():
+    """The settlement report: per day, client, service and currency, counts and amounts by state."""
+    try:
+        report = reports.settlement(runtime(), request.args)
+    except MosPayError as error:
+        flash(" ".join(f"{k} {v}" for k, v in (error.details or {}).items()) or error.message, "danger")
+        report = reports.settlement(runtime(), {})
+    return render_template("portal/settlement.html", report=report, args=request.args)
+
+
+@bp.get("/reports/settlement.csv")
+def settlement_csv():
+    """The settlement report as CSV."""
+    report = reports.settlement(runtime(), request.args)
+    return Response(exports.settlement_csv(report), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="mospay-settlement-{report["from"]}-{report["to"]}.csv"'})
 
 
 @bp.get("/transactions/<ref>")
