@@ -219,11 +219,23 @@ def field_schema(field):
     return schema
 
 
+# The original MosPay's message: what a service created without field rules accepts.
+STANDARD_FIELDS = (
+    {"code": "f004", "name": "amount", "type": "amount", "required": True},
+    {"code": "f005", "name": "mobile number", "type": "msisdn"},
+    {"code": "f006", "name": "username", "type": "string"},
+    {"code": "f007", "name": "encrypted password", "type": "secret"},
+    {"code": "f008", "name": "password", "type": "secret"},
+    {"code": "f009", "name": "device id", "type": "string"},
+)
+
+
 def message_schema(fields):
-    """The full JSON Schema of a service's message: envelope plus its fields."""
+    """The full JSON Schema of a service's message: envelope plus its fields (``STANDARD_FIELDS`` when it
+    defines none)."""
     properties = dict(ENVELOPE_SCHEMA)
     required = list(ENVELOPE_CODES)
-    for field in fields:
+    for field in fields or STANDARD_FIELDS:
         properties[field["code"]] = field_schema(field)
         if field.get("required"):
             required.append(field["code"])

@@ -40,7 +40,9 @@ def test_enums_and_lengths():
 
 
 def test_fields_a_service_does_not_define_are_refused():
-    assert problems([], f004="1") == {"f004": "is not a field of this service"}
+    """A service that defines its own rules takes exactly those (one without any takes the standard message)."""
+    assert problems([{"code": "f009", "name": "note", "type": "string"}], f004="1") == {
+        "f004": "is not a field of this service"}
 
 
 def test_definitions_are_checked_field_by_field():
@@ -97,3 +99,15 @@ def test_patterns_re2_cannot_run_are_refused_naming_the_field(pattern):
     fields = [{"code": "f009", "name": "narration", "type": "string", "pattern": pattern}]
     problem = check_field_definitions(fields)["fields[0].pattern"]
     assert problem.startswith("narration: must be a valid regular expression for RE2, the linear-time engine")
+
+
+def test_a_service_without_field_rules_takes_the_original_mospay_message():
+    """f004 amount (required, decimal), f005 mobile number, f006 username, f007/f008 secrets, f009 device id."""
+    validator = compile_validator([])
+    envelope = {"f000": "ms", "f001": "collection", "f002": "payment", "f003": "app", "f010": "tx-1"}
+
+    validate_message(validator, {**envelope, "f004": "1500.50", "f005": "250788123456", "f006": "alice",
+                                 "f007": "x9", "f008": "pin", "f009": "device-7"})
+    with pytest.raises(ValidationFailed) as refused:
+        validate_message(validator, {**envelope, "f005": "not a number", "f011": "x"})
+    assert set(refused.value.details) == {"f004", "f005", "f011"}

@@ -437,3 +437,20 @@ def test_an_invalid_call_from_the_request_function_forwards_nothing(integrator, 
     assert response.status_code == 500 and response.json()["error"]["code"] == "INVALID_CALL_SPEC"
     assert response.json()["status"] == "FAILED" and downstream.received == []
     assert "http(s) URL" in transaction(db, integrator, response.json()["unique_id"])["error_detail"]
+
+
+def test_a_service_without_field_rules_takes_the_standard_message(admin, base_url, downstream):
+    """The original MosPay's message goes through a service created with no field rules, secrets masked."""
+    client = admin.create_client()
+    service = admin.create_service(downstream.url + "/pay", fields=[])
+    admin.assign(client, service)
+    integrator = Integrator(base_url, client, service)
+    message = {"f000": service["microservice"], "f001": "collection", "f002": "payment", "f003": client["app_id"],
+               "f004": "2500", "f005": "250788123456", "f006": "alice", "f007": "enc-secret-1", "f008": "pin-1234",
+               "f009": "device-7", "f010": "std-0001"}
+
+    response = integrator.pay(message)
+
+    assert response.status_code == 200, response.text
+    assert downstream.received[-1]["body"]["f005"] == "250788123456"
+    assert "f007" not in downstream.received[-1]["body"]  # the generic template forwards no secret
