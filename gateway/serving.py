@@ -12,6 +12,7 @@ import asyncio
 import io
 import logging
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
@@ -54,8 +55,24 @@ class BufferedWSGI:
                                     _error("REQUEST_TIMEOUT", f"The body was not sent within {self.body_timeout:g} s."))
             return
         environ = self._environ(scope, body, declared)
-        status, headers, content = await asyncio.get_running_loop().run_in_executor(self.pool, self._call, environ)
-        protocol.response_bytes(status, headers, content)
+        loop, chunks, abandoned = asyncio.get_running_loop(), asyncio.Queue(maxsize=8), threading.Event()
+        call = loop.run_in_executor(self.pool, self._call, environ, loop, chunks, abandoned)
+        status, headers, content, more = await chunks.get()
+        if not more:  # the usual answer: one piece, sent whole
+            protocol.response_bytes(status, headers, content)
+            await call
+            return
+        # A streamed answer (a CSV export): sent as the app yields it, so it is never whole in memory.
+        transport = protocol.response_stream(status, headers)
+        try:
+            await transport.send_bytes(content)
+            while (chunk := await chunks.get()) is not None:
+                await transport.send_bytes(chunk)
+        except Exception:  # noqa: BLE001 - the client went away: stop the app's iterator, free its thread
+            abandoned.set()
+            while await chunks.get() is not None:
+                pass
+        await call
 
     async def _read_body(self, protocol, declared):
         """The body in full, up to one byte past the limit (the app answers 413 for that, in its own shape)."""
@@ -92,22 +109,43 @@ class BufferedWSGI:
             environ["wsgi.input_terminated"] = True
         return environ
 
-    def _call(self, environ):
-        """Run the WSGI app on one request: (status, headers, body)."""
-        started = []
+    def _call(self, environ, loop, chunks, abandoned):
+        """Run the WSGI app on one request, on this one thread from start to end (a streamed response keeps its
+        request context): put ``(status, headers, first bytes, more?)`` on ``chunks``, then, when the app yields
+        more than one piece, each further piece and ``None``."""
+        started, head_sent = [], False
 
         def start_response(status, headers, exc_info=None):
             started[:] = [status, headers]
             return _no_write
 
-        result = self.wsgi_app(environ, start_response)
+        def put(item):
+            asyncio.run_coroutine_threadsafe(chunks.put(item), loop).result()
+
+        result, head_sent, streaming = None, False, False
         try:
-            content = b"".join(result)
+            result = self.wsgi_app(environ, start_response)
+            pieces = iter(result)
+            first, second = next(pieces, b""), next(pieces, None)
+            status, headers = started
+            streaming = second is not None
+            put((int(status[:3]), [(str(k), str(v)) for k, v in headers], first + (second or b""), streaming))
+            head_sent = True
+            for piece in pieces if streaming else ():
+                if abandoned.is_set():
+                    break
+                put(piece)
+        except Exception:  # noqa: BLE001 - Flask answers its own errors; this is a failure past them
+            log.exception("the app failed while answering %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
+            if not head_sent:
+                streaming = False
+                put((500, [("content-type", "application/json")],
+                     _error("INTERNAL_ERROR", "The switch could not complete the request."), False))
         finally:
-            if hasattr(result, "close"):
+            if streaming:
+                put(None)  # the end of a streamed answer, however it ended
+            if result is not None and hasattr(result, "close"):
                 result.close()
-        status, headers = started
-        return int(status[:3]), [(str(k), str(v)) for k, v in headers], content
 
 
 def _no_write(data):

@@ -1,0 +1,107 @@
+"""The buffering adapter between granian and Flask: whole requests in, answers out whole or streamed."""
+
+import asyncio
+
+from gateway.serving import BufferedWSGI
+
+
+class Scope:
+    proto, http_version, scheme, method, path, query_string = "http", "1.1", "http", "GET", "/x", ""
+    server, client = "127.0.0.1:5000", "127.0.0.1:40000"
+
+    def __init__(self, headers=None):
+        self.headers = headers or {}
+
+
+class Protocol:
+    """What granian hands the app: the body's chunks, and ways to answer (recorded)."""
+
+    def __init__(self, body=b"", fail_after=None):
+        self.body, self.sent, self.fail_after = body, [], fail_after
+        self.answer = None
+
+    def __aiter__(self):
+        async def chunks():
+            if self.body:
+                yield self.body
+        return chunks()
+
+    def response_bytes(self, status, headers, body):
+        self.answer = ("bytes", status, body)
+
+    def response_stream(self, status, headers):
+        self.answer = ("stream", status)
+        protocol = self
+
+        class Transport:
+            async def send_bytes(self, data):
+                if protocol.fail_after is not None and len(protocol.sent) >= protocol.fail_after:
+                    raise ConnectionResetError("client went away")
+                protocol.sent.append(data)
+        return Transport()
+
+
+def serve(app, protocol, headers=None):
+    adapter = BufferedWSGI(app, threads=2, max_body_bytes=1024, body_timeout_seconds=2)
+    adapter.__rsgi_init__(None)
+    try:
+        asyncio.run(adapter.__rsgi__(Scope(headers), protocol))
+    finally:
+        adapter.__rsgi_del__(None)
+    return protocol
+
+
+def test_a_one_piece_answer_is_sent_whole():
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"hello"]
+
+    assert serve(app, Protocol()).answer == ("bytes", 200, b"hello")
+
+
+def test_a_generated_answer_is_streamed_piece_by_piece():
+    produced = []
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/csv")])
+
+        def rows():
+            for n in range(100):
+                produced.append(n)
+                yield f"{n}\n".encode()
+        return rows()
+
+    protocol = serve(app, Protocol())
+
+    assert protocol.answer == ("stream", 200)
+    assert b"".join(protocol.sent) == b"".join(f"{n}\n".encode() for n in range(100))
+    assert len(protocol.sent) > 50  # sent as produced, not joined first
+
+
+def test_a_client_that_goes_away_stops_the_generator_and_frees_the_thread():
+    produced, closed = [], []
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/csv")])
+
+        def rows():
+            try:
+                for n in range(10_000):
+                    produced.append(n)
+                    yield b"row\n"
+            finally:
+                closed.append(True)
+        return rows()
+
+    serve(app, Protocol(fail_after=3))
+
+    assert closed == [True] and len(produced) < 10_000
+
+
+def test_an_app_that_fails_past_flask_answers_500_in_the_error_shape():
+    def app(environ, start_response):
+        raise RuntimeError("boom")
+
+    protocol = serve(app, Protocol())
+
+    assert protocol.answer[:2] == ("bytes", 500) and b"INTERNAL_ERROR" in protocol.answer[2]
