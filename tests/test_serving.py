@@ -1,6 +1,7 @@
 """The buffering adapter between granian and Flask: whole requests in, answers out whole or streamed."""
 
 import asyncio
+import threading
 
 from gateway.serving import BufferedWSGI
 
@@ -42,12 +43,26 @@ class Protocol:
 
 
 def serve(app, protocol, headers=None):
+    """One request through the adapter, on an event loop of its own (in a thread: the browser tests' sync
+    Playwright keeps a loop running on the main thread)."""
     adapter = BufferedWSGI(app, threads=2, max_body_bytes=1024, body_timeout_seconds=2)
     adapter.__rsgi_init__(None)
+    failures = []
+
+    def run():
+        try:
+            asyncio.run(adapter.__rsgi__(Scope(headers), protocol))
+        except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread
+            failures.append(error)
+
     try:
-        asyncio.run(adapter.__rsgi__(Scope(headers), protocol))
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join(30)
     finally:
         adapter.__rsgi_del__(None)
+    if failures:
+        raise failures[0]
     return protocol
 
 
