@@ -126,8 +126,8 @@ def settlement(rt, args):
     client, service and currency with counts and ``Decimal`` amounts by state, and totals per currency."""
     date_from, date_to = _date(args.get("from")), _date(args.get("to"))
     problems = {}
-    for name in ("from", "to"):
-        if args.get(name) and _date(args.get(name)) is None:
+    for name, parsed in (("from", date_from), ("to", date_to)):
+        if args.get(name) and parsed is None:
             problems[name] = "must be a date, YYYY-MM-DD"
     if date_from and date_to and not 0 <= (date_to - date_from).days < MAX_SETTLEMENT_DAYS:
         problems["to"] = f"must be on or after from, at most {MAX_SETTLEMENT_DAYS} days later"

@@ -102,11 +102,11 @@ class PaymentProcessor:
 
     def __init__(self, rt, client, message, info):
         self.rt, self.client, self.message, self.info = rt, client, message, info
-        self.secrets = Secrets(secret_values(message))  # f007/f008 until the route says which fields are secret
+        self.secrets = Secrets()  # known once the route says which fields are secret
         self.timings = {}
         self.lap = lap_timer(self.timings, info.started)
         self.lap("auth")  # from the request's arrival: authentication and reading the body
-        self.route = self.context = self.ref = self.transaction_id = None
+        self.route = self.context = self.ref = self.transaction_id = self.masked = None
         self.downstream_request = self.downstream_status = self.downstream_response = None
         self.error_detail = self.provider_ref = None
 
@@ -118,6 +118,7 @@ class PaymentProcessor:
             # call (the M-Pesa template's CallBackURL) must not leave it readable in the stored call.
             self.secrets = Secrets((*secret_values(self.message, self.route.secret_codes),
                                     *((self.route.callback_token,) if self.route.callback_token else ())))
+            self.masked = mask_message(self.message, self.route.secret_codes)  # what is stored and shown
             self.lap("validate")
             with self.rt.db.connection() as conn:
                 replay = self._claim(conn)
@@ -157,7 +158,7 @@ class PaymentProcessor:
         """Own (client, f010) and return ``None``, or the ``Outcome`` a repeated message gets."""
         params = {"client_id": self.client.id, "client_service_id": self.route.client_service_id,
                   "unique_id": self.message["f010"], "payload_hash": payload_hash(self.message),
-                  "request": Jsonb(self._masked()), "lease_owner": worker_identity(),
+                  "request": Jsonb(self.masked), "lease_owner": worker_identity(),
                   "lease_seconds": lease_seconds(self.rt.config, self.route)}
         row = conn.execute(Q.claim_transaction, params).fetchone()
         if row is not None:
@@ -174,7 +175,7 @@ class PaymentProcessor:
 
     def _run(self, pipeline):
         """``(status, Outcome)`` of the route run; the call and answer are kept for the record."""
-        run = pipeline.run(self.message, self._masked())
+        run = pipeline.run(self.message, self.masked)
         if run.spec is not None:
             self._record_call(run)
         if run.failure is not None:
@@ -207,9 +208,6 @@ class PaymentProcessor:
         if run.result is not None and run.result.failure is not FailureKind.CIRCUIT_OPEN:
             self.downstream_status = run.result.status_code
             self.downstream_response = self.secrets.scrub(run.result.as_json())
-
-    def _masked(self):
-        return mask_message(self.message, self.route.secret_codes)
 
     def _transport_error(self, kind, answer):
         # The switch, not the function, decides the state after a transport failure, and says what happened

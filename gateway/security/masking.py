@@ -12,6 +12,7 @@ by value.
 
 import base64
 import re
+from functools import cached_property
 
 from gateway.hot_path.fields import SECRET_CODES
 
@@ -53,11 +54,17 @@ class Secrets:
 
     def __init__(self, values=()):
         self.values = tuple(values)
-        forms = {form for value in self.values for form in disguises(value)}
+        self._forms = {form for value in self.values for form in disguises(value)}
         # Case-insensitive for the text forms; base64 is case-sensitive, but a false mask is harmless.
-        self._exact = {form.casefold() for form in forms}
-        self._embedded = _pattern({f for f in forms if len(f) >= MIN_EMBEDDED_SECRET})
-        self._in_text = _pattern({f for f in forms if len(f) >= MIN_SECRET_IN_TEXT})
+        self._exact = {form.casefold() for form in self._forms}
+
+    @cached_property
+    def _embedded(self):  # compiled on first use: most payments scrub text or documents, not both
+        return _pattern({f for f in self._forms if len(f) >= MIN_EMBEDDED_SECRET})
+
+    @cached_property
+    def _in_text(self):
+        return _pattern({f for f in self._forms if len(f) >= MIN_SECRET_IN_TEXT})
 
     def __bool__(self):
         return bool(self.values)
@@ -88,15 +95,18 @@ def _pattern(forms):
     return re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)), re.IGNORECASE)
 
 
-def scrub(value, secrets, min_embedded=MIN_EMBEDDED_SECRET):
+def scrub(value, secrets):
     """Deep copy of ``value`` with each secret (``Secrets`` or plain values) masked in every disguise."""
-    secrets = secrets if isinstance(secrets, Secrets) else Secrets(secrets)
-    return secrets.scrub(value, in_text=min_embedded <= MIN_SECRET_IN_TEXT)
+    return _as_secrets(secrets).scrub(value)
 
 
 def scrub_text(text, secrets):
-    """``text`` (an error message, a URL) with every copy of a secret masked."""
-    return scrub(text, secrets, MIN_SECRET_IN_TEXT)
+    """``text`` (an error message, a URL) with every copy of a secret masked, even a short one."""
+    return _as_secrets(secrets).scrub(text, in_text=True)
+
+
+def _as_secrets(secrets):
+    return secrets if isinstance(secrets, Secrets) else Secrets(secrets)
 
 
 def mask_paths(document, paths):

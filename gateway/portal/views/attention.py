@@ -2,7 +2,7 @@
 
 import time
 
-from flask import flash, redirect, render_template, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from gateway.admin.roles import WRITE_ROLES
@@ -14,18 +14,19 @@ from gateway.portal.views import act, action_form, confirm_page, confirmed
 from gateway.runtime import runtime
 
 COUNTS_SECONDS = 5  # the sidebar badge is read on every page: a few seconds old is fine
-_counts = {"at": 0.0, "value": None}
 
 
 @bp.app_context_processor
 def _attention_badge():
     def attention():
-        """Open items for the sidebar badge (cached a few seconds per process)."""
+        """Open items for the sidebar badge (cached a few seconds per app, in its extensions)."""
         if not current_user.is_authenticated:
             return 0
-        if _counts["value"] is None or time.monotonic() - _counts["at"] > COUNTS_SECONDS:
-            _counts["value"], _counts["at"] = dict(resolutions.attention_counts(runtime())), time.monotonic()
-        return sum(_counts["value"].values())
+        cached = current_app.extensions.setdefault("mospay_attention", {"at": 0.0, "total": None})
+        if cached["total"] is None or time.monotonic() - cached["at"] > COUNTS_SECONDS:
+            cached["total"] = sum(resolutions.attention_counts(runtime()).values())
+            cached["at"] = time.monotonic()
+        return cached["total"]
     return {"attention": attention}
 
 
