@@ -9,6 +9,7 @@ import contextvars
 import logging
 import re
 import sys
+import time
 import uuid
 
 import orjson
@@ -26,10 +27,20 @@ def request_id_from(header_value):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request id and extras."""
+    """One JSON object per line: time (UTC), level, logger, message, request id and extras."""
+
+    _second = (None, "")  # (epoch second, its text): strftime once a second, not once a line
+
+    def _timestamp(self, record):
+        second, text = self._second
+        if int(record.created) != second:
+            second = int(record.created)
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            JsonFormatter._second = (second, text)  # one tuple swap: safe between threads
+        return f"{text}.{int(record.msecs):03d}Z"
 
     def format(self, record):
-        entry = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+        entry = {"ts": self._timestamp(record),
                  "level": record.levelname, "logger": record.name, "message": record.getMessage()}
         request_id = request_id_var.get()
         if request_id:

@@ -23,6 +23,7 @@ from urllib3.exceptions import (
 )
 
 from gateway.hot_path.circuit import CircuitBoard
+from gateway.hot_path.http_headers import HTTPConnection, HTTPSConnection
 from gateway.logs import request_id_var
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class Forwarder:
                 if pool is None:
                     # No cookies, proxies or redirects: a switch forwards exactly what the function said.
                     pool = urllib3.connection_from_url(url, maxsize=self._pool_size, block=False, retries=False)
+                    pool.ConnectionCls = HTTPSConnection if key[0] == "https" else HTTPConnection
                     self._pools[key] = pool
         return pool
 
