@@ -10,7 +10,7 @@ mandatory (``MOSPAY_REQUIRE_TOTP``; admins and DBAs of the switch, who can move 
 from dataclasses import dataclass
 
 from gateway.db import Q
-from gateway.errors import Conflict, TwoFactorRequired, ValidationFailed
+from gateway.errors import Conflict, TwoFactorEnrolmentRequired, TwoFactorRequired, ValidationFailed
 from gateway.security import totp
 
 # Roles of the switch's own users the requirement applies to (viewers may enrol, but need not).
@@ -99,7 +99,19 @@ def check(rt, kind, account_id, code):
     raise TwoFactorRequired("Wrong or already used code.")
 
 
-def reset(rt, kind, account_id):
-    """Turn two-factor off (an admin's reset of a lost authenticator, or the account's own choice)."""
+def reset(rt, kind, account_id, actor, target):
+    """Turn two-factor off (an admin's reset of a lost authenticator), in the audit log."""
     with rt.db.transaction() as conn:
         conn.execute(kind.query("reset"), {"id": account_id})
+        conn.execute(Q.insert_audit, {"actor": actor, "action": f"{kind.name}.two_factor_reset", "target": target,
+                                      "before": None, "after": None})
+
+
+def gate(rt, kind, account_id, role, code):
+    """The sign-in check after the password: a valid code when two-factor is on (``TwoFactorRequired``
+    otherwise), ``TwoFactorEnrolmentRequired`` when configuration requires it and it is not on yet."""
+    if enabled(rt, kind, account_id):
+        return check(rt, kind, account_id, code)
+    if required(rt, role):
+        raise TwoFactorEnrolmentRequired()
+    return None

@@ -33,10 +33,12 @@ class User:
     role: str
     must_change_password: bool
     password_version: int
+    two_factor: bool = False  # TOTP sign-in is on (gateway/admin/two_factor.py)
 
     @classmethod
     def from_row(cls, row):
-        return cls(row["id"], row["username"], row["role"], row["must_change_password"], row["password_version"])
+        return cls(row["id"], row["username"], row["role"], row["must_change_password"], row["password_version"],
+                   bool(row.get("two_factor")))
 
 
 def ensure_initial_admin(rt):
@@ -140,6 +142,12 @@ def change_password(rt, user, payload):
         conn.execute(Q.insert_audit, {"actor": user.username, "action": "user.change_password",
                                       "target": user.username, "before": None, "after": None})
     return {"changed": True}
+
+
+def find(rt, username):
+    """The user named ``username`` (active or not), or ``None``."""
+    row = rt.db.fetch_one(Q.find_user, {"username": username})
+    return User.from_row(row) if row else None
 
 
 def signed_in_user(rt, user_id, password_version):
