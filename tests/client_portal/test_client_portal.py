@@ -135,7 +135,8 @@ def test_callback_url_and_signing_secret(shop, admin):
     bad = session.post("/client/credentials/callback-url", data={
         "callback_url": "ftp://nope", "csrf_token": session.token("/client/credentials")})
     assert bad.status_code == 302 and "callback_url" in session.get("/client/credentials").text
-    secret = session.submit("/client/credentials/callback-secret", {"confirmed": "yes"}, form_page="/client/credentials")
+    secret = session.submit("/client/credentials/callback-secret", {"confirmed": "yes"},
+                            form_page="/client/credentials")
     value = secret.text.split('id="new-callback-secret" value="')[1].split('"')[0]
     assert value.startswith("whsec_") and value not in session.get("/client/credentials").text
 
