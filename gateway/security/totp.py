@@ -18,6 +18,7 @@ ISSUER = "MosPay"
 RECOVERY_CODES = 10
 _CODE = re.compile(r"^[0-9]{6}$")
 _RECOVERY = re.compile(r"^[a-z2-7]{16}$")
+_BASE32 = "abcdefghijklmnopqrstuvwxyz234567"
 
 
 def new_secret():
@@ -48,7 +49,7 @@ def new_recovery_codes(count=RECOVERY_CODES):
     """``count`` fresh recovery codes, shown as ``xxxx-xxxx-xxxx-xxxx`` (base32, 80 bits)."""
     codes = []
     for _ in range(count):
-        raw = pyotp.random_base32(16).lower()
+        raw = "".join(secrets.choice(_BASE32) for _ in range(16))
         codes.append("-".join(raw[i:i + 4] for i in range(0, 16, 4)))
     return codes
 
