@@ -3,7 +3,7 @@
 import pytest
 
 from tests.factories import Integrator, unique_name
-from tests.portal.conftest import PortalSession, csrf_token, page, portal_as  # noqa: F401  (fixtures)
+from tests.portal.conftest import PortalSession, csrf_token, page, portal_as, screenshots  # noqa: F401  (fixtures)
 
 CLIENT_PASSWORD = "client-portal-pass-1"
 
