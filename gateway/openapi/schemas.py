@@ -210,6 +210,7 @@ def component_schemas():
         "Readiness": _object({"status": {"enum": ["ready", "not ready"]}, "checks": _object({
             "database": _STR, "migrations": _STR, "routes_loaded": _INT})}),
         "PasswordChange": portable(admin_schemas.PASSWORD_CHANGE.schema),
+        "TokenRequest": portable(admin_schemas.TOKEN_REQUEST.schema),
         "PasswordChanged": _object({"changed": {"const": True}}),
         "ClientCreate": portable(admin_schemas.CLIENT_CREATE.schema),
         "Client": _object(_CLIENT),
