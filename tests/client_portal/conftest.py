@@ -4,6 +4,7 @@ import pytest
 
 from tests.factories import Integrator, unique_name
 from tests.portal.conftest import PortalSession, csrf_token, page, portal_as, screenshots  # noqa: F401  (fixtures)
+from tests.test_cli import cli_env, flask_cli  # noqa: F401  (fixtures: the real `flask` executable)
 
 CLIENT_PASSWORD = "client-portal-pass-1"
 
