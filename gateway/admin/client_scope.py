@@ -29,12 +29,15 @@ def payments(rt, user, args, page=1):
 def payment(rt, user, ref):
     """One payment of the user's client (stage timeline, masked request and answer); ``NotFound`` otherwise.
 
-    The switch's own error detail (SQL errors of the client's functions) is for admins only and is dropped.
+    What stays with the switch's operators is dropped: the SQL error detail of the client's functions, and the
+    call to the provider and its raw answer (the provider's URL, headers and API belong to the switch's
+    contract with it, not to the integrator's).
     """
     found = reports.transaction(rt, ref)
     if found["client_id"] != user.client_id:
         raise NotFound("No transaction with this reference.")
-    return {**found, "error_detail": None}  # "related" is read by the payment's own client_id already
+    # "related" and "api_logs" are read by the payment's own client_id and id already.
+    return {**found, "error_detail": None, "downstream_request": None, "downstream_response": None}
 
 
 def payments_csv(rt, user, args):

@@ -7,7 +7,7 @@ from gateway.admin import client_users, two_factor
 from gateway.client_portal.blueprint import PENDING_KEY, SESSION_KEY, bp, load, session_id
 from gateway.client_portal.forms import ClientLoginForm, InvitationForm
 from gateway.errors import MosPayError, TwoFactorRequired, Unauthorized
-from gateway.portal.forms import ActionForm, SecondFactorForm, apply_error
+from gateway.portal.forms import SecondFactorForm, apply_error
 from gateway.portal.views import secret_page
 from gateway.runtime import runtime
 
@@ -114,14 +114,14 @@ def two_factor_page():
     if request.method == "POST" and request.form.get("step") == "begin":
         enrolment = two_factor.begin(rt, two_factor.CLIENT_USER, user.id, user.email)
         return secret_page("client/two_factor.html", enrolment=enrolment, form=form,
-                           state=two_factor.state(rt, two_factor.CLIENT_USER, user.id), action=ActionForm())
+                           state=two_factor.state(rt, two_factor.CLIENT_USER, user.id))
     if form.validate_on_submit():
         try:
             codes = two_factor.confirm(rt, two_factor.CLIENT_USER, user.id, form.code.data)
         except MosPayError as error:
             flash(error.message + " " + " ".join(f"{k} {v}" for k, v in (error.details or {}).items()), "danger")
             return redirect(url_for("client_portal.two_factor_page"))
-        return secret_page("client/two_factor.html", codes=codes, form=form, action=ActionForm(),
+        return secret_page("client/two_factor.html", codes=codes, form=form,
                            state=two_factor.state(rt, two_factor.CLIENT_USER, user.id))
-    return render_template("client/two_factor.html", form=form, action=ActionForm(),
+    return render_template("client/two_factor.html", form=form,
                            state=two_factor.state(rt, two_factor.CLIENT_USER, user.id))

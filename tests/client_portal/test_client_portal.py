@@ -71,11 +71,13 @@ def test_a_client_user_sees_their_payments_and_never_another_clients(shop, admin
     assert paid["transaction_ref"] in logs and foreign["transaction_ref"] not in logs
 
 
-def test_the_masked_request_never_shows_a_secret(shop):
+def test_the_payment_page_shows_the_masked_request_and_answer_and_nothing_of_the_provider(shop, downstream):
     mine, session, _ = shop
     paid = mine.pay(mine.message(f007="4321", f008="very-secret-pin-99")).json()
     page = session.get(f"/client/payments/{paid['transaction_ref']}").text
+    assert 'id="tx-request"' in page and 'id="tx-answer"' in page and paid["transaction_ref"] in page
     assert "very-secret-pin-99" not in page and "4321" not in page
+    assert downstream.url not in page and 'id="tx-downstream-request"' not in page
 
 
 def test_callback_deliveries_are_listed_and_resent_only_for_ones_own_app(base_url, admin, downstream, db):

@@ -1,5 +1,7 @@
 """Two-factor sign-in in the admin portal: the second step after the password, and enrolment."""
 
+import dataclasses
+
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user
 
@@ -8,7 +10,7 @@ from gateway.errors import MosPayError, TwoFactorRequired
 from gateway.portal.auth import SECOND_FACTOR_KEY, PortalUser, pending_user, safe_next
 from gateway.portal.blueprint import bp
 from gateway.portal.forms import SecondFactorForm
-from gateway.portal.views import action_form, secret_page
+from gateway.portal.views import secret_page
 from gateway.runtime import runtime
 
 
@@ -47,7 +49,6 @@ def two_factor_page():
     form = SecondFactorForm()
     state = two_factor.state(rt, two_factor.USER, user.id)
     if request.method == "POST" and request.form.get("step") == "begin":
-        action_form().validate_on_submit()  # CSRF is checked by the blueprint already
         enrolment = two_factor.begin(rt, two_factor.USER, user.id, user.username)
         return secret_page("portal/two_factor.html", enrolment=enrolment, form=form, state=state)
     if form.validate_on_submit():
@@ -57,7 +58,7 @@ def two_factor_page():
             flash(" ".join([error.message, *(f"{k} {v}" for k, v in (error.details or {}).items())]), "danger")
             return redirect(url_for("portal.two_factor_page"))
         # The session's user object predates the change: sign in again with the fresh one (two_factor on).
-        login_user(PortalUser(type(user)(**{**user.__dict__, "two_factor": True})))
+        login_user(PortalUser(dataclasses.replace(user, two_factor=True)))
         return secret_page("portal/two_factor.html", codes=codes, form=form,
                            state=two_factor.state(rt, two_factor.USER, user.id))
     return render_template("portal/two_factor.html", form=form, state=state)
