@@ -206,3 +206,37 @@ def test_pages_need_a_signed_in_client_user(base_url):
     for path in ("/client/", "/client/credentials", "/client/routes", "/client/api-logs", "/client/callbacks"):
         response = requests.get(base_url + path, allow_redirects=False)
         assert response.status_code == 302 and "/client/login" in response.headers["Location"]
+
+
+def test_two_clients_people_each_see_only_their_own_app(base_url, admin, downstream):
+    sessions, refs = [], []
+    for name in ("north", "south"):  # each signed in to their own client app
+        client = admin.create_client()
+        service = admin.create_service(downstream.url + "/pay")
+        admin.assign(client, service)
+        refs.append(Integrator(base_url, client, service).pay(None).json()["transaction_ref"])
+        _, path = invite(admin, client["app_id"], f"{name}-{client['app_id']}@example.com")
+        session = ClientSession(base_url)
+        session.accept(path)
+        sessions.append((session, client, service))
+    for (session, _client, service), own, other in ((sessions[0], refs[0], refs[1]), (sessions[1], refs[1], refs[0])):
+        assert session.get(f"/client/payments/{own}").status_code == 200
+        assert session.get(f"/client/payments/{other}").status_code == 404
+        routes = session.get("/client/routes").text
+        assert service["microservice"] in routes
+        others = sessions[1][2] if service is sessions[0][2] else sessions[0][2]
+        assert others["microservice"] not in routes
+        assert session.submit(f"/client/routes/{others['microservice']}/collection/payment/test",
+                              form_page="/client/routes").status_code == 404
+
+
+def test_an_expired_invitation_is_refused(base_url, admin, db):
+    client = admin.create_client()
+    email, path = invite(admin, client["app_id"])
+    db("UPDATE mospay.client_users SET invitation_expires_at = now() - interval '1 second' WHERE email = %s "
+       "RETURNING id", (email,))
+    session = ClientSession(base_url)
+    assert session.get(path).status_code == 404
+    refused = session.post("/client/login", data={"email": email, "password": CLIENT_PASSWORD,
+                                                  "csrf_token": session.token("/client/login")})
+    assert refused.status_code == 401  # no password was ever set
