@@ -131,13 +131,22 @@ def routes():
                            username=client_scope.credentials(runtime(), g.client_user)["username"])
 
 
+def own_address():
+    """The address this switch instance listens on (the socket the request came in on, never the request's
+    ``Host`` header, which the browser controls: no one can point the test payment, and the client JWT it
+    carries, at another host)."""
+    host, port = request.environ.get("SERVER_NAME", "127.0.0.1"), request.environ.get("SERVER_PORT", "80")
+    host = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+
+
 @bp.post("/routes/<microservice>/<service>/<route>/test")
 def test_payment(microservice, service, route):
     """Send the route's sample message as a real payment through the switch's own API; show its page."""
     rt, user = runtime(), g.client_user
     found = client_scope.route(rt, user, microservice, service, route)
     try:
-        answer = client_scope.send_test_payment(rt, user, found, samples.sample_request(found), request.host_url)
+        answer = client_scope.send_test_payment(rt, user, found, samples.sample_request(found), own_address())
     except MosPayError as error:
         flash(error.message, "danger")
         return redirect(url_for("client_portal.routes"))

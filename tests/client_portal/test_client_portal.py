@@ -143,7 +143,7 @@ def test_callback_url_and_signing_secret(shop, admin):
     assert value.startswith("whsec_") and value not in session.get("/client/credentials").text
 
 
-def test_routes_show_rules_sample_and_curl_and_a_test_payment_runs_the_lifecycle(shop, downstream):
+def test_routes_show_rules_sample_and_curl_and_a_test_payment_runs_the_lifecycle(shop, downstream, base_url):
     mine, session, _ = shop
     key = f"{mine.service['microservice']}/collection/payment"
     page = session.get("/client/routes").text
@@ -156,6 +156,13 @@ def test_routes_show_rules_sample_and_curl_and_a_test_payment_runs_the_lifecycle
     assert any(r for r in downstream.received), "the provider received the test payment"
     other = session.submit("/client/routes/someone_else/collection/payment/test", form_page="/client/routes")
     assert other.status_code == 404
+    # A forged Host header does not send the payment (nor the client token it carries) anywhere else.
+    token = session.token("/client/routes")
+    cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)  # requests would match cookies to the Host
+    forged = requests.post(f"{base_url}/client/routes/{mine.service['microservice']}/collection/payment/test",
+                           data={"csrf_token": token}, headers={"Host": "attacker.invalid:9", "Cookie": cookie},
+                           allow_redirects=False)
+    assert forged.status_code == 302 and "/client/payments/" in forged.headers["Location"]
 
 
 def test_an_admin_session_is_no_client_session_and_the_reverse(shop, portal_as, base_url, admin):
