@@ -48,7 +48,8 @@ def _token_hash(token):
 
 
 def invite(rt, app_id, payload, actor):
-    """Invite ``payload["email"]`` to ``app_id``'s portal (again, while not accepted): the link token, once."""
+    """Invite ``payload["email"]`` to ``app_id``'s portal: the link, once. Inviting someone of this client again
+    is their password reset (the old password and sessions stop; the new link sets a new one)."""
     validate_message(admin_schemas.CLIENT_USER_INVITE, payload)
     email, token = payload["email"].strip(), totp.random_token()
     params = {"app_id": app_id, "email": email, "invitation_hash": _token_hash(token),

@@ -43,8 +43,9 @@ def client_user_paths():
                 **errors(*READ_ERRORS)}, ADMIN_SECURITY, description=ROLES_NOTE, parameters=[app_id]),
             "post": operation("inviteClientUser", TAG, "Invite someone of the client app to the client portal", {
                 "201": answer(_INVITED, {"invited": _EXAMPLE_INVITED}, "The invitation link's path, this once "
-                              "(only its hash is stored); valid `MOSPAY_CLIENT_INVITATION_HOURS`. Inviting an address "
-                              "that has not accepted yet makes a new link (the old one stops)."),
+                              "(only its hash is stored); valid `MOSPAY_CLIENT_INVITATION_HOURS`. Inviting "
+                              "someone of this client again makes a new link (the old one stops) and is their "
+                              "password reset: their password and sessions stop until they set a new one."),
                 **errors("NOT_FOUND", "ALREADY_EXISTS", *WRITE_ERRORS)}, ADMIN_SECURITY,
                 description=ADMIN_ONLY + " The person sees this client app only: its payments, API logs, callbacks, "
                 "credentials and routes.", parameters=[app_id],

@@ -9,13 +9,14 @@ ON CONFLICT (lower(email)) DO NOTHING
 RETURNING id, email, invitation_expires_at
 
 -- name: reinvite_client_user
--- A new link for someone of this client who has not accepted yet (the old link stops).
+-- A new link for someone of this client (the old link stops). For someone who had accepted, it is the password
+-- reset: the password is cleared and its version moves on, so every session of theirs ends now.
 UPDATE mospay.client_users u
 SET invitation_hash = %(invitation_hash)s, invitation_expires_at = now() + make_interval(hours => %(hours)s),
-    invited_by = %(invited_by)s, updated_at = now()
+    invited_by = %(invited_by)s, password_hash = NULL, password_version = u.password_version + 1,
+    updated_at = now()
 FROM mospay.clients c
 WHERE c.id = u.client_id AND c.app_id = %(app_id)s AND lower(u.email) = lower(%(email)s)
-  AND u.password_hash IS NULL
 RETURNING u.id, u.email, u.invitation_expires_at
 
 -- name: list_client_users

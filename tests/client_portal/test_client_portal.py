@@ -33,7 +33,7 @@ def test_an_address_has_one_account_and_bad_input_is_a_precise_400(admin):
     first, second = admin.create_client(), admin.create_client()
     email, _ = invite(admin, first["app_id"])
     again = admin.post(f"/clients/{first['app_id']}/users", {"email": email})
-    assert again.status_code == 201  # not accepted yet: a new link, the old one stops
+    assert again.status_code == 201  # a new link; the old one stops
     taken = admin.post(f"/clients/{second['app_id']}/users", {"email": email})
     assert taken.status_code == 409 and taken.json()["error"]["code"] == "ALREADY_EXISTS"
     bad = admin.post(f"/clients/{first['app_id']}/users", {"email": "not-an-address"})
@@ -247,3 +247,16 @@ def test_an_expired_invitation_is_refused(base_url, admin, db):
     refused = session.post("/client/login", data={"email": email, "password": CLIENT_PASSWORD,
                                                   "csrf_token": session.token("/client/login")})
     assert refused.status_code == 401  # no password was ever set
+
+
+def test_inviting_an_account_again_resets_its_password_and_ends_its_sessions(shop, admin, base_url):
+    mine, session, email = shop
+    _, path = invite(admin, mine.client["app_id"], email)
+    assert session.get("/client/").headers["Location"].startswith("/client/login")  # signed out
+    refused = ClientSession(base_url)
+    failed = refused.post("/client/login", data={"email": email, "password": CLIENT_PASSWORD,
+                                                 "csrf_token": refused.token("/client/login")})
+    assert failed.status_code == 401  # the old password stopped
+    fresh = ClientSession(base_url)
+    fresh.accept(path, password="a-brand-new-pass-2")
+    assert fresh.get("/client/credentials").status_code == 200
