@@ -42,13 +42,16 @@ def _create_database(server_url, name, template=None):
 
 
 def _drop_database(server_url, name):
-    """Drop the database and the client execution roles it created (``mospay_t_<its oid>_<client id>``)."""
+    """Drop the database and the roles it created: ``mospay_t_<its oid>_<client id>``, ``mospay_app_<its oid>``.
+
+    Copies of the template serve as the template's app role; it goes when the template does."""
     with psycopg.connect(server_url, autocommit=True) as conn:
         row = conn.execute("SELECT oid FROM pg_database WHERE datname = %s", (name,)).fetchone()
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         if row is None:
             return
-        roles = conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (f"mospay\\_t\\_{row[0]}\\_%",))
+        roles = conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s OR rolname = %s",
+                             (f"mospay\\_t\\_{row[0]}\\_%", f"mospay_app_{row[0]}"))
         for (role,) in roles.fetchall():
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
@@ -228,6 +231,17 @@ def chromium_or_skip():
     if os.environ.get("CI"):
         pytest.fail(f"{CHROMIUM} is missing in CI: .ci/run installs the Debian package chromium")
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser tests skipped outside CI")
+
+
+def tool_or_skip(name):
+    """The path of a Debian-packaged tool (haproxy, pgbouncer); outside CI a missing one skips, in CI it fails."""
+    found = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.path.exists(p)),
+                                       None)
+    if found:
+        return found
+    if os.environ.get("CI"):
+        pytest.fail(f"{name} is missing in CI: .ci/run installs the Debian package {name}")
+    pytest.skip(f"{name} is not installed (apt-get install {name}); skipped outside CI")
 
 
 @pytest.fixture(scope="session")
