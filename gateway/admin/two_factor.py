@@ -10,7 +10,7 @@ mandatory (``MOSPAY_REQUIRE_TOTP``; admins and DBAs of the switch, who can move 
 from dataclasses import dataclass
 
 from gateway.db import Q
-from gateway.errors import Conflict, TwoFactorEnrolmentRequired, TwoFactorRequired, ValidationFailed
+from gateway.errors import Conflict, NotFound, TwoFactorEnrolmentRequired, TwoFactorRequired, ValidationFailed
 from gateway.security import totp
 
 # Roles of the switch's own users the requirement applies to (viewers may enrol, but need not).
@@ -105,6 +105,15 @@ def reset(rt, kind, account_id, actor, target):
         conn.execute(kind.query("reset"), {"id": account_id})
         conn.execute(Q.insert_audit, {"actor": actor, "action": f"{kind.name}.two_factor_reset", "target": target,
                                       "before": None, "after": None})
+
+
+def reset_user(rt, username, actor):
+    """Turn two-factor off for the switch's user ``username`` (admin API, portal, CLI); ``NotFound`` if none."""
+    row = rt.db.fetch_one(Q.find_user, {"username": username})
+    if row is None:
+        raise NotFound(f"No user named {username!r}.")
+    reset(rt, USER, row["id"], actor, username)
+    return {"username": username, "two_factor": False}
 
 
 def gate(rt, kind, account_id, role, code):

@@ -144,12 +144,6 @@ def change_password(rt, user, payload):
     return {"changed": True}
 
 
-def find(rt, username):
-    """The user named ``username`` (active or not), or ``None``."""
-    row = rt.db.fetch_one(Q.find_user, {"username": username})
-    return User.from_row(row) if row else None
-
-
 def signed_in_user(rt, user_id, password_version):
     """The active user ``user_id`` if its password is still ``password_version`` (portal sessions), else ``None``."""
     row = rt.db.fetch_one(Q.find_user_by_id, {"id": user_id})

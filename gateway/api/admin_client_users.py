@@ -2,10 +2,9 @@
 
 from flask import Blueprint, g
 
-from gateway.admin import client_users, two_factor, users
+from gateway.admin import client_users, two_factor
 from gateway.api import json_body, json_response
 from gateway.api.admin import WRITE_ROLES, admin_required
-from gateway.errors import NotFound
 from gateway.runtime import runtime
 
 bp = Blueprint("admin_client_users_api", __name__, url_prefix="/api/v1/admin")
@@ -36,9 +35,4 @@ def set_client_user_active(app_id, user_id, action):
 @admin_required(WRITE_ROLES)
 def reset_two_factor(username):
     """Turn a user's two-factor sign-in off (a lost authenticator); they enrol again at next sign-in."""
-    rt = runtime()
-    found = users.find(rt, username)
-    if found is None:
-        raise NotFound(f"No user named {username!r}.")
-    two_factor.reset(rt, two_factor.USER, found.id, g.user.username, username)
-    return json_response({"username": username, "two_factor": False})
+    return json_response(two_factor.reset_user(runtime(), username, g.user.username))

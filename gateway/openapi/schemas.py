@@ -247,7 +247,8 @@ def component_schemas():
                          "active": _BOOL, "created_at": _TIME}),
         "UserList": _object({"users": {"type": "array", "items": _object({
             "id": _INT, "username": _STR, "role": {"enum": list(ROLES)}, "must_change_password": _BOOL,
-            "active": _BOOL, "created_at": _TIME})}}),
+            "active": _BOOL, "created_at": _TIME,
+            "two_factor": {"type": "boolean", "description": "TOTP two-factor sign-in is on."}})}}),
         "FunctionSummary": _function_summary(),
         "FunctionList": _object({"functions": {"type": "array", "items": ref("FunctionSummary")}}),
         "FunctionDetail": _function_detail(),

@@ -26,7 +26,7 @@ WHERE id = %(id)s
 SELECT count(*) AS n FROM mospay.users
 
 -- name: list_users
-SELECT id, username, role, must_change_password, active, created_at
+SELECT id, username, role, must_change_password, active, created_at, totp_confirmed_at IS NOT NULL AS two_factor
 FROM mospay.users
 ORDER BY username
 

@@ -133,3 +133,17 @@ def test_an_admin_resets_a_lost_authenticator(base_url, rt):
                           headers={"Authorization": f"Bearer {bearer}"})
     assert reset.status_code == 200 and reset.json() == {"username": username, "two_factor": False}
     assert token(base_url, username).json()["error"]["code"] == "TOTP_ENROLMENT_REQUIRED"
+
+
+def test_the_users_page_shows_two_factor_and_an_admin_resets_it_there(base_url, rt, db):
+    dba = make_user(rt, "dba")
+    enrol(base_url, dba)
+    session, _, _ = enrol(base_url, make_user(rt, "admin"))
+    page = session.get("/portal/users").text
+    assert f'id="reset-two-factor-{dba}"' in page
+    reset = session.submit(f"/portal/users/{dba}/two-factor/reset", {"confirmed": "yes"}, form_page="/portal/users")
+    assert reset.status_code == 302
+    assert "turned off" in session.get("/portal/users").text
+    assert db("SELECT totp_confirmed_at FROM mospay.users WHERE username = %s", (dba,))[0]["totp_confirmed_at"] is None
+    assert db("SELECT actor FROM mospay.audit_log WHERE action = 'user.two_factor_reset' AND target = %s",
+              (dba,))[0]["actor"] != "cli"

@@ -48,6 +48,7 @@ MUTATING = [
     ("POST", "/portal/resolutions/1/reject"),
     ("POST", "/portal/clients/{app_id}/users"),
     ("POST", "/portal/clients/{app_id}/users/1/deactivate"),
+    ("POST", "/portal/users/admin/two-factor/reset"),
 ]
 # Every signed-in user may use these (two-factor: one's own sign-in).
 SIGN_IN_ROUTES = {"portal.login", "portal.logout", "portal.password", "portal.second_factor", "portal.two_factor_page"}

@@ -6,11 +6,12 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user
 
 from gateway.admin import two_factor
+from gateway.admin.roles import WRITE_ROLES
 from gateway.errors import MosPayError, TwoFactorRequired
 from gateway.portal.auth import SECOND_FACTOR_KEY, PortalUser, pending_user, safe_next
-from gateway.portal.blueprint import bp
+from gateway.portal.blueprint import bp, roles_required
 from gateway.portal.forms import SecondFactorForm
-from gateway.portal.views import secret_page
+from gateway.portal.views import act, secret_page
 from gateway.runtime import runtime
 
 
@@ -40,6 +41,14 @@ def second_factor():
             return redirect(url_for("portal.password"))
         return redirect(safe_next(request.args.get("next")))
     return render_template("portal/second_factor.html", form=form)
+
+
+@bp.post("/users/<username>/two-factor/reset")
+@roles_required(*WRITE_ROLES)
+def user_two_factor_reset(username):
+    """An admin turns another user's two-factor sign-in off (a lost authenticator); audited."""
+    return act(lambda: two_factor.reset_user(runtime(), username, current_user.username),
+               f"Two-factor sign-in of {username} turned off: they enrol again.", url_for("portal.users_page"))
 
 
 @bp.route("/two-factor", methods=["GET", "POST"])
