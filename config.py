@@ -122,6 +122,10 @@ class Config:
         self.RESOLUTION_APPROVALS = _env_int("MOSPAY_RESOLUTION_APPROVALS", 2)
         # A PENDING payment older than this may be resolved by hand (an UNKNOWN one at any time).
         self.PENDING_OVERDUE_MINUTES = _env_int("MOSPAY_PENDING_OVERDUE_MINUTES", 60)
+        # TOTP two-factor sign-in for admins and DBAs (portal and admin API): on by default in production only.
+        self.REQUIRE_TOTP = _env_bool("MOSPAY_REQUIRE_TOTP", self.ENV == "production")
+        # How long an admin's invitation link for a client user stays valid.
+        self.CLIENT_INVITATION_HOURS = _env_int("MOSPAY_CLIENT_INVITATION_HOURS", 72)
         for key, value in overrides.items():
             setattr(self, key, value)
         if not self.is_production and not (self.SECRET_KEY and self.JWT_SECRET_KEY):

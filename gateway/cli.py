@@ -120,6 +120,15 @@ def clients_callback_secret(app_id):
     click.echo(json.dumps(_call(onboarding.rotate_callback_secret, runtime(), app_id, "cli"), indent=2))
 
 
+@clients_cli.command("invite")
+@click.argument("app_id")
+@click.argument("email")
+def clients_invite(app_id, email):
+    """Invite EMAIL to APP_ID's client portal; prints the invitation link's path (shown only once)."""
+    from gateway.admin import client_users
+    click.echo(json.dumps(_call(client_users.invite, runtime(), app_id, {"email": email}, "cli"), indent=2))
+
+
 @deliveries_cli.command("list")
 @click.option("--app-id")
 @click.option("--state", type=click.Choice(["queued", "done", "dead"]))
@@ -293,6 +302,14 @@ def users_create(username, role, password):
     from gateway.admin import users
     click.echo(json.dumps(_call(users.create_user, runtime(), {"username": username, "role": role,
                                                                "password": password}, "cli")))
+
+
+@users_cli.command("reset-two-factor")
+@click.argument("username")
+def users_reset_two_factor(username):
+    """Turn a user's two-factor sign-in off (a lost authenticator, even the last admin's)."""
+    from gateway.admin import two_factor
+    click.echo(json.dumps(_call(two_factor.reset_user, runtime(), username, "cli")))
 
 
 @click.command("onboard")

@@ -70,12 +70,20 @@ class Unauthorized(MosPayError):
         super().__init__(message, **kwargs)
 
 
+class TwoFactorRequired(Unauthorized):
+    code, message = "TOTP_REQUIRED", "This account signs in with a second factor: send a valid totp (or recovery) code."
+
+
 class Forbidden(MosPayError):
     status, code, message = 403, "FORBIDDEN", "You may not do this."
 
 
 class PasswordChangeRequired(Forbidden):
     code, message = "PASSWORD_CHANGE_REQUIRED", "Change your password first: POST /api/v1/admin/password."
+
+
+class TwoFactorEnrolmentRequired(Forbidden):
+    code, message = "TOTP_ENROLMENT_REQUIRED", "Two-factor sign-in is required for this account: enrol first."
 
 
 class RouteDisabled(Forbidden):

@@ -122,6 +122,8 @@ class Switch:
             "MOSPAY_ROUTES_DIR": str(work / "routes"), "MOSPAY_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(32), "JWT_SECRET_KEY": secrets.token_urlsafe(32),
             "MOSPAY_ADMIN_PASSWORD": self.admin_password, "PYTHONUNBUFFERED": "1",
+            # The harness onboards through the admin API with a password alone (no authenticator to enrol).
+            "MOSPAY_REQUIRE_TOTP": "0",
         })
         # One client drives all the load: its abuse limit must not be what is measured.
         env.setdefault("MOSPAY_CLIENT_RATE_LIMIT", "1000000/second")

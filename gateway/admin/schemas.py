@@ -95,3 +95,25 @@ USER_CREATE = FieldValidator({
     "required": ["username", "role", "password"],
     "additionalProperties": False,
 })
+
+# Client portal users (gateway/admin/client_users.py): invited by e-mail, who choose their own password.
+CLIENT_USER_INVITE = FieldValidator({
+    "type": "object",
+    "properties": {"email": {"type": "string", "pattern": r"^[^@\s]{1,64}@[^@\s]{1,189}\Z"}},
+    "required": ["email"],
+    "additionalProperties": False,
+})
+
+CLIENT_USER_PASSWORD = FieldValidator({
+    "type": "object",
+    "properties": {"password": _NEW_PASSWORD},
+    "required": ["password"],
+    "additionalProperties": False,
+})
+
+# The admin API's token endpoint: an optional second factor (a 6-digit TOTP code or a recovery code).
+TOKEN_REQUEST = FieldValidator({
+    "type": "object",
+    "properties": {"totp": {"type": "string", "maxLength": 32}},
+    "additionalProperties": False,
+})

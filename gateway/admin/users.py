@@ -33,10 +33,12 @@ class User:
     role: str
     must_change_password: bool
     password_version: int
+    two_factor: bool = False  # TOTP sign-in is on (gateway/admin/two_factor.py)
 
     @classmethod
     def from_row(cls, row):
-        return cls(row["id"], row["username"], row["role"], row["must_change_password"], row["password_version"])
+        return cls(row["id"], row["username"], row["role"], row["must_change_password"], row["password_version"],
+                   bool(row.get("two_factor")))
 
 
 def ensure_initial_admin(rt):

@@ -4,11 +4,13 @@ from functools import wraps
 
 from flask import Blueprint, Response, g, request
 
-from gateway.admin import exports, onboarding, reports, users
+from gateway.admin import exports, onboarding, reports, two_factor, users
+from gateway.admin import schemas as admin_schemas
 from gateway.admin.roles import ROLES, WRITE_ROLES
 from gateway.api import json_body, json_response
-from gateway.errors import Forbidden, Unauthorized
+from gateway.errors import Forbidden, TwoFactorRequired, Unauthorized
 from gateway.hot_path.client_auth import parse_basic
+from gateway.hot_path.fields import validate_message
 from gateway.runtime import runtime
 
 bp = Blueprint("admin_api", __name__, url_prefix="/api/v1/admin")
@@ -50,7 +52,22 @@ def admin_token():
     except Unauthorized:
         rt.limits.record_failure("user", credential[0], request.remote_addr, credential[1])
         raise
+    _second_factor(rt, user)
     return json_response(users.issue_admin_token(rt, user))
+
+
+def _second_factor(rt, user):
+    """The body's ``totp`` when the user signs in with two factors (or must: MOSPAY_REQUIRE_TOTP)."""
+    body = json_body(required=False)
+    validate_message(admin_schemas.TOKEN_REQUEST, body)
+    name = f"{user.username}:totp"  # wrong codes lock like wrong passwords, on a counter of their own
+    rt.limits.check_not_locked("user", name, request.remote_addr, body.get("totp"))
+    try:
+        two_factor.gate(rt, two_factor.USER, user.id, user.role, body.get("totp"))
+    except TwoFactorRequired:
+        if body.get("totp"):
+            rt.limits.record_failure("user", name, request.remote_addr, body["totp"])
+        raise
 
 
 @bp.post("/password")

@@ -74,7 +74,7 @@ ADMIN = {
     "user_create": {"username": "grace.dba", "role": "dba", "password": "first-password-1"},
     "user_created": {"username": "grace.dba", "role": "dba", "must_change_password": True},
     "users": {"users": [{"id": 1, "username": "admin", "role": "admin", "must_change_password": False,
-                         "active": True, "created_at": CREATED_AT}]},
+                         "active": True, "created_at": CREATED_AT, "two_factor": True}]},
     "user_update": {"role": "viewer", "active": False},
     "user_updated": {"id": 2, "username": "grace.dba", "role": "viewer", "must_change_password": False,
                      "active": False, "created_at": CREATED_AT},

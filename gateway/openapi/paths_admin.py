@@ -29,8 +29,16 @@ def account_paths():
             "adminToken", TAG, "Exchange a user's Basic credentials for an admin token",
             {"200": answer("AdminToken", {"token": ex.ADMIN_TOKEN}, "A JWT for the admin API; a password change "
                            "revokes it. `must_change_password`: only `POST /password` is allowed until then."),
-             **errors("UNAUTHORIZED", "TOO_MANY_ATTEMPTS", "DATABASE_UNAVAILABLE")},
-            [{"basicAuth": []}])},
+             **errors("UNAUTHORIZED", "TOTP_REQUIRED", "TOTP_ENROLMENT_REQUIRED", "TOO_MANY_ATTEMPTS",
+                      "VALIDATION_ERROR", "MALFORMED_JSON", "NOT_AN_OBJECT", "UNSUPPORTED_MEDIA_TYPE",
+                      "PAYLOAD_TOO_LARGE", "DATABASE_UNAVAILABLE")},
+            [{"basicAuth": []}], description=(
+                "A user with two-factor sign-in sends `{\"totp\": \"123456\"}` (each code is accepted once) or one "
+                "of their recovery codes (single use); without it, `401 TOTP_REQUIRED`. With `MOSPAY_REQUIRE_TOTP` "
+                "(default in production) an admin or DBA who has not enrolled yet gets `403 TOTP_ENROLMENT_REQUIRED`: "
+                "enrol in the portal (**Two-factor sign-in**) first."),
+            request_body=body("TokenRequest", {"totp": "492039"}, "Only for users with two-factor sign-in.",
+                              required=False))},
         "/api/v1/admin/password": {"post": _op(
             "changePassword", "Change the signed-in user's password",
             {"200": answer("PasswordChanged", {"changed": ex.ADMIN["password_changed"]}, "Changed; ask a new token.")},

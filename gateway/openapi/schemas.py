@@ -210,6 +210,7 @@ def component_schemas():
         "Readiness": _object({"status": {"enum": ["ready", "not ready"]}, "checks": _object({
             "database": _STR, "migrations": _STR, "routes_loaded": _INT})}),
         "PasswordChange": portable(admin_schemas.PASSWORD_CHANGE.schema),
+        "TokenRequest": portable(admin_schemas.TOKEN_REQUEST.schema),
         "PasswordChanged": _object({"changed": {"const": True}}),
         "ClientCreate": portable(admin_schemas.CLIENT_CREATE.schema),
         "Client": _object(_CLIENT),
@@ -246,7 +247,8 @@ def component_schemas():
                          "active": _BOOL, "created_at": _TIME}),
         "UserList": _object({"users": {"type": "array", "items": _object({
             "id": _INT, "username": _STR, "role": {"enum": list(ROLES)}, "must_change_password": _BOOL,
-            "active": _BOOL, "created_at": _TIME})}}),
+            "active": _BOOL, "created_at": _TIME,
+            "two_factor": {"type": "boolean", "description": "TOTP two-factor sign-in is on."}})}}),
         "FunctionSummary": _function_summary(),
         "FunctionList": _object({"functions": {"type": "array", "items": ref("FunctionSummary")}}),
         "FunctionDetail": _function_detail(),

@@ -7,6 +7,7 @@ from gateway.openapi.operations import HEADERS
 from gateway.openapi.paths_admin import admin_paths
 from gateway.openapi.paths_api import health_paths, integrator_paths
 from gateway.openapi.paths_callbacks import callback_paths
+from gateway.openapi.paths_client_users import client_user_paths
 from gateway.openapi.paths_functions import function_paths
 from gateway.openapi.schemas import component_schemas
 
@@ -52,7 +53,8 @@ def _build():
         "info": {"title": "MosPay switch API", "version": API_VERSION, "description": DESCRIPTION},
         "servers": [{"url": "/", "description": "This switch"}],
         "tags": TAGS,
-        "paths": {**integrator_paths(), **admin_paths(), **function_paths(), **callback_paths(), **health_paths()},
+        "paths": {**integrator_paths(), **admin_paths(), **function_paths(), **callback_paths(),
+                  **client_user_paths(), **health_paths()},
         "components": {"schemas": component_schemas(), "headers": HEADERS, "securitySchemes": SECURITY_SCHEMES},
     }
 

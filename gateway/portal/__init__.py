@@ -13,12 +13,14 @@ from gateway.portal.blueprint import bp
 from gateway.portal.extensions import bootstrap, csrf
 from gateway.portal.views import (  # noqa: F401  (attach views)
     attention,
+    client_users,
     clients,
     deliveries,
     functions,
     live,
     services,
     traffic,
+    two_factor,
     users,
 )
 

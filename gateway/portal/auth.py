@@ -3,7 +3,7 @@
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 
-from gateway.admin import users
+from gateway.admin import two_factor, users
 from gateway.errors import MosPayError, Unauthorized
 from gateway.portal.blueprint import bp
 from gateway.portal.extensions import login_manager
@@ -18,6 +18,8 @@ class PortalUser(UserMixin):
         self.user = user
         self.username, self.role = user.username, user.role
         self.must_change_password = user.must_change_password
+        # MOSPAY_REQUIRE_TOTP: an admin or DBA without two-factor sign-in enrols before anything else.
+        self.must_enrol = not user.two_factor and two_factor.required(runtime(), user.role)
 
     def get_id(self):
         return f"{self.user.id}:{self.user.password_version}"
@@ -39,7 +41,18 @@ def _load(session_id):
     return PortalUser(user) if user else None
 
 
-def _safe_next(target):
+def pending_user(key):
+    """The user a session value ``"<id>:<version>"`` names, still active with that password, or ``None``."""
+    user_id, _, version = str(key or "").partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    return users.signed_in_user(runtime(), int(user_id), int(version))
+
+
+SECOND_FACTOR_KEY = "portal_second_factor"  # "<id>:<password version>" between the password and the code
+
+
+def safe_next(target):
     return target if target and target.startswith("/portal/") and "//" not in target else url_for("portal.dashboard")
 
 
@@ -63,10 +76,13 @@ def login():
             return render_template("portal/login.html", form=form), 401
         limits.forget_failures("portal", username.lower(), address)
         session.clear()  # a fresh session (and CSRF token) for the signed-in user
+        if user.two_factor:  # the password is right; the second factor (views/two_factor.py) signs in
+            session[SECOND_FACTOR_KEY] = PortalUser(user).get_id()
+            return redirect(url_for("portal.second_factor", next=request.args.get("next")))
         login_user(PortalUser(user))
         if user.must_change_password:
             return redirect(url_for("portal.password"))
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(safe_next(request.args.get("next")))
     return render_template("portal/login.html", form=form)
 
 

@@ -11,8 +11,9 @@ from gateway.portal.extensions import csrf
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
-PUBLIC_ENDPOINTS = {"portal.login", "portal.pygments_css"}
+PUBLIC_ENDPOINTS = {"portal.login", "portal.pygments_css", "portal.second_factor"}
 PASSWORD_CHANGE_ENDPOINTS = {"portal.password", "portal.logout"}
+ENROLMENT_ENDPOINTS = {"portal.two_factor_page", "portal.logout"}
 
 
 @bp.before_request
@@ -26,6 +27,8 @@ def _guard():
         return redirect(url_for("portal.login", next=request.full_path if request.method == "GET" else None))
     if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
         return redirect(url_for("portal.password"))
+    if current_user.must_enrol and request.endpoint not in ENROLMENT_ENDPOINTS:
+        return redirect(url_for("portal.two_factor_page"))
     return None
 
 

@@ -51,7 +51,7 @@ def init_app(app):
     """Unknown portal URLs (no blueprint matched) get the HTML page too; others keep the JSON shape."""
 
     def _unrouted(exc):
-        if request.path == "/portal" or request.path.startswith("/portal/"):
+        if request.path.startswith(("/portal/", "/client/")) or request.path in ("/portal", "/client"):
             return _http_page(exc)
         return error_response(from_http_exception(exc))
 

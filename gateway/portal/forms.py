@@ -43,6 +43,11 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
+class SecondFactorForm(FlaskForm):
+    code = StringField("Code from your authenticator app (or a recovery code)",
+                       validators=[DataRequired(), Length(max=32)], render_kw={"autocomplete": "one-time-code"})
+
+
 class PasswordForm(FlaskForm):
     current_password = PasswordField("Current password", validators=[DataRequired()])
     new_password = PasswordField("New password", validators=[DataRequired(), Length(min=10, max=72)])
@@ -147,6 +152,12 @@ class ServiceForm(FlaskForm):
             body.update({key: (getattr(self, key).data or "").strip() for key in ("microservice", "service", "route")})
         # An empty input is a missing value: "is required", or the default when there is one.
         return {key: value for key, value in body.items() if value != "" or key == "fields"}
+
+
+class InviteForm(FlaskForm):
+    """An admin invites someone of a client app to the client portal."""
+
+    email = StringField("E-mail of the person to invite", validators=[DataRequired(), Length(max=254)])
 
 
 class UserForm(FlaskForm):

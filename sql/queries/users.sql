@@ -1,10 +1,12 @@
 -- name: find_user
-SELECT id, username, password_hash, role, must_change_password, password_version, active
+SELECT id, username, password_hash, role, must_change_password, password_version, active,
+       totp_confirmed_at IS NOT NULL AS two_factor
 FROM mospay.users
 WHERE username = %(username)s
 
 -- name: find_user_by_id
-SELECT id, username, password_hash, role, must_change_password, password_version, active
+SELECT id, username, password_hash, role, must_change_password, password_version, active,
+       totp_confirmed_at IS NOT NULL AS two_factor
 FROM mospay.users
 WHERE id = %(id)s
 
@@ -24,7 +26,7 @@ WHERE id = %(id)s
 SELECT count(*) AS n FROM mospay.users
 
 -- name: list_users
-SELECT id, username, role, must_change_password, active, created_at
+SELECT id, username, role, must_change_password, active, created_at, totp_confirmed_at IS NOT NULL AS two_factor
 FROM mospay.users
 ORDER BY username
 

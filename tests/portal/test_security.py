@@ -46,8 +46,12 @@ MUTATING = [
     ("POST", "/portal/attention/{ref}/propose"),
     ("POST", "/portal/resolutions/1/approve"),
     ("POST", "/portal/resolutions/1/reject"),
+    ("POST", "/portal/clients/{app_id}/users"),
+    ("POST", "/portal/clients/{app_id}/users/1/deactivate"),
+    ("POST", "/portal/users/admin/two-factor/reset"),
 ]
-SIGN_IN_ROUTES = {"portal.login", "portal.logout", "portal.password"}  # every signed-in user may use these
+# Every signed-in user may use these (two-factor: one's own sign-in).
+SIGN_IN_ROUTES = {"portal.login", "portal.logout", "portal.password", "portal.second_factor", "portal.two_factor_page"}
 
 
 def test_every_mutating_route_is_listed(app):

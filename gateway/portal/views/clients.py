@@ -9,6 +9,7 @@ from gateway.errors import MosPayError
 from gateway.portal.blueprint import bp, roles_required
 from gateway.portal.forms import AssignForm, ClientForm
 from gateway.portal.views import act, action_form, confirm_page, confirmed, form_failed, secret_page
+from gateway.portal.views import client_users as client_users_view
 from gateway.runtime import runtime
 
 ROTATE_CONSEQUENCE = "Its current username and password stop working at once; the new ones are shown once."
@@ -47,7 +48,8 @@ def _client_context(app_id):
     assign = AssignForm()
     assign.service.choices = [f"{s['microservice']}/{s['service']}/{s['route']}" for s in onboarding.list_services(rt)
                               if (s["microservice"], s["service"], s["route"]) not in assigned]
-    return {"client": found, "assign": assign, "form": action_form(), "rotate_consequence": ROTATE_CONSEQUENCE}
+    return {"client": found, "assign": assign, "form": action_form(), "rotate_consequence": ROTATE_CONSEQUENCE,
+            **client_users_view.context(rt, app_id)}
 
 
 @bp.get("/clients/<app_id>")
