@@ -75,6 +75,8 @@ class Config:
         self.TENANT_POOL_IDLE_SECONDS = float(_env("MOSPAY_TENANT_POOL_IDLE_SECONDS", 60))
         self.TENANT_POOLS_MAX = _env_int("MOSPAY_TENANT_POOLS_MAX", 64)
         self.MAX_BODY_BYTES = _env_int("MOSPAY_MAX_BODY_BYTES", 64 * 1024)
+        # A provider statement uploaded for reconciliation (POST …/reconciliation/runs, the portal's upload).
+        self.MAX_STATEMENT_BYTES = _env_int("MOSPAY_MAX_STATEMENT_BYTES", 64 * 1024 * 1024)
         self.MAX_UPSTREAM_BODY_BYTES = _env_int("MOSPAY_MAX_UPSTREAM_BODY_BYTES", 1024 * 1024)
         self.DEFAULT_TIMEOUT_MS = _env_int("MOSPAY_DEFAULT_TIMEOUT_MS", 10000)
         self.MAX_TIMEOUT_MS = _env_int("MOSPAY_MAX_TIMEOUT_MS", 60000)

@@ -55,6 +55,11 @@ def _cell(value):
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
+def cells_line(values):
+    """One CSV line of ``values``, each written as the exports write a cell (formulas as text, JSON, ISO times)."""
+    return _line([_cell(value) for value in values])
+
+
 def _line(values):
     buffer = io.StringIO()
     csv.writer(buffer).writerow(values)
