@@ -15,7 +15,7 @@ def create_app(config=None):
 
     Migrating and seeding are ``flask db upgrade`` / ``flask seed-demo`` (``python app.py`` runs them).
     """
-    from gateway import cli, logs, metrics, openapi, portal
+    from gateway import cli, cli_operations, logs, metrics, openapi, portal
     from gateway.api import (
         admin,
         admin_callbacks,
@@ -53,6 +53,7 @@ def create_app(config=None):
     app.register_blueprint(admin_reconciliation.bp)
     app.register_blueprint(health.bp)
     cli.init_app(app)
+    cli_operations.init_app(app)
     portal.init_app(app)
     openapi.init_app(app)
     return app

@@ -1,7 +1,7 @@
 """Paths of day-to-day operations: CSV exports, reconciliation against provider statements, alerts."""
 
-from gateway.openapi.operations import ADMIN_SECURITY, errors, header_refs, operation, path_param
-from gateway.openapi.paths_admin import READ_ERRORS, ROLES_NOTE
+from gateway.openapi.operations import ADMIN_SECURITY, answer, errors, header_refs, operation, path_param
+from gateway.openapi.paths_admin import ADMIN_ONLY, READ_ERRORS, ROLES_NOTE, WRITE_ERRORS
 
 TAG = "Operations"
 
@@ -44,6 +44,91 @@ def export_paths():
                     query("state", "`deliveries`: queued, done or dead.", "dead")])}}
 
 
+_OBJECT = {"type": "object"}
+MAPPING = {"microservice": "mtnmomorwa", "columns": {"reference": "TxnRef", "amount": "Amt", "currency": "Ccy",
+                                                     "status": "Result", "time": "Date"},
+           "match_on": "ref", "statuses": {"PAID": "SUCCESS"}, "updated_by": "alice",
+           "updated_at": "2026-12-01T08:00:00+00:00"}
+FIGURES = {"lines": 100000, "ours_in_period": 100000, "discrepancies": 2999, "proposals": 1999,
+           "outcomes": {"matched": 97001, "missing_at_provider": 600, "missing_at_switch": 500, "amount_mismatch": 100,
+                        "currency_mismatch": 100, "state_mismatch": 2099, "duplicate": 100, "invalid_line": 100},
+           "matched_amounts": [{"currency": "RWF", "amount": "53910200", "count": 97001}]}
+RUN = {"id": 7, "microservice": "mtnmomorwa", "file_sha256": "9f86d081884c7d65…", "file_name": "mtn-2026-12-01.csv",
+       "period_from": "2026-12-01", "period_to": "2026-12-01", "mapping": {k: MAPPING[k] for k in (
+           "columns", "match_on", "statuses")}, "figures": FIGURES, "duration_ms": "2118.4", "created_by": "alice",
+       "created_at": "2026-12-02T07:30:00+00:00"}
+DISCREPANCY = {"id": 1, "kind": "state_mismatch", "line": 42, "reference": "5f0c…", "transaction_ref": "5f0c…",
+               "unique_id": "demo-0042", "app_id": "akaliza", "our_status": "UNKNOWN", "their_status": "SUCCESS",
+               "our_amount": "1500", "their_amount": "1500", "our_currency": "RWF", "their_currency": "RWF",
+               "detail": "SUCCESSFUL", "resolution_id": 12}
+_RUN_ID = path_param("run_id", "The run's id.", 7, {"type": "integer"})
+_MICROSERVICE = path_param("microservice", "The provider (microservice).", "mtnmomorwa")
+_RUN_NOTE = """\
+The body is the provider's statement, `Content-Type: text/csv`, its first line a header (at most 40 columns; up to
+`MOSPAY_MAX_STATEMENT_BYTES`, 64 MiB by default). The provider's mapping names the columns. The statement is
+matched against the provider's payments of the period (`from`–`to`, default the days its time column names) in
+SQL; outcomes: `matched`, `missing_at_provider` (we say SUCCESS, they have nothing), `missing_at_switch`,
+`amount_mismatch`, `currency_mismatch`, `state_mismatch`, `duplicate`, `invalid_line`. A state mismatch where the
+switch has `UNKNOWN` (or an overdue `PENDING`) and the provider `SUCCESS` or `FAILED` becomes a resolution
+proposal by the uploader (see `/resolutions`): a second admin approves it. The same file for the same provider is
+the same run: `200` with `replayed: true`, nothing counted or proposed twice. """ + ADMIN_ONLY
+
+
+def reconciliation_paths():
+    """Statement mappings, runs and their discrepancies."""
+    run_answer = {**RUN, "discrepancies": [DISCREPANCY]}
+    return {
+        "/api/v1/admin/reconciliation/mappings/{microservice}": {
+            "get": op("getStatementMapping", "A provider's statement columns",
+                      {"200": answer(_OBJECT, {"mapping": MAPPING}, "The mapping (the defaults until one is saved).")},
+                      ROLES_NOTE, "NOT_FOUND", *READ_ERRORS, parameters=[_MICROSERVICE]),
+            "put": op("putStatementMapping", "Declare a provider's statement columns",
+                      {"200": answer(_OBJECT, {"mapping": MAPPING}, "The saved mapping (audited).")},
+                      ADMIN_ONLY + " `columns` maps `reference`, `amount`, `status` (required), `currency`, `time` to "
+                      "header names; `match_on`: `ref` (our transaction reference), `provider_ref` or `unique_id` "
+                      "(f010); `statuses`: provider words → `SUCCESS|FAILED|PENDING`, on top of the usual ones.",
+                      "NOT_FOUND", *WRITE_ERRORS, parameters=[_MICROSERVICE], request_body={
+                          "required": True, "content": {"application/json": {"schema": _OBJECT, "examples": {
+                              "mapping": {"value": {k: MAPPING[k] for k in ("columns", "match_on", "statuses")}}}}}}),
+        },
+        "/api/v1/admin/reconciliation/runs": {
+            "get": op("listReconciliationRuns", "Reconciliation runs, newest first",
+                      {"200": answer(_OBJECT, {"runs": {"runs": [RUN]}}, "Runs with their figures.")},
+                      ROLES_NOTE, "VALIDATION_ERROR", *READ_ERRORS,
+                      parameters=[query("microservice", "Only this provider's.", "mtnmomorwa"),
+                                  query("limit", "At most this many (500).", "20")]),
+            "post": op("reconcileStatement", "Reconcile a provider's statement (CSV)",
+                       {"201": answer(_OBJECT, {"run": {**RUN, "replayed": False}}, "The new run and its figures."),
+                        "200": answer(_OBJECT, {"replayed": {**RUN, "replayed": True}},
+                                      "This file was reconciled before: that run.")},
+                       _RUN_NOTE, "NOT_FOUND", *WRITE_ERRORS,
+                       parameters=[query("microservice", "The provider (required).", "mtnmomorwa"),
+                                   query("from", "First day.", "2026-12-01", {"type": "string", "format": "date"}),
+                                   query("to", "Last day, included.", "2026-12-01",
+                                         {"type": "string", "format": "date"}),
+                                   query("file_name", "The file's name, for the record.", "mtn-2026-12-01.csv")],
+                       request_body={"required": True, "content": {"text/csv": {
+                           "schema": {"type": "string"}, "examples": {"statement": {"value": (
+                               "Date,TxnRef,Amt,Ccy,Result\r\n2026-12-01,5f0c…,1500,RWF,SUCCESSFUL\r\n")}}}}}),
+        },
+        "/api/v1/admin/reconciliation/runs/{run_id}": {"get": op(
+            "getReconciliationRun", "One run, its figures and its first discrepancies",
+            {"200": answer(_OBJECT, {"run": run_answer}, "The run; `discrepancies` in statement order per kind.")},
+            ROLES_NOTE, "NOT_FOUND", "VALIDATION_ERROR", *READ_ERRORS,
+            parameters=[_RUN_ID, query("kind", "Only this outcome.", "state_mismatch"),
+                        query("limit", "At most this many (1000).", "100")])},
+        "/api/v1/admin/reconciliation/runs/{run_id}/discrepancies.csv": {"get": op(
+            "exportReconciliationDiscrepancies", "Every discrepancy of a run as CSV, streamed",
+            {"200": csv_answer("One line per discrepancy (header first).",
+                               "kind,line,reference,transaction_ref,unique_id,app_id,our_status,their_status,"
+                               "our_amount,their_amount,our_currency,their_currency,detail,resolution_id\r\n"
+                               "state_mismatch,42,5f0c…,5f0c…,demo-0042,akaliza,UNKNOWN,SUCCESS,1500,1500,RWF,RWF,"
+                               "SUCCESSFUL,12\r\n")},
+            ROLES_NOTE, "NOT_FOUND", "VALIDATION_ERROR", *READ_ERRORS,
+            parameters=[_RUN_ID, query("kind", "Only this outcome.", "missing_at_provider")])},
+    }
+
+
 def operations_paths():
     """Every path of the Operations tag."""
-    return {**export_paths()}
+    return {**export_paths(), **reconciliation_paths()}

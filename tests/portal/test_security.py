@@ -46,6 +46,8 @@ MUTATING = [
     ("POST", "/portal/attention/{ref}/propose"),
     ("POST", "/portal/resolutions/1/approve"),
     ("POST", "/portal/resolutions/1/reject"),
+    ("POST", "/portal/reconciliation/runs"),
+    ("POST", "/portal/reconciliation/mappings/{ms}"),
 ]
 SIGN_IN_ROUTES = {"portal.login", "portal.logout", "portal.password"}  # every signed-in user may use these
 
