@@ -4,8 +4,11 @@ import csv
 import io
 import time
 
+from tests import test_cli
 from tests.admin.test_reconciliation import statement
-from tests.test_cli import cli_env, flask_cli, last_json  # noqa: F401  (the CLI fixtures)
+from tests.test_cli import last_json
+
+cli_env, flask_cli = test_cli.cli_env, test_cli.flask_cli  # the real executable on this module's database
 
 
 def test_a_statement_is_reconciled_listed_and_exported_from_the_shell(flask_cli, integrator, tmp_path):
