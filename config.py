@@ -119,6 +119,15 @@ class Config:
         self.RESOLUTION_APPROVALS = _env_int("MOSPAY_RESOLUTION_APPROVALS", 2)
         # A PENDING payment older than this may be resolved by hand (an UNKNOWN one at any time).
         self.PENDING_OVERDUE_MINUTES = _env_int("MOSPAY_PENDING_OVERDUE_MINUTES", 60)
+        # Alerts: how often the worker evaluates the rules; e-mail goes out through this SMTP server (none: no e-mail).
+        self.ALERT_EVERY_SECONDS = float(_env("MOSPAY_ALERT_EVERY_SECONDS", 60))
+        self.SMTP_HOST = _env("MOSPAY_SMTP_HOST")
+        self.SMTP_PORT = _env_int("MOSPAY_SMTP_PORT", 25)
+        self.SMTP_USERNAME = _env("MOSPAY_SMTP_USERNAME")
+        self.SMTP_PASSWORD = _env("MOSPAY_SMTP_PASSWORD")
+        self.SMTP_STARTTLS = _env_bool("MOSPAY_SMTP_STARTTLS", False)
+        self.SMTP_FROM = _env("MOSPAY_SMTP_FROM", "mospay@localhost")
+        self.SMTP_TIMEOUT_SECONDS = float(_env("MOSPAY_SMTP_TIMEOUT_SECONDS", 10))
         for key, value in overrides.items():
             setattr(self, key, value)
         if not self.is_production and not (self.SECRET_KEY and self.JWT_SECRET_KEY):

@@ -18,6 +18,7 @@ def create_app(config=None):
     from gateway import cli, cli_operations, logs, metrics, openapi, portal
     from gateway.api import (
         admin,
+        admin_alerts,
         admin_callbacks,
         admin_exports,
         admin_functions,
@@ -27,10 +28,11 @@ def create_app(config=None):
         payment,
     )
     from gateway.errors import register_error_handlers
-    from gateway.follow_up import deliveries, unknown_outcome  # noqa: F401
+    from gateway.follow_up import alert_notifications, alerts, deliveries, unknown_outcome  # noqa: F401
     from gateway.runtime import Runtime
 
-    # deliveries and unknown_outcome are imported for their job handlers (@jobs.handler): the runner needs them.
+    # deliveries, unknown_outcome and alert_notifications are imported for their job handlers (@jobs.handler),
+    # alerts for its periodic evaluation (@schedule.periodic): the runner needs them.
 
     config = config or Config()
     config.check()
@@ -51,6 +53,7 @@ def create_app(config=None):
     app.register_blueprint(admin_callbacks.bp)
     app.register_blueprint(admin_exports.bp)
     app.register_blueprint(admin_reconciliation.bp)
+    app.register_blueprint(admin_alerts.bp)
     app.register_blueprint(health.bp)
     cli.init_app(app)
     cli_operations.init_app(app)

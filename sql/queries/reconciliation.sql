@@ -228,10 +228,3 @@ LEFT JOIN mospay.clients c ON c.id = t.client_id
 WHERE i.run_id = %(run_id)s AND (%(kind)s::text IS NULL OR i.kind = %(kind)s)
 ORDER BY i.id
 LIMIT %(limit)s
-
--- name: recon_latest_discrepancies
--- For the alerts: the discrepancies of each provider's latest run, if it ran within the window.
-SELECT r.id, r.microservice, r.created_at,
-       (SELECT count(*) FROM mospay.reconciliation_items i WHERE i.run_id = r.id) AS discrepancies
-FROM mospay.reconciliation_runs r
-WHERE r.id = (SELECT max(id) FROM mospay.reconciliation_runs r2 WHERE r2.microservice = r.microservice)
