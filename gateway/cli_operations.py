@@ -86,6 +86,60 @@ def reconcile_discrepancies(run_id, kind):
         click.echo(line, nl=False)
 
 
+alerts_cli = AppGroup("alerts", help="Alert rules and the alerts they raise.")
+
+
+@alerts_cli.command("evaluate")
+def alerts_evaluate():
+    """Evaluate every enabled rule now (the worker does it every MOSPAY_ALERT_EVERY_SECONDS)."""
+    from gateway.follow_up import alerts
+    click.echo(_dumps(_call(alerts.evaluate, runtime())))
+
+
+@alerts_cli.command("list")
+@click.option("--state", type=click.Choice(["open", "resolved"]), default="open", show_default=True)
+@click.option("--limit", default=50, show_default=True)
+def alerts_list(state, limit):
+    """Alerts, newest first."""
+    from gateway.follow_up import alerts
+    rows = _call(alerts.list_alerts, runtime(), state, limit)
+    if not rows:
+        click.echo(f"No {state} alerts.")
+    for row in rows:
+        acknowledged = f" (acknowledged by {row['acknowledged_by']})" if row["acknowledged_by"] else ""
+        click.echo(f"{row['id']} {row['state']} {row['rule']}: {row['summary']}{acknowledged}")
+
+
+@alerts_cli.command("acknowledge")
+@click.argument("alert_id", type=int)
+@click.option("--by", "actor", required=True, help="Your user name (the audit log's actor).")
+def alerts_acknowledge(alert_id, actor):
+    """Say you are on an alert (audited)."""
+    from gateway.follow_up import alerts
+    click.echo(_dumps(_call(alerts.acknowledge, runtime(), alert_id, actor)))
+
+
+@alerts_cli.command("rules")
+def alerts_rules():
+    """Every alert rule."""
+    from gateway.admin import alert_rules
+    for rule in _call(alert_rules.list_rules, runtime()):
+        click.echo(f"{rule['id']} {'on ' if rule['enabled'] else 'off'} {rule['name']} {rule['kind']} "
+                   f"{json.dumps(rule['params'])} open={rule['open_alerts']}")
+
+
+@alerts_cli.command("create")
+@click.argument("definition", type=click.File())
+@click.option("--by", "actor", default="cli", show_default=True, help="Your user name (the audit log's actor).")
+def alerts_create(definition, actor):
+    """Create a rule from a YAML or JSON file (the admin API's fields); prints the webhook secret once."""
+    import yaml
+
+    from gateway.admin import alert_rules
+    click.echo(_dumps(_call(alert_rules.create_rule, runtime(), yaml.safe_load(definition) or {}, actor)))
+
+
 def init_app(app):
     """Attach the operations command groups to ``app``."""
     app.cli.add_command(reconcile_cli)
+    app.cli.add_command(alerts_cli)

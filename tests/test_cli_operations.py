@@ -42,3 +42,22 @@ def test_a_statement_without_the_mapped_columns_is_refused_with_the_reason(flask
     refused = flask_cli("reconcile", "run", integrator.service["microservice"], str(path), "--by", "alice")
 
     assert refused.returncode == 1 and "column 'reference' is not in the header" in refused.stderr
+
+
+def test_an_alert_rule_is_made_evaluated_and_acknowledged_from_the_shell(flask_cli, integrator, db, tmp_path):
+    stale = integrator.pay().json()["transaction_ref"]
+    db("UPDATE mospay.transactions SET status = 'UNKNOWN', updated_at = now() - interval '3 hours' "
+       "WHERE ref = %s::uuid RETURNING id", (stale,))
+    rule = tmp_path / "rule.yaml"
+    rule.write_text("name: UNKNOWN over two hours\nkind: unknown_age\nparams: {minutes: 120}\n")
+
+    assert flask_cli("alerts", "create", str(rule), "--by", "alice").returncode == 0
+    assert last_json(flask_cli("alerts", "evaluate"))["opened"] == 1
+    listed = flask_cli("alerts", "list").stdout
+    assert "UNKNOWN over two hours: 1 UNKNOWN payment(s) older than 120 min" in listed
+    alert_id = listed.split()[0]
+    acknowledged = flask_cli("alerts", "acknowledge", alert_id, "--by", "alice")
+    assert last_json(acknowledged)["acknowledged_by"] == "alice"
+    assert "on  UNKNOWN over two hours unknown_age" in flask_cli("alerts", "rules").stdout
+    db("UPDATE mospay.transactions SET status = 'FAILED' WHERE ref = %s::uuid RETURNING id", (stale,))
+    assert last_json(flask_cli("alerts", "evaluate"))["resolved"] == 1

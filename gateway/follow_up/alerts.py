@@ -60,6 +60,10 @@ def evaluate(rt):
                 counts[key] += n
         except Exception:  # noqa: BLE001 - one rule's failure must not stop the others
             log.exception("alert rule %s (%s) could not be evaluated", rule["id"], rule["kind"])
+    with rt.db.transaction() as conn:
+        for alert in conn.execute(Q.resolve_alerts_of_disabled_rules).fetchall():
+            counts["resolved"] += 1
+            _event(conn, alert["id"], "resolved", None, f"rule disabled: {alert['summary']}")
     return counts
 
 

@@ -129,6 +129,78 @@ def reconciliation_paths():
     }
 
 
+RULE = {"id": 3, "name": "akaliza failing", "kind": "success_rate", "params": {
+    "scope": "client", "subject": "akaliza", "threshold_percent": 90, "minutes": 15, "min_count": 20},
+    "webhook_url": "https://ops.example.com/mospay-alerts", "emails": ["ops@example.com"], "enabled": True,
+    "created_by": "alice", "created_at": "2026-12-01T08:00:00+00:00", "updated_at": "2026-12-01T08:00:00+00:00"}
+ALERT = {"id": 12, "rule_id": 3, "rule": "akaliza failing", "kind": "success_rate", "subject": "akaliza",
+         "state": "open", "value": "62.5", "summary": "akaliza: success rate 62.5 % over 15 min (40 payments), "
+         "below 90 %", "details": {"subject": "akaliza", "count": 40, "value": "62.5"},
+         "opened_at": "2026-12-01T09:00:00+00:00", "updated_at": "2026-12-01T09:05:00+00:00", "resolved_at": None,
+         "acknowledged_by": None, "acknowledged_at": None}
+_RULE_NOTE = """\
+Kinds and `params` (`subject`, optional: one App-ID, service `microservice/service/route` or provider; without it
+each is watched apart): `success_rate` {scope: client|service, threshold_percent, minutes, min_count=10};
+`unknown_age` {minutes, min_count=1}; `circuit_open` {minutes=5, threshold=MOSPAY_CIRCUIT_THRESHOLD} (the
+provider's latest payments all failed to reach it); `latency_p99` {scope: switch|client|service, threshold_ms,
+minutes, min_count=20}; `dead_callbacks` {min_count=1}; `reconciliation` {min_count=1} (the provider's latest
+run). `webhook_url` follows the client callback URL rules; `emails` need `MOSPAY_SMTP_HOST`. The webhook's
+signing secret (`webhook_secret`) is in the creation answer only. """ + ADMIN_ONLY
+
+
+def _json_body(example):
+    return {"required": True, "content": {"application/json": {"schema": _OBJECT, "examples": {
+        "example": {"value": example}}}}}
+
+
+def alert_paths():
+    """Alert rules and alerts."""
+    rule_id = path_param("rule_id", "The rule's id.", 3, {"type": "integer"})
+    alert_id = path_param("alert_id", "The alert's id.", 12, {"type": "integer"})
+    create = {k: RULE[k] for k in ("name", "kind", "params", "webhook_url", "emails")}
+    return {
+        "/api/v1/admin/alerts/rules": {
+            "get": op("listAlertRules", "Every alert rule",
+                      {"200": answer(_OBJECT, {"rules": {"rules": [{**RULE, "open_alerts": 1}]}},
+                                     "Rules (never a secret), with their open alerts.")}, ROLES_NOTE, *READ_ERRORS),
+            "post": op("createAlertRule", "Create an alert rule",
+                       {"201": answer(_OBJECT, {"rule": {**RULE, "webhook_secret": "whsec_…"}},
+                                      "The rule; `webhook_secret` shown once.")},
+                       _RULE_NOTE, "ALREADY_EXISTS", *WRITE_ERRORS, request_body=_json_body(create)),
+        },
+        "/api/v1/admin/alerts/rules/{rule_id}": {
+            "patch": op("updateAlertRule", "Change a rule's params, webhook URL, e-mails or enabled flag",
+                        {"200": answer(_OBJECT, {"rule": {**RULE, "enabled": False}}, "The rule now (audited).")},
+                        ADMIN_ONLY + " A disabled rule's open alerts resolve at the next evaluation.", "NOT_FOUND",
+                        *WRITE_ERRORS, parameters=[rule_id], request_body=_json_body({"enabled": False})),
+            "delete": op("deleteAlertRule", "Delete a rule and its alerts",
+                         {"200": answer(_OBJECT, {"deleted": {"id": 3, "deleted": True}}, "Gone (audited).")},
+                         ADMIN_ONLY, "NOT_FOUND", *READ_ERRORS, parameters=[rule_id]),
+        },
+        "/api/v1/admin/alerts": {"get": op(
+            "listAlerts", "Alerts, newest first",
+            {"200": answer(_OBJECT, {"alerts": {"alerts": [ALERT]}}, "Open and resolved alerts.")},
+            ROLES_NOTE + " The worker evaluates the rules every `MOSPAY_ALERT_EVERY_SECONDS` (60): an alert opens "
+            "once, updates while its condition holds, resolves by itself when it clears.", "VALIDATION_ERROR",
+            *READ_ERRORS, parameters=[query("state", "open or resolved.", "open", {"enum": ["open", "resolved"]}),
+                                      query("limit", "At most this many (500).", "100")])},
+        "/api/v1/admin/alerts/{alert_id}": {"get": op(
+            "getAlert", "One alert and its history",
+            {"200": answer(_OBJECT, {"alert": {**ALERT, "events": [
+                {"id": 1, "event": "opened", "actor": None, "value": "62.5", "summary": ALERT["summary"],
+                 "at": "2026-12-01T09:00:00+00:00"}]}}, "The alert; `events`: opened, updated, resolved, "
+                                                        "acknowledged.")},
+            ROLES_NOTE, "NOT_FOUND", *READ_ERRORS, parameters=[alert_id])},
+        "/api/v1/admin/alerts/{alert_id}/acknowledge": {"post": op(
+            "acknowledgeAlert", "Acknowledge an alert",
+            {"200": answer(_OBJECT, {"alert": {**ALERT, "acknowledged_by": "alice",
+                                               "acknowledged_at": "2026-12-01T09:07:00+00:00", "events": []}},
+                           "The alert (in its history and the audit log).")},
+            ADMIN_ONLY + " `409 CONFLICT` when it already is.", "NOT_FOUND", "CONFLICT", *READ_ERRORS,
+            parameters=[alert_id])},
+    }
+
+
 def operations_paths():
     """Every path of the Operations tag."""
-    return {**export_paths(), **reconciliation_paths()}
+    return {**export_paths(), **reconciliation_paths(), **alert_paths()}

@@ -12,6 +12,7 @@ from gateway.portal import auth, errors, filters, samples, security
 from gateway.portal.blueprint import bp
 from gateway.portal.extensions import bootstrap, csrf
 from gateway.portal.views import (  # noqa: F401  (attach views)
+    alerts,
     attention,
     clients,
     deliveries,

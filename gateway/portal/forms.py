@@ -77,6 +77,28 @@ class StatementMappingForm(FlaskForm):
         return {"columns": columns, "match_on": self.match_on.data, "statuses": statuses}
 
 
+class AlertRuleForm(FlaskForm):
+    """An alert rule: its kind's parameters as JSON (the service checks them, naming each problem)."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    kind = SelectField("Kind", choices=["success_rate", "unknown_age", "circuit_open", "latency_p99",
+                                        "dead_callbacks", "reconciliation"])
+    params = TextAreaField("Parameters (JSON)", validators=[DataRequired(), Length(max=2000)],
+                           default='{"scope": "client", "threshold_percent": 90, "minutes": 15, "min_count": 20}')
+    webhook_url = StringField("Webhook URL", validators=[Optional(), Length(max=2000)])
+    emails = StringField("E-mail addresses", validators=[Optional(), Length(max=2000)],
+                         description="Comma-separated; e-mail needs MOSPAY_SMTP_HOST.")
+
+    def payload(self):
+        """The rule as the service takes it; ``ValueError`` when the parameters are not a JSON object."""
+        params = json.loads(self.params.data or "{}")
+        if not isinstance(params, dict):
+            raise ValueError("params must be a JSON object")
+        emails = [e.strip() for e in (self.emails.data or "").split(",") if e.strip()]
+        return {"name": self.name.data, "kind": self.kind.data, "params": params,
+                "webhook_url": (self.webhook_url.data or "").strip() or None, **({"emails": emails} if emails else {})}
+
+
 class LoginForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=64)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])

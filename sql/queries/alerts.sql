@@ -135,6 +135,13 @@ RETURNING id, (xmax = 0) AS opened, (SELECT value FROM before) AS previous_value
 -- name: open_alerts_of_rule
 SELECT id, subject, value, summary FROM mospay.alerts WHERE rule_id = %(rule_id)s AND state = 'open'
 
+-- name: resolve_alerts_of_disabled_rules
+-- A rule switched off watches nothing: its open alerts close (without notifications).
+UPDATE mospay.alerts a SET state = 'resolved', resolved_at = now(), updated_at = now()
+FROM mospay.alert_rules r
+WHERE r.id = a.rule_id AND NOT r.enabled AND a.state = 'open'
+RETURNING a.id, a.summary
+
 -- name: resolve_alert
 UPDATE mospay.alerts SET state = 'resolved', resolved_at = now(), updated_at = now()
 WHERE id = %(id)s AND state = 'open'

@@ -48,6 +48,9 @@ MUTATING = [
     ("POST", "/portal/resolutions/1/reject"),
     ("POST", "/portal/reconciliation/runs"),
     ("POST", "/portal/reconciliation/mappings/{ms}"),
+    ("POST", "/portal/alerts/1/acknowledge"),
+    ("POST", "/portal/alerts/rules"),
+    ("POST", "/portal/alerts/rules/1/disable"),
 ]
 SIGN_IN_ROUTES = {"portal.login", "portal.logout", "portal.password"}  # every signed-in user may use these
 
