@@ -193,3 +193,13 @@ def test_a_100000_line_statement_with_every_discrepancy_is_reconciled_in_sql(adm
     assert figures["outcomes"] == expected and min(expected.values()) >= 100
     assert figures["proposals"] == proposals
     assert seconds < 60
+
+
+def test_a_statement_over_its_limit_is_413_in_the_error_shape(admin, integrator, rt):
+    limit, rt.config.MAX_STATEMENT_BYTES = rt.config.MAX_STATEMENT_BYTES, 100_000
+    try:
+        refused = upload(admin, integrator.service["microservice"], statement(*[("2026-12-01", "r", "p", "1", "RWF",
+                                                                                 "SUCCESS")] * 5000))
+    finally:
+        rt.config.MAX_STATEMENT_BYTES = limit
+    assert refused.status_code == 413 and refused.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
