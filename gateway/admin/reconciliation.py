@@ -201,10 +201,12 @@ def _period(date_from, date_to):
 def _statement_period(conn):
     days = conn.execute(Q.recon_statement_days).fetchone()
     try:
-        return _period(days["first_day"], days["last_day"]) if days["first_day"] else (None, None)
+        if days["first_day"] is None:
+            raise ValidationFailed()
+        return _period(days["first_day"], days["last_day"])
     except ValidationFailed:
-        raise ValidationFailed(details={"from": "give the statement's period (from, to): its time column does "
-                                                "not name valid dates"}) from None
+        raise ValidationFailed(details={"from": "give the statement's period (from, to): it has no time column "
+                                                "naming valid dates (YYYY-MM-DD…)"}) from None
 
 
 def _audit(conn, actor, action, target, before, after):

@@ -111,6 +111,7 @@ def test_a_statement_shows_every_kind_of_discrepancy_and_proposes_what_the_provi
     (b"", "text/csv", 400, "file"),
     (b"Date,TxnRef,Payer,Amt,Ccy,Result\n2026-12-01,\xff\xfe,p,1,RWF,OK\n", "text/csv", 400, "file"),  # not UTF-8
     (b'{"a": 1}', "application/json", 415, None),
+    (statement(("yesterday", "x", "p", "1", "RWF", "OK")), "text/csv", 400, "from"),  # no period to be had
 ])
 def test_a_bad_statement_is_refused_precisely_and_nothing_is_stored(admin, day, data, content_type, status, where):
     integrator, _ = day
