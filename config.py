@@ -65,8 +65,10 @@ class Config:
         self.DB_POOL_MAX = _env_int("MOSPAY_DB_POOL_MAX", 16)
         self.DB_POOL_TIMEOUT = float(_env("MOSPAY_DB_POOL_TIMEOUT", 5))
         self.ROUTES_DIR = Path(_env("MOSPAY_ROUTES_DIR", BASE_DIR / "routes_config")).resolve()
-        # Client functions log in as role mospay_sandbox; set its password where auth needs one.
-        self.SANDBOX_PASSWORD = _env("MOSPAY_SANDBOX_PASSWORD")
+        # DATABASE_URL is the owner: it migrates and makes the roles. Serving processes and workers log in as
+        # the app role it makes (mospay_app_<database oid>: DML only, never a superuser or the owner), unless
+        # this names the URL to serve with (a role made by a DBA; see README "Database roles").
+        self.APP_DATABASE_URL = _env("MOSPAY_APP_DATABASE_URL")
         self.FUNCTION_TIMEOUT_MS = _env_int("MOSPAY_FUNCTION_TIMEOUT_MS", 2000)
         # Each client app's functions run on a pool of its own, logged in as its own role (issue 11 point 2):
         # at most TENANT_POOL_MAX connections each, closed after TENANT_POOL_IDLE_SECONDS unused, and at

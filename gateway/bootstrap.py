@@ -7,15 +7,15 @@ steps on their own.
 
 import logging
 import os
+import secrets
 
 import psycopg
-from psycopg import sql
 from psycopg.rows import dict_row
 
-from gateway.db import SANDBOX_ROLE
 from gateway.db.embedded import start_embedded
 from gateway.db.migrations import migrate
 from gateway.db.queries import Q
+from gateway.errors import DatabaseUnavailable
 from gateway.functions import tenants
 from gateway.security.sealed import Sealer
 
@@ -48,17 +48,43 @@ def prepare_database(config):
     """Make the database ready to serve: reachable and migrated. Returns the migration versions applied."""
     url = database_url(config)
     applied = migrate(url)
-    if config.SANDBOX_PASSWORD:
-        _set_sandbox_password(url, config.SANDBOX_PASSWORD)
+    sealer = Sealer(config.SEAL_KEY or config.SECRET_KEY)
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn, conn.transaction():
-        tenants.provision_missing(conn, Sealer(config.SEAL_KEY or config.SECRET_KEY))
+        _app_role(conn, sealer, repair=True)  # privileges on the tables the migrations just made
+        tenants.provision_missing(conn, sealer)
     return applied
 
 
-def _set_sandbox_password(url, password):
-    # Where PostgreSQL asks for passwords, the sandbox role (client functions) needs one too.
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(SANDBOX_ROLE), sql.Literal(password)))
+def serving_url(config):
+    """The URL serving processes and workers log in with: never the owner's, never a superuser's.
+
+    ``MOSPAY_APP_DATABASE_URL`` when set; otherwise the app role the owner (``DATABASE_URL``)
+    made when migrating, whose sealed password the owner reads here (remade if it cannot be opened).
+    """
+    if not config.APP_DATABASE_URL:
+        owner_url = database_url(config)
+        try:
+            with psycopg.connect(owner_url, autocommit=True, row_factory=dict_row) as conn, conn.transaction():
+                role, password = _app_role(conn, Sealer(config.SEAL_KEY or config.SECRET_KEY))
+        except psycopg.errors.UndefinedTable:
+            raise DatabaseUnavailable("The database is not migrated yet: run `flask db upgrade` "
+                                      "(or `python app.py`, which migrates before serving).") from None
+        config.APP_DATABASE_URL = psycopg.conninfo.make_conninfo(owner_url, user=role, password=password)
+    return config.APP_DATABASE_URL
+
+
+def _app_role(conn, sealer, repair=False):
+    """``(role, password)`` of the app role, made (or its password renewed) when it is missing or unreadable."""
+    conn.execute(Q.lock_app_role)
+    row = conn.execute(Q.app_role).fetchone()
+    password = sealer.open(row["password_sealed"]) if row else None
+    if row and password and row["exists"] and not repair:
+        return row["role"], password
+    if not (row and password and row["exists"]):
+        password = secrets.token_urlsafe(32)
+    role = conn.execute(Q.ensure_app_role, {"password": password, "password_sealed": sealer.seal(password)}
+                        ).fetchone()["role"]
+    return role, password
 
 
 def seed(rt, demo=None):

@@ -63,13 +63,13 @@ class Runtime:
 
     def open(self):
         """Open the pools and load the route table, once; the embedded server starts here if it must."""
-        from gateway.bootstrap import database_url  # late: bootstrap builds runtimes too
+        from gateway.bootstrap import serving_url  # late: bootstrap builds runtimes too
 
         with self._lock:
             if self._registry is not None:
                 return self
             config = self.config
-            db = Database(database_url(config), config.DB_POOL_MIN, config.DB_POOL_MAX, config.DB_POOL_TIMEOUT)
+            db = Database(serving_url(config), config.DB_POOL_MIN, config.DB_POOL_MAX, config.DB_POOL_TIMEOUT)
             try:
                 db.open()
                 registry = Registry(db, config.PUBLIC_URL, self.sealer)
@@ -77,7 +77,7 @@ class Runtime:
             except BaseException:
                 db.close()
                 raise
-            self._tenants = TenantPools(database_url(config), self.sealer, config,
+            self._tenants = TenantPools(serving_url(config), self.sealer, config,
                                         configure=runner.configure_connection(config.FUNCTION_TIMEOUT_MS))
             self._db, self._registry = db, registry
         return self

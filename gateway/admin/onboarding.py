@@ -340,12 +340,13 @@ def unassign_service(rt, app_id, key, actor):
             raise Conflict("The route has transactions and cannot be removed; disable it instead.")
         conn.execute(Q.delete_route_function_versions, {"id": row["id"]})
         conn.execute(Q.delete_client_service, {"id": row["id"]})
-        for query, name in ((Q.drop_request_function, row["request_function"]),
-                            (Q.drop_response_function, row["response_function"]),
-                            (Q.drop_callback_function, row["callback_function"])):
-            if name is None:
-                continue
-            conn.execute(sql.SQL(query).format(schema=sql.Identifier(FUNCTION_SCHEMA), function=sql.Identifier(name)))
+        with catalogue.as_function_owner(conn):  # only their owner may drop them
+            for query, name in ((Q.drop_request_function, row["request_function"]),
+                                (Q.drop_response_function, row["response_function"]),
+                                (Q.drop_callback_function, row["callback_function"])):
+                if name is not None:
+                    conn.execute(sql.SQL(query).format(schema=sql.Identifier(FUNCTION_SCHEMA),
+                                                       function=sql.Identifier(name)))
         _audit(conn, actor, "route.unassign", f"{app_id}:{_service_key(row)}",
                before={"request_function": row["request_function"], "response_function": row["response_function"]})
         _announce(conn, "route")

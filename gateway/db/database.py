@@ -14,9 +14,7 @@ from gateway.errors import DatabaseUnavailable, from_database_error
 log = logging.getLogger(__name__)
 
 # Client functions live apart from the switch's tables; each client's run as its own role (migration 0010).
-# The sandbox role of migrations 0001-0002 remains, unused by the hot path.
 FUNCTION_SCHEMA = "mospay_fn"
-SANDBOX_ROLE = "mospay_sandbox"
 
 
 def _dumps(value):

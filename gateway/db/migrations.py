@@ -44,6 +44,7 @@ def migrate(url, directory=MIGRATIONS_DIR):
             conn.execute(Q.create_version_table)
             for version, name, path in pending_migrations(conn, directory):
                 with conn.transaction():
+                    conn.execute(Q.mark_migrating)
                     conn.execute(path.read_text())
                     conn.execute(Q.record_migration, (version, name))
                 log.info("applied migration %04d_%s", version, name)

@@ -41,3 +41,28 @@ def _check_option(option):
         raise ValueError(f"functions must be written in {' or '.join(ALLOWED_LANGUAGES)}")
     if option.defname == "set" and (option.arg.name or "").lower() in _FORBIDDEN_SETTINGS:
         raise ValueError(f"a function may not SET {option.arg.name}")
+
+
+_IMPORTABLE = ("CreateFunctionStmt", "CommentStmt", "VariableSetStmt")
+
+
+def check_import_file(source):
+    """Return nothing if ``source`` (an original MosPay dump) only creates functions, comments on them and
+    sets ordinary settings; else raise ``ValueError`` naming the first other statement.
+
+    The file runs as the function owner; a ``RESET ROLE``, a ``DO`` block or a call could otherwise
+    return to the switch's own role in the middle of it.
+    """
+    try:
+        statements = parse_sql(source)
+    except ParseError as error:
+        raise ValueError(f"PostgreSQL refused the file: {error}") from None
+    for number, raw in enumerate(statements, start=1):
+        statement, kind = raw.stmt, type(raw.stmt).__name__
+        if kind not in _IMPORTABLE:
+            raise ValueError(f"statement {number} is a {kind}: a MosPay function file may only create functions")
+        if kind == "VariableSetStmt" and (statement.name is None or statement.name.lower() in _FORBIDDEN_SETTINGS):
+            raise ValueError(f"statement {number} changes the role: not allowed in a function file")
+        if kind == "CreateFunctionStmt":
+            for option in statement.options or ():
+                _check_option(option)

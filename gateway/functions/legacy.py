@@ -5,7 +5,7 @@ answering ``{"action": "SERVICE", "serviceurl", "servicepayload"}``, ``{"action"
 or ``{"action": "ERROR", "message"}``. Imported functions keep their names in schema
 ``mospay_legacy``; a route whose service uses the ``mospay_legacy`` template gets generated
 request and response functions that call them and translate (see its templates). The import
-runs the file in one transaction: PostgreSQL checks it, and any failure changes nothing.
+runs the file as the function owner, in one transaction: PostgreSQL checks it, and any failure changes nothing.
 """
 
 import re
@@ -14,6 +14,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from gateway.db import Q
+from gateway.functions.catalogue import as_function_owner
+from gateway.functions.ddl import check_import_file
 from gateway.functions.workbench import FunctionRefused
 
 LEGACY_SCHEMA = "mospay_legacy"
@@ -40,11 +42,17 @@ def _functions(conn):
 def import_functions(rt, source, actor):
     """Run a MosPay function file into ``mospay_legacy``; returns the functions it created or changed."""
     source = prepare(source)
+    try:
+        check_import_file(source)
+    except ValueError as problem:
+        raise FunctionRefused(str(problem)) from None
     with rt.db.transaction() as conn:
         before = _functions(conn)
-        conn.execute(Q.set_legacy_search_path)
         try:
-            with conn.transaction():  # a savepoint: PostgreSQL's refusal is reported, nothing is kept
+            # A savepoint in which the file runs as the function owner (CREATE in the function schemas,
+            # nothing of the switch's): PostgreSQL's refusal is reported, nothing is kept.
+            with as_function_owner(conn):
+                conn.execute(Q.set_legacy_search_path)
                 conn.execute(source)  # no parameters: several statements, and '%' is left alone
         except psycopg.Error as exc:
             raise FunctionRefused(f"PostgreSQL refused the file: {exc.diag.message_primary or exc}",
@@ -52,6 +60,7 @@ def import_functions(rt, source, actor):
         after = _functions(conn)
         if any(row["security_definer"] for row in after.values()):
             raise FunctionRefused("SECURITY DEFINER functions are not allowed: they would escape the sandbox.")
+        conn.execute(Q.grant_legacy_functions)  # every client's role, and nobody else, may call them
         changed = sorted(name for name, row in after.items()
                          if name not in before or before[name]["definition_hash"] != row["definition_hash"])
         imported = [{"name": name, "mospay_convention": (after[name]["argument_types"], after[name]["returns"],

@@ -88,8 +88,8 @@ JOIN mospay.services s ON s.id = cs.service_id
 WHERE cs.id = %(client_service_id)s
 
 -- name: terminate_backend
--- The function watchdog ends a call that outlived its limit (the switch's role may signal the sandbox's backends).
-SELECT pg_terminate_backend(%s) AS terminated
+-- The function watchdog ends a call that outlived its limit: only a client role's backend (migration 0023).
+SELECT mospay.terminate_client_backend(%s) AS terminated
 
 -- name: grant_client_function
 -- After every CREATE [OR REPLACE] of a client function: EXECUTE for its client's role only (migration 0010).

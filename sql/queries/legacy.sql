@@ -12,3 +12,7 @@ ORDER BY p.proname
 -- name: set_legacy_search_path
 -- For the import's transaction only: unqualified names are created in mospay_legacy.
 SELECT set_config('search_path', 'mospay_legacy, pg_catalog', true)
+
+-- name: grant_legacy_functions
+-- After an import: EXECUTE on every mospay_legacy function for each client's role, none for PUBLIC (0023).
+SELECT mospay.grant_legacy_functions()

@@ -17,3 +17,8 @@ SELECT pg_advisory_lock(%s)
 
 -- name: unlock_migrations
 SELECT pg_advisory_unlock(%s)
+
+-- name: mark_migrating
+-- For this migration's transaction only: the function guard (migration 0023) lets it create the switch's
+-- own SECURITY DEFINER helpers in schema mospay; nothing else may create one anywhere.
+SELECT set_config('mospay.migrating', 'on', true)

@@ -87,8 +87,8 @@ def test_the_imported_functions_run_in_the_sandbox(rt, app, tmp_path, admin, bas
     microservice = unique_name("ms")
     fn = f"{client['app_id']}_{microservice}_payment"
     legacy.import_functions(rt, f'''CREATE FUNCTION "{fn}"(unique_id text, data_input json)
-        RETURNS TABLE(results json) LANGUAGE sql AS $$ SELECT json_build_object('action', 'OUTPUT', 'data',
-        (SELECT json_agg(username) FROM mospay.clients)) $$''', "test")
+        RETURNS TABLE(results json) LANGUAGE plpgsql AS $$ BEGIN RETURN QUERY SELECT json_build_object(
+        'action', 'OUTPUT', 'data', (SELECT json_agg(username) FROM mospay.clients)); END $$''', "test")
     service = admin.create_service(downstream.url, microservice=microservice, template="mospay_legacy",
                                    fields=DEFAULT_FIELDS)
     admin.assign(client, service)
@@ -96,6 +96,40 @@ def test_the_imported_functions_run_in_the_sandbox(rt, app, tmp_path, admin, bas
     response = Integrator(base_url, client, service).pay()
 
     assert response.status_code == 500 and response.json()["error"]["code"] == "FUNCTION_ERROR"
+
+
+def test_a_file_is_imported_as_the_function_owner_who_cannot_see_the_switch(rt):
+    # A SQL-language body is checked at creation, with the creator's rights: the function owner has none here.
+    with pytest.raises(FunctionRefused) as refused:
+        legacy.import_functions(rt, f'''CREATE FUNCTION "{unique_name("peek")}"(unique_id text, data_input json)
+            RETURNS TABLE(results json) LANGUAGE sql AS $$ SELECT json_agg(password_hash) FROM mospay.users $$''',
+                                "attacker")
+
+    assert "permission denied for schema mospay" in refused.value.message
+
+
+@pytest.mark.parametrize("statement", ["RESET ROLE", "SET ROLE postgres", "SET SESSION AUTHORIZATION postgres",
+                                       "DO $$ BEGIN EXECUTE 'RESET ROLE'; END $$",
+                                       "SELECT set_config('role', 'none', false)"])
+def test_a_file_cannot_step_back_to_the_switchs_role(rt, db, statement):
+    users = db("SELECT count(*) AS n FROM mospay.users")
+    source = f"{statement};\nDELETE FROM mospay.users;"
+
+    with pytest.raises(FunctionRefused):
+        legacy.import_functions(rt, source, "attacker")
+
+    assert db("SELECT count(*) AS n FROM mospay.users") == users
+
+
+def test_imported_functions_are_not_executable_by_the_switch_or_public(rt, db):
+    name = unique_name("priv")
+    legacy.import_functions(rt, f'''CREATE FUNCTION "{name}"(unique_id text, data_input json)
+        RETURNS TABLE(results json) LANGUAGE sql AS $$ SELECT '{{}}'::json $$''', "test")
+
+    [row] = db("SELECT has_function_privilege('public', p.oid, 'EXECUTE') AS public_may, "
+               "has_function_privilege(current_user, p.oid, 'EXECUTE') AS switch_may, "
+               "pg_get_userbyid(p.proowner) AS owner FROM pg_proc p WHERE p.proname = %s", (name,))
+    assert row == {"public_may": False, "switch_may": False, "owner": "mospay_fn_owner"}
 
 
 @pytest.mark.parametrize("source, problem", [
