@@ -95,8 +95,11 @@ def create_rule(rt, payload, actor):
     return {**_public(row), **({"webhook_secret": secret} if secret else {})}
 
 
-def update_rule(rt, rule_id, payload, actor):
-    """Change a rule's params, delivery or enabled flag (its name and kind stay)."""
+def update_rule(rt, rule_id, payload, actor, rotate_secret=False):
+    """Change a rule's params, delivery or enabled flag (its name and kind stay).
+
+    A rule's first webhook, or ``rotate_secret``, makes a new signing secret: in this answer only.
+    """
     validate_message(UPDATE, payload)
     with rt.db.transaction() as conn:
         before = conn.execute(Q.get_alert_rule, {"id": rule_id}).fetchone()
@@ -107,14 +110,25 @@ def update_rule(rt, rule_id, payload, actor):
                   **payload}
         _validate(merged)
         _check_delivery(rt, merged)
-        if merged["webhook_url"] and not before["webhook_secret_sealed"]:
-            raise ValidationFailed(details={"webhook_url": "this rule was made without a webhook (so without its "
-                                                           "signing secret): create a new rule"})
-        row = conn.execute(Q.update_alert_rule, {"id": rule_id, "params": Jsonb(merged["params"]),
-                                                 "webhook_url": merged["webhook_url"], "emails": merged["emails"],
-                                                 "enabled": merged["enabled"]}).fetchone()
-        _audit(conn, actor, "alert_rule.update", row, _public(before), _public(row))
-    return _public(row)
+        if rotate_secret and not merged["webhook_url"]:
+            raise ValidationFailed(details={"webhook_url": "the rule has no webhook to sign for"})
+        secret = new_signing_secret() if merged["webhook_url"] and (
+            rotate_secret or not before["webhook_secret_sealed"]) else None
+        row = conn.execute(Q.update_alert_rule, {
+            "id": rule_id, "params": Jsonb(merged["params"]), "webhook_url": merged["webhook_url"],
+            "emails": merged["emails"], "enabled": merged["enabled"],
+            "webhook_secret_sealed": secret and rt.sealer.seal(secret)}).fetchone()
+        _audit(conn, actor, "alert_rule.rotate_secret" if rotate_secret else "alert_rule.update", row,
+               _public(before), _public(row))
+    return {**_public(row), **({"webhook_secret": secret} if secret else {})}
+
+
+def rotate_secret(rt, rule_id, actor):
+    """A new signing secret for the rule's webhook (the old one stops at once); in this answer only."""
+    rule = rt.db.fetch_one(Q.get_alert_rule, {"id": rule_id})
+    if rule is None:
+        raise NotFound(f"No alert rule {rule_id}.")
+    return update_rule(rt, rule_id, {"enabled": rule["enabled"]}, actor, rotate_secret=True)
 
 
 def delete_rule(rt, rule_id, actor):

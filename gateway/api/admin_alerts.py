@@ -33,6 +33,13 @@ def update_rule(rule_id):
     return json_response(alert_rules.update_rule(runtime(), rule_id, json_body(), g.user.username))
 
 
+@bp.post("/rules/<int:rule_id>/webhook-secret")
+@admin_required(WRITE_ROLES)
+def rotate_webhook_secret(rule_id):
+    """A new signing secret for the rule's webhook, in this answer only; the old one stops at once."""
+    return json_response(alert_rules.rotate_secret(runtime(), rule_id, g.user.username))
+
+
 @bp.delete("/rules/<int:rule_id>")
 @admin_required(WRITE_ROLES)
 def delete_rule(rule_id):

@@ -171,12 +171,19 @@ def alert_paths():
         "/api/v1/admin/alerts/rules/{rule_id}": {
             "patch": op("updateAlertRule", "Change a rule's params, webhook URL, e-mails or enabled flag",
                         {"200": answer(_OBJECT, {"rule": {**RULE, "enabled": False}}, "The rule now (audited).")},
-                        ADMIN_ONLY + " A disabled rule's open alerts resolve at the next evaluation.", "NOT_FOUND",
+                        ADMIN_ONLY + " A disabled rule's open alerts resolve at the next evaluation. A rule's first "
+                        "`webhook_url` comes with its signing secret (`webhook_secret`, in this answer only).",
+                        "NOT_FOUND",
                         *WRITE_ERRORS, parameters=[rule_id], request_body=_json_body({"enabled": False})),
             "delete": op("deleteAlertRule", "Delete a rule and its alerts",
                          {"200": answer(_OBJECT, {"deleted": {"id": 3, "deleted": True}}, "Gone (audited).")},
                          ADMIN_ONLY, "NOT_FOUND", *READ_ERRORS, parameters=[rule_id]),
         },
+        "/api/v1/admin/alerts/rules/{rule_id}/webhook-secret": {"post": op(
+            "rotateAlertWebhookSecret", "A new signing secret for a rule's webhook",
+            {"200": answer(_OBJECT, {"rule": {**RULE, "webhook_secret": "whsec_…"}},
+                           "The rule; `webhook_secret` in this answer only (the old one stops at once).")},
+            ADMIN_ONLY, "NOT_FOUND", "VALIDATION_ERROR", *READ_ERRORS, parameters=[rule_id])},
         "/api/v1/admin/alerts": {"get": op(
             "listAlerts", "Alerts, newest first",
             {"200": answer(_OBJECT, {"alerts": {"alerts": [ALERT]}}, "Open and resolved alerts.")},

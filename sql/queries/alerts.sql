@@ -19,8 +19,10 @@ SELECT id, name, kind, params, webhook_url, emails, enabled, created_by, created
 FROM mospay.alert_rules WHERE id = %(id)s
 
 -- name: update_alert_rule
+-- A new sealed secret replaces the old one (a rotation, or a rule's first webhook); NULL keeps it.
 UPDATE mospay.alert_rules
-SET params = %(params)s, webhook_url = %(webhook_url)s, emails = %(emails)s, enabled = %(enabled)s, updated_at = now()
+SET params = %(params)s, webhook_url = %(webhook_url)s, emails = %(emails)s, enabled = %(enabled)s,
+    webhook_secret_sealed = coalesce(%(webhook_secret_sealed)s, webhook_secret_sealed), updated_at = now()
 WHERE id = %(id)s
 RETURNING id, name, kind, params, webhook_url, emails, enabled, created_by, created_at, updated_at
 

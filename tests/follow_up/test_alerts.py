@@ -222,3 +222,24 @@ def test_a_webhook_into_the_switchs_network_is_refused_as_for_client_callbacks(a
     assert admin.post("/alerts/rules", {"name": "same", "kind": "dead_callbacks", "params": {}}).status_code == 201
     assert admin.post("/alerts/rules", {"name": "same", "kind": "dead_callbacks", "params": {}}).status_code == 409
     assert requests.post(f"{admin.base_url}/api/v1/admin/alerts/rules", json={}, timeout=10).status_code == 401
+
+
+def test_a_webhook_secret_is_rotated_and_only_the_new_one_signs(admin, integrator, rt, receiver, db):
+    rule = admin.post("/alerts/rules", {"name": "rotated", "kind": "dead_callbacks", "params": {}}).json()
+    assert "webhook_secret" not in rule
+    hook = f"http://127.0.0.1:{receiver.server_port}/hook"
+    added = requests.patch(f"{admin.base_url}/api/v1/admin/alerts/rules/{rule['id']}", headers=admin.headers,
+                           json={"webhook_url": hook}, timeout=10).json()
+    rotated = admin.post(f"/alerts/rules/{rule['id']}/webhook-secret").json()
+    assert added["webhook_secret"] != rotated["webhook_secret"]
+    paid = integrator.pay().json()
+    db("INSERT INTO mospay.jobs (kind, transaction_id, client_id, state) SELECT 'client_callback', id, client_id, "
+       "'dead' FROM mospay.transactions WHERE ref = %s::uuid RETURNING id", (paid["transaction_ref"],))
+
+    worker_round(rt)
+
+    headers, raw = next((h, r) for h, r in receiver.received if integrator.client["app_id"].encode() in r)
+    signed = f"{headers['X-MosPay-Timestamp']}.".encode() + raw
+    expected = hmac.new(rotated["webhook_secret"].encode(), signed, hashlib.sha256).hexdigest()
+    assert headers["X-MosPay-Signature"] == "sha256=" + expected
+    assert admin.post("/alerts/rules/999999/webhook-secret").status_code == 404
