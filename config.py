@@ -69,6 +69,9 @@ class Config:
         # the app role it makes (mospay_app_<database oid>: DML only, never a superuser or the owner), unless
         # this names the URL to serve with (a role made by a DBA; see README "Database roles").
         self.APP_DATABASE_URL = _env("MOSPAY_APP_DATABASE_URL")
+        # A streaming replica that pages, reports and exports read from (never the payment path); logged in as
+        # the app role, which a replica has from its primary. Unset: they read the primary.
+        self.DATABASE_READ_URL = _env("DATABASE_READ_URL")
         self.FUNCTION_TIMEOUT_MS = _env_int("MOSPAY_FUNCTION_TIMEOUT_MS", 2000)
         # Each client app's functions run on a pool of its own, logged in as its own role (issue 11 point 2):
         # at most TENANT_POOL_MAX connections each, closed after TENANT_POOL_IDLE_SECONDS unused, and at

@@ -73,6 +73,12 @@ def serving_url(config):
     return config.APP_DATABASE_URL
 
 
+def read_url(config):
+    """``DATABASE_READ_URL`` (a streaming replica) logged in as the app role, which it has from its primary."""
+    app = psycopg.conninfo.conninfo_to_dict(serving_url(config))
+    return psycopg.conninfo.make_conninfo(config.DATABASE_READ_URL, user=app.get("user"), password=app.get("password"))
+
+
 def _app_role(conn, sealer, repair=False):
     """``(role, password)`` of the app role, made (or its password renewed) when it is missing or unreadable."""
     conn.execute(Q.lock_app_role)

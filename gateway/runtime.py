@@ -34,7 +34,7 @@ class Runtime:
                                   key=config.SECRET_KEY, failure_limits={"portal": config.PORTAL_FAILURE_LIMIT})
         self.sealer = Sealer(config.SEAL_KEY or config.SECRET_KEY)  # opens the sealed callback signing secrets
         self.watchdog = Watchdog(self._terminate_backend)  # ends function calls that outlive their limit
-        self._db = self._registry = self._tenants = None
+        self._db = self._read_db = self._registry = self._tenants = None
         self._listening = False
         self._lock = threading.RLock()
 
@@ -46,6 +46,16 @@ class Runtime:
     def db(self):
         """The switch's pool (opened on first use)."""
         return self._db if self._db is not None else self.open()._db
+
+    @property
+    def read_db(self):
+        """What pages, reports and exports read from: the ``DATABASE_READ_URL`` replica's pool, else ``db``.
+
+        Never for the payment path or for anything that writes: a replica lags its primary.
+        """
+        if self._registry is None:
+            self.open()
+        return self._read_db or self._db
 
     @property
     def tenants(self):
@@ -63,7 +73,7 @@ class Runtime:
 
     def open(self):
         """Open the pools and load the route table, once; the embedded server starts here if it must."""
-        from gateway.bootstrap import serving_url  # late: bootstrap builds runtimes too
+        from gateway.bootstrap import read_url, serving_url  # late: bootstrap builds runtimes too
 
         with self._lock:
             if self._registry is not None:
@@ -77,9 +87,13 @@ class Runtime:
             except BaseException:
                 db.close()
                 raise
+            read_db = None
+            if config.DATABASE_READ_URL:
+                read_db = Database(read_url(config), 1, config.DB_POOL_MAX, config.DB_POOL_TIMEOUT, name="mospay-read")
+                read_db.open()
             self._tenants = TenantPools(serving_url(config), self.sealer, config,
                                         configure=runner.configure_connection(config.FUNCTION_TIMEOUT_MS))
-            self._db, self._registry = db, registry
+            self._db, self._read_db, self._registry = db, read_db, registry
         return self
 
     def start(self):
@@ -96,12 +110,14 @@ class Runtime:
         with self._lock:
             if self._registry is None:
                 return
-            registry, db, tenants = self._registry, self._db, self._tenants
-            self._db = self._registry = self._tenants = None
+            registry, db, read_db, tenants = self._registry, self._db, self._read_db, self._tenants
+            self._db = self._read_db = self._registry = self._tenants = None
             self._listening = False
         registry.stop()
         tenants.close()
         db.close()
+        if read_db is not None:
+            read_db.close()
 
 
 def runtime():

@@ -233,6 +233,17 @@ def chromium_or_skip():
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser tests skipped outside CI")
 
 
+def tool_or_skip(name):
+    """The path of a Debian-packaged tool (haproxy, pgbouncer); outside CI a missing one skips, in CI it fails."""
+    found = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.path.exists(p)),
+                                       None)
+    if found:
+        return found
+    if os.environ.get("CI"):
+        pytest.fail(f"{name} is missing in CI: .ci/run installs the Debian package {name}")
+    pytest.skip(f"{name} is not installed (apt-get install {name}); skipped outside CI")
+
+
 @pytest.fixture(scope="session")
 def browser():
     """The system Chromium driven by Playwright (no browser download), one for the whole run."""

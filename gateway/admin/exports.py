@@ -38,7 +38,7 @@ def rows_as_csv(rt, name, args):
     query, filters, columns = LISTS[name]
     params = {**reports.DEFAULT_FILTERS[name], **filters(args), "limit": None, "offset": 0}
     yield _line(columns)
-    with rt.db.transaction() as conn, conn.cursor(name=f"export_{name.replace('-', '_')}") as cursor:
+    with rt.read_db.transaction() as conn, conn.cursor(name=f"export_{name.replace('-', '_')}") as cursor:
         cursor.itersize = BATCH
         cursor.execute(query, params)
         for row in cursor:

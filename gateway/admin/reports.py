@@ -106,7 +106,7 @@ def _hours(rows):
 
 def dashboard(rt):
     """Everything the dashboard shows."""
-    with rt.db.connection() as conn:
+    with rt.read_db.connection() as conn:
         rows = conn.execute(Q.report_settlement, {"date_from": None, "date_to": None}).fetchall()  # today
         hourly = _hours(conn.execute(Q.report_hourly))
     today = Totals()
@@ -137,7 +137,8 @@ def settlement(rt, args):
         raise ValidationFailed(details=problems)
     date_from = date_from or date_to or dt.date.today()
     date_to = date_to or date_from
-    rows = rt.db.fetch_all(Q.report_settlement, {"date_from": date_from, "date_to": date_to + dt.timedelta(days=1)})
+    rows = rt.read_db.fetch_all(Q.report_settlement,
+                                {"date_from": date_from, "date_to": date_to + dt.timedelta(days=1)})
     totals = {}
     for row in rows:
         total = totals.setdefault(row["currency"], {"currency": row["currency"], **{k: 0 for k in _SUMMED_COUNTS},
@@ -183,7 +184,7 @@ def _with_error(rows):
 
 def _paged(rt, query, params, page, per_page):
     page = max(1, page or 1)
-    rows = _with_error(rt.db.fetch_all(query, {**params, "limit": per_page, "offset": (page - 1) * per_page}))
+    rows = _with_error(rt.read_db.fetch_all(query, {**params, "limit": per_page, "offset": (page - 1) * per_page}))
     total = rows[0]["total"] if rows else 0
     return Page(rows, page, per_page, total)
 
@@ -206,11 +207,11 @@ def transaction(rt, ref):
         ref = uuid.UUID(str(ref))
     except ValueError:
         raise NotFound("No transaction with this reference.") from None
-    row = rt.db.fetch_one(Q.report_transaction, {"ref": ref})
+    row = rt.read_db.fetch_one(Q.report_transaction, {"ref": ref})
     if row is None:
         raise NotFound("No transaction with this reference.")
     logs = _paged(rt, Q.report_api_logs, {**no_log_filters(), "transaction_id": row["id"]}, 1, 50).items
-    related = rt.db.fetch_all(Q.report_related_transactions, {
+    related = rt.read_db.fetch_all(Q.report_related_transactions, {
         "client_id": row["client_id"], "id": row["id"], "unique_id": row["unique_id"],
         "provider_ref": row["provider_ref"]})
     return {**row, "error": shown_error(row), "timeline": timeline(row["timings"] or {}), "api_logs": logs,
@@ -274,13 +275,13 @@ def audit_log(rt, filters, page=1, per_page=PER_PAGE):
 
 def audit_actions(rt):
     """Every action name the audit log holds, for the filter."""
-    return [row["action"] for row in rt.db.fetch_all(Q.report_audit_actions)]
+    return [row["action"] for row in rt.read_db.fetch_all(Q.report_audit_actions)]
 
 
 def routes(rt, app_id=None):
     """Every client-service route with its effective YAML document."""
     result = []
-    for row in rt.db.fetch_all(Q.report_routes, {"app_id": app_id}):
+    for row in rt.read_db.fetch_all(Q.report_routes, {"app_id": app_id}):
         names = (row["request_function"], row["response_function"])
         document = routes_config.route_document(row["app_id"], row, names, row["enabled"], row["settings"])
         result.append({**row, "yaml": routes_config.dump(document)})
