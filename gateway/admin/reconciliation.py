@@ -223,8 +223,8 @@ def get_run(rt, run_id):
 
 
 def list_runs(rt, microservice=None, limit=100):
-    """Runs, newest first."""
-    return rt.db.fetch_all(Q.recon_runs, {"microservice": microservice or None, "limit": max(1, min(limit, 500))})
+    """Runs, newest first (from the read replica when there is one, like the other lists)."""
+    return rt.read_db.fetch_all(Q.recon_runs, {"microservice": microservice or None, "limit": max(1, min(limit, 500))})
 
 
 def discrepancies(rt, run_id, kind=None, limit=200):
@@ -236,7 +236,8 @@ def discrepancies(rt, run_id, kind=None, limit=200):
 
 
 def discrepancies_csv(rt, run_id, kind=None):
-    """CSV lines (header first) of every discrepancy of a run; a generator reading a server-side cursor."""
+    """CSV lines (header first) of every discrepancy of a run; a generator reading a server-side cursor (of the
+    read replica when there is one, like the other exports)."""
     from gateway.admin.exports import BATCH, cells_line
 
     get_run(rt, run_id)
@@ -245,7 +246,7 @@ def discrepancies_csv(rt, run_id, kind=None):
 
     def lines():
         yield cells_line(EXPORT_COLUMNS)
-        with rt.db.transaction() as conn, conn.cursor(name="export_reconciliation") as cursor:
+        with rt.read_db.transaction() as conn, conn.cursor(name="export_reconciliation") as cursor:
             cursor.itersize = BATCH
             cursor.execute(Q.recon_items, {"run_id": run_id, "kind": kind, "limit": None})
             for row in cursor:
