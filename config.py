@@ -80,6 +80,8 @@ class Config:
         self.TENANT_POOL_IDLE_SECONDS = float(_env("MOSPAY_TENANT_POOL_IDLE_SECONDS", 60))
         self.TENANT_POOLS_MAX = _env_int("MOSPAY_TENANT_POOLS_MAX", 64)
         self.MAX_BODY_BYTES = _env_int("MOSPAY_MAX_BODY_BYTES", 64 * 1024)
+        # A provider statement uploaded for reconciliation (POST …/reconciliation/runs, the portal's upload).
+        self.MAX_STATEMENT_BYTES = _env_int("MOSPAY_MAX_STATEMENT_BYTES", 64 * 1024 * 1024)
         self.MAX_UPSTREAM_BODY_BYTES = _env_int("MOSPAY_MAX_UPSTREAM_BODY_BYTES", 1024 * 1024)
         self.DEFAULT_TIMEOUT_MS = _env_int("MOSPAY_DEFAULT_TIMEOUT_MS", 10000)
         self.MAX_TIMEOUT_MS = _env_int("MOSPAY_MAX_TIMEOUT_MS", 60000)
@@ -126,6 +128,15 @@ class Config:
         self.REQUIRE_TOTP = _env_bool("MOSPAY_REQUIRE_TOTP", self.ENV == "production")
         # How long an admin's invitation link for a client user stays valid.
         self.CLIENT_INVITATION_HOURS = _env_int("MOSPAY_CLIENT_INVITATION_HOURS", 72)
+        # Alerts: how often the worker evaluates the rules; e-mail goes out through this SMTP server (none: no e-mail).
+        self.ALERT_EVERY_SECONDS = float(_env("MOSPAY_ALERT_EVERY_SECONDS", 60))
+        self.SMTP_HOST = _env("MOSPAY_SMTP_HOST")
+        self.SMTP_PORT = _env_int("MOSPAY_SMTP_PORT", 25)
+        self.SMTP_USERNAME = _env("MOSPAY_SMTP_USERNAME")
+        self.SMTP_PASSWORD = _env("MOSPAY_SMTP_PASSWORD")
+        self.SMTP_STARTTLS = _env_bool("MOSPAY_SMTP_STARTTLS", False)
+        self.SMTP_FROM = _env("MOSPAY_SMTP_FROM", "mospay@localhost")
+        self.SMTP_TIMEOUT_SECONDS = float(_env("MOSPAY_SMTP_TIMEOUT_SECONDS", 10))
         for key, value in overrides.items():
             setattr(self, key, value)
         if not self.is_production and not (self.SECRET_KEY and self.JWT_SECRET_KEY):

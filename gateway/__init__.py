@@ -32,13 +32,25 @@ def create_app(config=None):
 
     Migrating and seeding are ``flask db upgrade`` / ``flask seed-demo`` (``python app.py`` runs them).
     """
-    from gateway import cli, client_portal, logs, metrics, openapi, portal
-    from gateway.api import admin, admin_callbacks, admin_client_users, admin_functions, callbacks, health, payment
+    from gateway import cli, cli_operations, client_portal, logs, metrics, openapi, portal
+    from gateway.api import (
+        admin,
+        admin_alerts,
+        admin_callbacks,
+        admin_client_users,
+        admin_exports,
+        admin_functions,
+        admin_reconciliation,
+        callbacks,
+        health,
+        payment,
+    )
     from gateway.errors import register_error_handlers
-    from gateway.follow_up import deliveries, unknown_outcome  # noqa: F401
+    from gateway.follow_up import alert_notifications, alerts, deliveries, unknown_outcome  # noqa: F401
     from gateway.runtime import Runtime
 
-    # deliveries and unknown_outcome are imported for their job handlers (@jobs.handler): the runner needs them.
+    # deliveries, unknown_outcome and alert_notifications are imported for their job handlers (@jobs.handler),
+    # alerts for its periodic evaluation (@schedule.periodic): the runner needs them.
 
     config = config or Config()
     config.check()
@@ -58,8 +70,12 @@ def create_app(config=None):
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(admin_callbacks.bp)
     app.register_blueprint(admin_client_users.bp)
+    app.register_blueprint(admin_exports.bp)
+    app.register_blueprint(admin_reconciliation.bp)
+    app.register_blueprint(admin_alerts.bp)
     app.register_blueprint(health.bp)
     cli.init_app(app)
+    cli_operations.init_app(app)
     portal.init_app(app)
     client_portal.init_app(app)  # after the portal: it shares its extensions and wraps its sessions
     openapi.init_app(app)

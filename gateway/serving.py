@@ -18,15 +18,19 @@ from concurrent.futures import ThreadPoolExecutor
 import orjson
 
 log = logging.getLogger("mospay.serving")
+# Uploads of provider statements (reconciliation) may be far bigger than a payment: they get their own limit.
+STATEMENT_UPLOAD_PATHS = ("/api/v1/admin/reconciliation/runs", "/portal/reconciliation/runs")
 
 
 class BufferedWSGI:
     """An RSGI application that runs a WSGI app on complete requests only, in a pool of threads."""
 
-    def __init__(self, wsgi_app, threads, max_body_bytes, body_timeout_seconds, on_start=None, on_stop=None):
+    def __init__(self, wsgi_app, threads, max_body_bytes, body_timeout_seconds, on_start=None, on_stop=None,
+                 max_statement_bytes=None):
         self.wsgi_app = wsgi_app
         self.threads = threads
         self.max_body_bytes = max_body_bytes
+        self.max_statement_bytes = max_statement_bytes or max_body_bytes
         self.body_timeout = body_timeout_seconds
         self.on_start, self.on_stop = on_start, on_stop
         self.pool = None
@@ -49,7 +53,8 @@ class BufferedWSGI:
             return
         declared = scope.headers.get("content-length")
         try:
-            body = await asyncio.wait_for(self._read_body(protocol, declared), self.body_timeout)
+            limit = self.max_statement_bytes if scope.path in STATEMENT_UPLOAD_PATHS else self.max_body_bytes
+            body = await asyncio.wait_for(self._read_body(protocol, declared, limit), self.body_timeout)
         except TimeoutError:
             protocol.response_bytes(408, [("content-type", "application/json"), ("connection", "close")],
                                     _error("REQUEST_TIMEOUT", f"The body was not sent within {self.body_timeout:g} s."))
@@ -74,15 +79,15 @@ class BufferedWSGI:
                 pass
         await call
 
-    async def _read_body(self, protocol, declared):
-        """The body in full, up to one byte past the limit (the app answers 413 for that, in its own shape)."""
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+    async def _read_body(self, protocol, declared, limit):
+        """The body in full, up to one byte past ``limit`` (the app answers 413 for that, in its own shape)."""
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             return b""  # refused by the app from its Content-Length before any byte is read
         body = bytearray()
         async for chunk in protocol:
             body += chunk
-            if len(body) > self.max_body_bytes:
-                return bytes(body[: self.max_body_bytes + 1])
+            if len(body) > limit:
+                return bytes(body[: limit + 1])
         return bytes(body)
 
     @staticmethod
@@ -165,7 +170,7 @@ def load_switch(target=None):
     app = create_app(config)
     rt = app.extensions["mospay"]
     return BufferedWSGI(app, config.THREADS, config.MAX_BODY_BYTES, config.BODY_TIMEOUT_SECONDS,
-                        on_start=rt.start, on_stop=rt.stop)
+                        on_start=rt.start, on_stop=rt.stop, max_statement_bytes=config.MAX_STATEMENT_BYTES)
 
 
 def serve(config, on_stop=None):

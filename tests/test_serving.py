@@ -10,8 +10,9 @@ class Scope:
     proto, http_version, scheme, method, path, query_string = "http", "1.1", "http", "GET", "/x", ""
     server, client = "127.0.0.1:5000", "127.0.0.1:40000"
 
-    def __init__(self, headers=None):
+    def __init__(self, headers=None, path="/x"):
         self.headers = headers or {}
+        self.path = path
 
 
 class Protocol:
@@ -42,16 +43,16 @@ class Protocol:
         return Transport()
 
 
-def serve(app, protocol, headers=None):
+def serve(app, protocol, headers=None, path="/x"):
     """One request through the adapter, on an event loop of its own (in a thread: the browser tests' sync
     Playwright keeps a loop running on the main thread)."""
-    adapter = BufferedWSGI(app, threads=2, max_body_bytes=1024, body_timeout_seconds=2)
+    adapter = BufferedWSGI(app, threads=2, max_body_bytes=1024, body_timeout_seconds=2, max_statement_bytes=8192)
     adapter.__rsgi_init__(None)
     failures = []
 
     def run():
         try:
-            asyncio.run(adapter.__rsgi__(Scope(headers), protocol))
+            asyncio.run(adapter.__rsgi__(Scope(headers, path), protocol))
         except BaseException as error:  # noqa: BLE001 - re-raised in the test's thread
             failures.append(error)
 
@@ -120,3 +121,20 @@ def test_an_app_that_fails_past_flask_answers_500_in_the_error_shape():
     protocol = serve(app, Protocol())
 
     assert protocol.answer[:2] == ("bytes", 500) and b"INTERNAL_ERROR" in protocol.answer[2]
+
+
+def test_a_statement_upload_may_be_bigger_than_a_payment_and_only_it():
+    """Reconciliation uploads have a limit of their own; any other path keeps the small one."""
+    received = {}
+
+    def app(environ, start_response):
+        received[environ["PATH_INFO"]] = environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    statement = b"x" * 5000
+    serve(app, Protocol(statement), path="/api/v1/admin/reconciliation/runs")
+    serve(app, Protocol(statement), path="/api/v1/payment/process")
+
+    assert received["/api/v1/admin/reconciliation/runs"] == statement
+    assert len(received["/api/v1/payment/process"]) == 1025  # cut one byte past the limit: the app answers 413

@@ -25,7 +25,12 @@ LISTS = {
                   "transaction_ref", "status")),
     "audit": (Q.report_audit_log, reports.audit_filters,
               ("created_at", "actor", "action", "target", "before", "after")),
+    # The Callbacks page's columns: never the signed body nor the client's secret.
+    "deliveries": (Q.list_deliveries, reports.delivery_filters,
+                   ("id", "created_at", "app_id", "transaction_ref", "unique_id", "status", "state", "attempts",
+                    "last_status", "last_error", "run_at", "completed_at")),
 }
+NAMES = tuple(LISTS)
 
 
 def rows_as_csv(rt, name, args):
@@ -48,6 +53,11 @@ def _cell(value):
         value = json.dumps(value, default=str)
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def cells_line(values):
+    """One CSV line of ``values``, each written as the exports write a cell (formulas as text, JSON, ISO times)."""
+    return _line([_cell(value) for value in values])
 
 
 def _line(values):

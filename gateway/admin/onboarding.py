@@ -202,7 +202,7 @@ def _checked_service(payload):
 def create_service(rt, payload, actor):
     """Register a downstream service route with its field definitions."""
     fields, template = _checked_service(payload)
-    settings = {key: payload[key] for key in ("plugins", "risk", "fx") if key in payload}
+    settings = {key: payload[key] for key in ("plugins", "risk", "fx", "fee") if key in payload}
     if "callback" in payload:
         settings["callback"] = _sealed_callback_settings(rt, payload["callback"])
     with rt.db.transaction() as conn:

@@ -117,7 +117,9 @@ def dashboard(rt):
 
 
 SETTLEMENT_COLUMNS = ("day", "app_id", "microservice", "service", "route", "currency", "count", "success",
-                      "failed", "rejected", "open", "volume", "failed_amount", "open_amount")
+                      "failed", "rejected", "open", "volume", "failed_amount", "open_amount", "fees")
+_SUMMED_COUNTS = ("count", "success", "failed", "rejected", "open")
+_SUMMED_AMOUNTS = ("volume", "failed_amount", "open_amount", "fees")
 MAX_SETTLEMENT_DAYS = 366
 
 
@@ -139,10 +141,9 @@ def settlement(rt, args):
                                 {"date_from": date_from, "date_to": date_to + dt.timedelta(days=1)})
     totals = {}
     for row in rows:
-        total = totals.setdefault(row["currency"], {"currency": row["currency"], **{k: 0 for k in (
-            "count", "success", "failed", "rejected", "open")}, **{k: Decimal(0) for k in (
-            "volume", "failed_amount", "open_amount")}})
-        for key in ("count", "success", "failed", "rejected", "open", "volume", "failed_amount", "open_amount"):
+        total = totals.setdefault(row["currency"], {"currency": row["currency"], **{k: 0 for k in _SUMMED_COUNTS},
+                                                    **{k: Decimal(0) for k in _SUMMED_AMOUNTS}})
+        for key in (*_SUMMED_COUNTS, *_SUMMED_AMOUNTS):
             total[key] += row[key]
     return {"from": date_from, "to": date_to, "rows": rows,
             "totals": sorted(totals.values(), key=lambda t: (t["currency"] is None, t["currency"] or ""))}
@@ -240,7 +241,14 @@ DEFAULT_FILTERS = {
                      "date_to": None},
     "api-logs": no_log_filters(),
     "audit": {"actor": None, "action": None, "date_from": None, "date_to": None},
+    "deliveries": {"app_id": None, "state": None},
 }
+
+
+def delivery_filters(args):
+    """The client callback delivery filters from a query string (the Callbacks page's), cleaned."""
+    state = args.get("state")
+    return {"app_id": _text(args.get("client"), 40), "state": state if state in ("queued", "done", "dead") else None}
 
 
 def api_log_filters(args):

@@ -38,6 +38,9 @@ SERVICE_CREATE = FieldValidator({
                     "maxItems": 10},
         "risk": {"type": "object", "additionalProperties": False, "required": ["max_amount"], "properties": {
             "max_amount": _AMOUNT, "currency": _CURRENCY}},
+        # What the provider charges on each successful payment, in the payment's currency (settlement report).
+        "fee": {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
+            "percent": {"type": "string", "pattern": r"^(100|[0-9]{1,2})(\.[0-9]{1,4})?\Z"}, "fixed": _AMOUNT}},
         "fx": {"type": "object", "additionalProperties": False, "required": ["settlement_currency"], "properties": {
             "settlement_currency": _CURRENCY, "decimals": {"type": "integer", "minimum": 0, "maximum": 4}}},
         # Inbound provider callbacks: the HMAC-SHA256 signature to require (the secret is sealed at rest and

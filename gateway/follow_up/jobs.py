@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from psycopg.types.json import Jsonb
 
 from gateway.db import Q
+from gateway.follow_up import schedule
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 300
@@ -75,9 +76,11 @@ def _finish(rt, job, result):
 
 
 def work(rt, once=False, limit=50, poll_seconds=1.0, stop=None):
-    """Run due jobs until stopped (``once``: until none is due now); returns how many ran."""
+    """Run due jobs, and periodic tasks when their time comes, until stopped (``once``: until none is due now);
+    returns how many jobs ran."""
     total = 0
     while stop is None or not stop.is_set():
+        schedule.run_due(rt)  # before the jobs: an alert evaluated now has its notifications sent in this round
         ran = run_due(rt, limit)
         total += ran
         if once and ran < limit:

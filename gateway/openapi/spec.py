@@ -9,6 +9,7 @@ from gateway.openapi.paths_api import health_paths, integrator_paths
 from gateway.openapi.paths_callbacks import callback_paths
 from gateway.openapi.paths_client_users import client_user_paths
 from gateway.openapi.paths_functions import function_paths
+from gateway.openapi.paths_ops import operations_paths
 from gateway.openapi.schemas import component_schemas
 
 OPENAPI_VERSION = "3.1.0"
@@ -42,6 +43,7 @@ TAGS = [
     {"name": "Admin", "description": "Onboard clients and services, rotate credentials, manage users."},
     {"name": "DBA workbench", "description": "Read, customise, version, test and roll back client functions."},
     {"name": "Callbacks", "description": "Providers' notifications in; signed notifications out to clients."},
+    {"name": "Operations", "description": "Exports, reconciliation against provider statements, alerts."},
     {"name": "Health", "description": "Liveness, readiness and this description."},
 ]
 
@@ -53,7 +55,7 @@ def _build():
         "info": {"title": "MosPay switch API", "version": API_VERSION, "description": DESCRIPTION},
         "servers": [{"url": "/", "description": "This switch"}],
         "tags": TAGS,
-        "paths": {**integrator_paths(), **admin_paths(), **function_paths(), **callback_paths(),
+        "paths": {**integrator_paths(), **admin_paths(), **function_paths(), **callback_paths(), **operations_paths(),
                   **client_user_paths(), **health_paths()},
         "components": {"schemas": component_schemas(), "headers": HEADERS, "securitySchemes": SECURITY_SCHEMES},
     }

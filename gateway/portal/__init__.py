@@ -12,12 +12,14 @@ from gateway.portal import auth, errors, filters, samples, security
 from gateway.portal.blueprint import bp
 from gateway.portal.extensions import bootstrap, csrf
 from gateway.portal.views import (  # noqa: F401  (attach views)
+    alerts,
     attention,
     client_users,
     clients,
     deliveries,
     functions,
     live,
+    reconciliation,
     services,
     traffic,
     two_factor,

@@ -3,6 +3,7 @@
 import json
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     FieldList,
@@ -36,6 +37,66 @@ class ResolutionForm(FlaskForm):
     status = SelectField("Final state", choices=["SUCCESS", "FAILED"])
     reason = StringField("Reason", validators=[DataRequired(), Length(min=3, max=500)])
     provider_ref = StringField("Provider's reference", validators=[Optional(), Length(max=200)])
+
+
+class StatementForm(FlaskForm):
+    """A provider's statement to reconcile."""
+
+    microservice = SelectField("Provider (microservice)", choices=[])
+    statement = FileField("Statement (CSV)", validators=[FileRequired()])
+    date_from = StringField("From", validators=[Optional(), Length(max=10)])
+    date_to = StringField("To (included)", validators=[Optional(), Length(max=10)])
+
+
+class StatementMappingForm(FlaskForm):
+    """Which statement columns hold what, the key the reference matches, and the provider's status words."""
+
+    reference = StringField("Reference column", validators=[DataRequired(), Length(max=100)])
+    amount = StringField("Amount column", validators=[DataRequired(), Length(max=100)])
+    currency = StringField("Currency column", validators=[Optional(), Length(max=100)])
+    status = StringField("Status column", validators=[DataRequired(), Length(max=100)])
+    time = StringField("Date or time column", validators=[Optional(), Length(max=100)])
+    match_on = SelectField("The reference is", choices=[("ref", "our transaction reference"),
+                                                        ("provider_ref", "the provider's reference"),
+                                                        ("unique_id", "the client's f010")])
+    statuses = TextAreaField("Status words", validators=[Optional(), Length(max=2000)],
+                             description="One per line, WORD=SUCCESS|FAILED|PENDING, e.g. PAID=SUCCESS.")
+
+    @staticmethod
+    def initial(mapping):
+        """Form data from a stored mapping."""
+        return {**mapping["columns"], "match_on": mapping["match_on"],
+                "statuses": "\n".join(f"{k}={v}" for k, v in mapping["statuses"].items())}
+
+    def payload(self):
+        """The mapping as the service takes it (a malformed status line is left for the service to refuse)."""
+        names = ("reference", "amount", "currency", "status", "time")
+        columns = {name: getattr(self, name).data.strip() for name in names if (getattr(self, name).data or "").strip()}
+        words = [line.split("=", 1) for line in (self.statuses.data or "").splitlines() if line.strip()]
+        statuses = {w[0].strip(): (w[1].strip().upper() if len(w) == 2 else "") for w in words}
+        return {"columns": columns, "match_on": self.match_on.data, "statuses": statuses}
+
+
+class AlertRuleForm(FlaskForm):
+    """An alert rule: its kind's parameters as JSON (the service checks them, naming each problem)."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
+    kind = SelectField("Kind", choices=["success_rate", "unknown_age", "circuit_open", "latency_p99",
+                                        "dead_callbacks", "reconciliation"])
+    params = TextAreaField("Parameters (JSON)", validators=[DataRequired(), Length(max=2000)],
+                           default='{"scope": "client", "threshold_percent": 90, "minutes": 15, "min_count": 20}')
+    webhook_url = StringField("Webhook URL", validators=[Optional(), Length(max=2000)])
+    emails = StringField("E-mail addresses", validators=[Optional(), Length(max=2000)],
+                         description="Comma-separated; e-mail needs MOSPAY_SMTP_HOST.")
+
+    def payload(self):
+        """The rule as the service takes it; ``ValueError`` when the parameters are not a JSON object."""
+        params = json.loads(self.params.data or "{}")
+        if not isinstance(params, dict):
+            raise ValueError("params must be a JSON object")
+        emails = [e.strip() for e in (self.emails.data or "").split(",") if e.strip()]
+        return {"name": self.name.data, "kind": self.kind.data, "params": params,
+                "webhook_url": (self.webhook_url.data or "").strip() or None, **({"emails": emails} if emails else {})}
 
 
 class LoginForm(FlaskForm):

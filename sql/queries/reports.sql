@@ -7,7 +7,8 @@
 -- figure is defined here once.
 -- Completed: a final state (SUCCESS, FAILED, REJECTED), not PENDING, UNKNOWN or RECEIVED; open: those three.
 -- Amounts are f004 as numeric (well-formed only) and stay per currency (f005): never a sum of currencies.
--- Volume: successful payments only.
+-- Volume: successful payments only. Fees: what a service declares in settings.fee ({"percent", "fixed"}), on each
+-- successful payment in its own currency (percent of f004 plus the fixed part, rounded to 4 places): 0 without.
 SELECT date_trunc('day', t.created_at)::date AS day, c.app_id, c.name, s.microservice, s.service, s.route,
        t.request ->> 'f005' AS currency,
        count(*) AS count,
@@ -18,7 +19,10 @@ SELECT date_trunc('day', t.created_at)::date AS day, c.app_id, c.name, s.microse
        count(*) FILTER (WHERE t.status IN ('SUCCESS', 'FAILED', 'REJECTED')) AS completed,
        coalesce(sum(a.amount) FILTER (WHERE t.status = 'SUCCESS'), 0) AS volume,
        coalesce(sum(a.amount) FILTER (WHERE t.status = 'FAILED'), 0) AS failed_amount,
-       coalesce(sum(a.amount) FILTER (WHERE t.status IN ('PENDING', 'UNKNOWN', 'RECEIVED')), 0) AS open_amount
+       coalesce(sum(a.amount) FILTER (WHERE t.status IN ('PENDING', 'UNKNOWN', 'RECEIVED')), 0) AS open_amount,
+       coalesce(sum(round(a.amount * coalesce((s.settings #>> '{fee,percent}')::numeric, 0) / 100
+                          + coalesce((s.settings #>> '{fee,fixed}')::numeric, 0), 4))
+                FILTER (WHERE t.status = 'SUCCESS'), 0) AS fees
 FROM mospay.transactions t
 JOIN mospay.clients c ON c.id = t.client_id
 JOIN mospay.client_services cs ON cs.id = t.client_service_id

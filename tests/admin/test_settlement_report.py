@@ -57,3 +57,26 @@ def test_a_range_and_its_csv(admin, paid):
 def test_bad_ranges_are_named(admin, query, field):
     response = admin.get(f"/reports/settlement?{query}")
     assert response.status_code == 400 and field in response.json()["error"]["details"]
+
+
+def test_a_service_that_declares_a_fee_shows_it_per_currency(admin, base_url, downstream):
+    """A provider charging 1.5 % + 100 on each success: the report shows the fees, exact, in each currency."""
+    from tests.factories import Integrator
+    client = admin.create_client()
+    service = admin.create_service(downstream.url + "/pay", fee={"percent": "1.5", "fixed": "100"})
+    admin.assign(client, service)
+    payer = Integrator(base_url, client, service)
+    payer.pay(payer.message(f004="1000"))
+    payer.pay(payer.message(f004="333.33"))
+    payer.pay(payer.message(f004="10", f005="USD"))
+    downstream.behaviour = lambda path, headers, body: (200, {"status": "FAILED", "code": "DECLINED"}, 0)
+    payer.pay(payer.message(f004="5000"))  # no fee on a failure
+
+    rows = {r["currency"]: r for r in mine(admin.get("/reports/settlement").json(), payer)}
+
+    # 1.5 % + 100 on each: 115 on 1,000; on 333.33, 4.99995 rounds (4 places, per payment) to 5, so 105
+    assert Decimal(rows["RWF"]["fees"]) == Decimal("220")
+    assert Decimal(rows["USD"]["fees"]) == Decimal("100.15")
+    refused = admin.post("/services", {"microservice": "feebad", "service": "collection", "route": "payment",
+                                       "url": downstream.url, "fee": {"percent": "abc"}})
+    assert refused.status_code == 400 and "fee" in str(refused.json()["error"]["details"])

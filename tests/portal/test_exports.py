@@ -48,3 +48,17 @@ def test_the_pages_link_their_export_with_the_filters_in_force(portal_as, integr
 def test_exports_need_a_signed_in_user(base_url):
     response = requests.get(f"{base_url}/portal/exports/api-logs.csv", allow_redirects=False, timeout=10)
     assert response.status_code in (302, 401) and "text/csv" not in response.headers.get("Content-Type", "")
+
+
+def test_the_callbacks_page_exports_its_deliveries_with_its_filters(portal_as, integrator, db):
+    paid = integrator.pay().json()
+    db("INSERT INTO mospay.jobs (kind, transaction_id, client_id, payload, state, attempts, last_error) "
+       "SELECT 'client_callback', id, client_id, '{\"status\": \"SUCCESS\"}', 'dead', 11, 'HTTP 503' "
+       "FROM mospay.transactions WHERE ref = %s::uuid RETURNING id", (paid["transaction_ref"],))
+    viewer = portal_as("viewer")
+    app_id = integrator.client["app_id"]
+
+    page = viewer.get(f"/portal/deliveries?client={app_id}&state=dead")
+    assert f"/portal/exports/deliveries.csv?client={app_id}&amp;state=dead" in page.text
+    rows = exported(viewer, f"/portal/exports/deliveries.csv?client={app_id}&state=dead")
+    assert [(r[3], r[6], r[9]) for r in rows[1:]] == [(paid["transaction_ref"], "dead", "HTTP 503")]

@@ -49,6 +49,11 @@ MUTATING = [
     ("POST", "/portal/clients/{app_id}/users"),
     ("POST", "/portal/clients/{app_id}/users/1/deactivate"),
     ("POST", "/portal/users/admin/two-factor/reset"),
+    ("POST", "/portal/reconciliation/runs"),
+    ("POST", "/portal/reconciliation/mappings/{ms}"),
+    ("POST", "/portal/alerts/1/acknowledge"),
+    ("POST", "/portal/alerts/rules"),
+    ("POST", "/portal/alerts/rules/1/disable"),
 ]
 # Every signed-in user may use these (two-factor: one's own sign-in).
 SIGN_IN_ROUTES = {"portal.login", "portal.logout", "portal.password", "portal.second_factor", "portal.two_factor_page"}

@@ -31,7 +31,7 @@ def transactions():
     return render_template("portal/transactions.html", page=page, args=request.args, **_choices(rt))
 
 
-@bp.get("/exports/<any(transactions, 'api-logs', audit):name>.csv")
+@bp.get("/exports/<any(transactions, 'api-logs', audit, deliveries):name>.csv")
 def export_csv(name):
     """The list ``name`` as CSV, with the page's filters, streamed (every matching row, not one page)."""
     rows = exports.rows_as_csv(runtime(), name, request.args)
