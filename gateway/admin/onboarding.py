@@ -199,6 +199,14 @@ def _checked_service(payload):
     return fields, template
 
 
+def check_new_service(rt, payload):
+    """Raise what ``create_service`` would refuse ``payload`` for, writing nothing (a flow checks first)."""
+    _checked_service(payload)
+    if rt.db.fetch_one(Q.find_service, payload) is not None:
+        raise AlreadyExists("This microservice, service and route already exist: pick the existing service.",
+                            details={"microservice": payload["microservice"]})
+
+
 def create_service(rt, payload, actor):
     """Register a downstream service route with its field definitions."""
     fields, template = _checked_service(payload)
