@@ -1,7 +1,5 @@
 """Client portal pages: thin views over ``gateway/admin/client_scope.py`` (always the signed-in user's client)."""
 
-import json
-import shlex
 
 from flask import Response, flash, g, redirect, render_template, request, stream_with_context, url_for
 
@@ -10,6 +8,7 @@ from gateway.client_portal.blueprint import bp
 from gateway.client_portal.forms import CallbackUrlForm
 from gateway.errors import MosPayError
 from gateway.follow_up import deliveries
+from gateway.own_address import own_address
 from gateway.portal import samples
 from gateway.portal.forms import STATUSES, ActionForm
 from gateway.portal.views import act, confirmed, page_number, secret_page
@@ -113,31 +112,15 @@ def callback_url():
                "Callback URL saved." if url else "Callback URL cleared.", url_for("client_portal.credentials"))
 
 
-def curl_command(base_url, message):
-    """A ready-to-paste ``curl`` for ``message`` (the secret left as a placeholder: it is never shown again)."""
-    return (f"curl -s -u \"$MOSPAY_USERNAME:$MOSPAY_PASSWORD\" -H 'App-ID: {message['f003']}' "
-            f"-H 'Content-Type: application/json' \\\n  -d {shlex.quote(json.dumps(message))} \\\n"
-            f"  {base_url.rstrip('/')}/api/v1/payment/process")
-
-
 @bp.get("/routes")
 def routes():
     """The client's routes: field rules, a sample message and a ready curl each, and the test payment button."""
     found = client_scope.routes(runtime(), g.client_user)
     for route in found:
         route["sample"] = samples.sample_request(route)
-        route["curl"] = curl_command(request.host_url, route["sample"])
+        route["curl"] = samples.curl_command(request.host_url, route["sample"])
     return render_template("client/routes.html", routes=found, action=ActionForm(),
                            username=client_scope.credentials(runtime(), g.client_user)["username"])
-
-
-def own_address():
-    """The address this switch instance listens on (the socket the request came in on, never the request's
-    ``Host`` header, which the browser controls: no one can point the test payment, and the client JWT it
-    carries, at another host)."""
-    host, port = request.environ.get("SERVER_NAME", "127.0.0.1"), request.environ.get("SERVER_PORT", "80")
-    host = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host
-    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
 
 
 @bp.post("/routes/<microservice>/<service>/<route>/test")

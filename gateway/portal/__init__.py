@@ -18,6 +18,7 @@ from gateway.portal.views import (  # noqa: F401  (attach views)
     clients,
     deliveries,
     functions,
+    integrations,
     live,
     reconciliation,
     services,

@@ -266,3 +266,25 @@ def apply_error(form, error):
         else:
             unplaced.append(f"{key}: {message}")
     form.form_errors.extend([error.message, *unplaced])
+
+
+class IntegrationForm(FlaskForm):
+    """A new integration on one page: the client, and an existing service or a template for a new one."""
+
+    name = StringField("Client name", validators=[DataRequired(), Length(max=200)])
+    callback_url = StringField("Callback URL (optional)", validators=[Optional(), Length(max=2000)])
+    provider = SelectField("Provider", choices=[], validate_choice=False,
+                           description="An existing service, or a function template for a new one.")
+    url = StringField("Provider base URL (new service)", validators=[Optional(), Length(max=2000)])
+    microservice = StringField("Provider name, f000 (new service)", validators=[Optional(), Length(max=40)])
+
+    def payload(self):
+        """What ``integrations.create`` takes."""
+        body = {"name": (self.name.data or "").strip(), "callback_url": (self.callback_url.data or "").strip()}
+        kind, _, value = (self.provider.data or "").partition(":")
+        if kind == "template":
+            body.update(template=value, url=(self.url.data or "").strip(),
+                        microservice=(self.microservice.data or "").strip())
+        elif kind == "service":
+            body["service"] = value
+        return body

@@ -2,12 +2,15 @@
 
 import datetime as dt
 import json
+import shlex
 from decimal import Decimal
 
 from markupsafe import Markup
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PlPgsqlLexer
+
+from gateway.hot_path.fields import STANDARD_FIELDS
 
 FORMATTER = HtmlFormatter(cssclass="highlight", linenos="table", lineanchors="L", anchorlinenos=False)
 _BY_TYPE = {"amount": "1500", "currency": "RWF", "msisdn": "250788123456", "secret": "1234", "integer": 1,
@@ -18,7 +21,9 @@ def sample_request(function):
     """A valid-looking f000–f010 message for ``function``'s route, from its service's fields."""
     message = {"f000": function["microservice"], "f001": function["service"], "f002": function["route"],
                "f003": function["app_id"]}
-    for field in function.get("fields") or []:
+    # A service without field rules takes the standard message: its sample is the amount and the payer's number.
+    fields = function.get("fields") or [f for f in STANDARD_FIELDS if f["code"] in ("f004", "f005")]
+    for field in fields:
         kind = field.get("type", "string")
         if kind == "enum":
             value = (field.get("values") or ["?"])[0]
@@ -31,6 +36,13 @@ def sample_request(function):
         message[field["code"]] = value
     message["f010"] = "TEST-0001"
     return message
+
+
+def curl_command(base_url, message):
+    """A ready-to-paste ``curl`` for ``message`` (the secret left as a placeholder: it is never shown again)."""
+    return (f"curl -s -u \"$MOSPAY_USERNAME:$MOSPAY_PASSWORD\" -H 'App-ID: {message['f003']}' "
+            f"-H 'Content-Type: application/json' \\\n  -d {shlex.quote(json.dumps(message))} \\\n"
+            f"  {base_url.rstrip('/')}/api/v1/payment/process")
 
 
 SAMPLE_ANSWERS = {

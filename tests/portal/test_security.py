@@ -26,6 +26,8 @@ def route(admin):
 # test_every_mutating_route_is_listed.
 MUTATING = [
     ("POST", "/portal/clients/new"),
+    ("POST", "/portal/integrations/new"),
+    ("POST", "/portal/integrations/{app_id}/ms/collection/payment/test"),
     ("POST", "/portal/clients/{app_id}/rotate"),
     ("POST", "/portal/clients/{app_id}/activate"),
     ("POST", "/portal/clients/{app_id}/deactivate"),
