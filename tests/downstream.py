@@ -5,6 +5,7 @@ Tests set ``server.behaviour`` to a function ``(path, headers, body) →
 """
 
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +55,7 @@ class Downstream(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.lock = threading.Lock()
         self.received = []
+        self.connections = []
         self.behaviour = success
 
     @property
@@ -64,6 +66,21 @@ class Downstream(ThreadingHTTPServer):
         with self.lock:
             self.received.clear()
         self.behaviour = success
+
+    def get_request(self):
+        connection, address = super().get_request()
+        self.connections.append(connection)
+        return connection, address
+
+    def kill(self):
+        """Die as a killed process does: stop listening and reset every open connection."""
+        self.shutdown()
+        self.server_close()
+        for connection in self.connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class ResettingServer:

@@ -19,6 +19,7 @@ from gateway.hot_path.forwarder import METHODS
 from gateway.naming import NAME_PART, function_names
 
 _NAME = {"type": "string", "pattern": NAME_PART.pattern, "maxLength": 40}
+_HOUR = r"^([01][0-9]|2[0-3]):[0-5][0-9]\Z"
 ROUTE_SCHEMA = {
     "type": "object",
     "required": ["key", "functions", "upstream", "enabled"],
@@ -68,6 +69,36 @@ ROUTE_SCHEMA = {
             "if": {"properties": {"policy": {"const": "reverse"}}},
             "then": {"required": ["reversal_route"]},
         },
+        # Routing rules (issue 15 §2, gateway/hot_path/routing.py): the first rule the message meets sends it to
+        # its targets, other routes of the same client, by priority then weight; failover only if nothing was sent.
+        "routing": {
+            "type": "object", "additionalProperties": False, "required": ["rules"],
+            "properties": {"rules": {"type": "array", "maxItems": 50, "items": {
+                "type": "object", "additionalProperties": False, "required": ["targets"],
+                "properties": {
+                    "name": {"type": "string", "maxLength": 100},
+                    "when": {"type": "object", "additionalProperties": False, "properties": {
+                        "amount": {"type": "object", "additionalProperties": False, "minProperties": 1,
+                                   "properties": {"min": {"type": ["number", "string"]},
+                                                  "max": {"type": ["number", "string"]}}},
+                        "currency": {"type": "array", "minItems": 1,
+                                     "items": {"type": "string", "pattern": "^[A-Z]{3}$"}},
+                        "msisdn_prefix": {"type": "array", "minItems": 1,
+                                          "items": {"type": "string", "pattern": "^[0-9]{1,15}$"}},
+                        "hours": {"type": "object", "additionalProperties": False, "required": ["from", "to"],
+                                  "properties": {"from": {"type": "string", "pattern": _HOUR},
+                                                 "to": {"type": "string", "pattern": _HOUR}}},
+                    }},
+                    "targets": {"type": "array", "minItems": 1, "maxItems": 10, "items": {
+                        "type": "object", "additionalProperties": False,
+                        "required": ["microservice", "service", "route"],
+                        "properties": {"microservice": _NAME, "service": _NAME, "route": _NAME,
+                                       "priority": {"type": "integer", "minimum": 1, "maximum": 100},
+                                       "weight": {"type": "number", "minimum": 0, "maximum": 1000}},
+                    }},
+                },
+            }}},
+        },
         "enabled": {"type": "boolean"},
     },
 }
@@ -96,14 +127,15 @@ def route_document(app_id, service, names, enabled, overrides):
         "fields": overrides.get("fields", service["fields"]),
         "enabled": enabled,
     }
-    for optional in ("status_query", "on_unknown"):
+    for optional in ("status_query", "on_unknown", "routing"):
         if optional in overrides:
             document[optional] = overrides[optional]
     return document
 
 
-_KEY_ORDER = ("key", "functions", "upstream", "retry", "status_query", "on_unknown", "fields", "enabled",
-              "policy", "schedule", "deadline_seconds", "reversal_route",
+_KEY_ORDER = ("key", "functions", "upstream", "retry", "status_query", "on_unknown", "routing", "fields", "enabled",
+              "rules", "when", "targets", "amount", "currency", "msisdn_prefix", "hours", "from", "to",
+              "priority", "weight", "policy", "schedule", "deadline_seconds", "reversal_route",
               "app_id", "microservice", "service", "route", "request", "response", "url", "method", "timeout_ms",
               "max_attempts", "on", "allow_post", "code", "name", "type", "required", "pattern", "min", "max",
               "values", "description")
@@ -222,7 +254,7 @@ def _overrides(service_row, document):
         overrides["retry"] = document["retry"]
     if "fields" in document and document["fields"] != service_row["fields"]:
         overrides["fields"] = document["fields"]
-    for optional in ("status_query", "on_unknown"):
+    for optional in ("status_query", "on_unknown", "routing"):
         if document.get(optional):
             overrides[optional] = document[optional]
     return overrides
@@ -240,6 +272,11 @@ def apply(db, routes_dir, actor="cli"):
             if key_tuple not in in_db:
                 raise RouteConfigError(f"{path}: key: no such assignment in the database; assign the service first")
             row, current = in_db[key_tuple]
+            for rule in (document.get("routing") or {}).get("rules", ()):
+                for target in rule["targets"]:
+                    if (key["app_id"], target["microservice"], target["service"], target["route"]) not in in_db:
+                        raise RouteConfigError(f"{path}: routing: {target['microservice']}.{target['service']}."
+                                               f"{target['route']} is not a route of {key['app_id']}; assign it first")
             if canonical(current) == canonical(document):
                 continue
             conn.execute(Q.update_route_settings, {"id": row["id"], "enabled": document["enabled"],

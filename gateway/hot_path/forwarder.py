@@ -16,7 +16,9 @@ from urllib.parse import urlsplit
 import orjson
 import urllib3
 from urllib3.exceptions import (
+    ClosedPoolError,
     ConnectTimeoutError,
+    EmptyPoolError,
     LocationParseError,
     NewConnectionError,
     ReadTimeoutError,
@@ -152,8 +154,9 @@ class Forwarder:
                 raw = self._read_capped(response, started + timeout)
             finally:
                 response.release_conn()
-        except (NewConnectionError, ConnectTimeoutError, LocationParseError, ValueError):
-            return ForwardResult(failure=FailureKind.NOTHING_SENT)
+        except (NewConnectionError, ConnectTimeoutError, LocationParseError, ValueError, ClosedPoolError,
+                EmptyPoolError):
+            return ForwardResult(failure=FailureKind.NOTHING_SENT)  # no connection was ever made: nothing sent
         except (ReadTimeoutError, _Overdue):
             return ForwardResult(failure=FailureKind.TIMEOUT)
         except _TooLarge:
@@ -180,8 +183,10 @@ class Forwarder:
             chunks.append(chunk)
 
     def close(self):
-        """Close every pooled connection."""
-        for pool in self._pools.values():
+        """Close every pooled connection; the next call opens a new pool."""
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
             pool.close()
 
 

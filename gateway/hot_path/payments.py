@@ -32,9 +32,9 @@ from gateway.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from gateway.hot_path import settlement
+from gateway.hot_path import routing, settlement
 from gateway.hot_path.fields import ENVELOPE_SCHEMA, ENVELOPE_VALIDATOR, SECRET_CODES, validate_message
-from gateway.hot_path.forwarder import FailureKind
+from gateway.hot_path.forwarder import MAX_CONNECT_SECONDS, FailureKind
 from gateway.hot_path.pipeline import RoutePipeline, lap_timer
 from gateway.hot_path.settlement import FAILED, RECEIVED, REJECTED, STATUS_HTTP, UNKNOWN, ApiLog, Settlement
 from gateway.security.masking import (
@@ -106,7 +106,8 @@ class PaymentProcessor:
         self.timings = {}
         self.lap = lap_timer(self.timings, info.started)
         self.lap("auth")  # from the request's arrival: authentication and reading the body
-        self.route = self.context = self.ref = self.transaction_id = self.masked = None
+        self.route = self.context = self.ref = self.transaction_id = self.masked = self.plan = None
+        self.pipelines, self.moved = [], False
         self.downstream_request = self.downstream_status = self.downstream_response = None
         self.error_detail = self.provider_ref = None
 
@@ -114,11 +115,8 @@ class PaymentProcessor:
         """Run every stage and return the client's ``Outcome``."""
         try:
             self.route = resolve(self.rt.registry, self.client, self.message)
-            # The route's callback token rides in context.route.callback_url: a function copying it into its
-            # call (the M-Pesa template's CallBackURL) must not leave it readable in the stored call.
-            self.secrets = Secrets((*secret_values(self.message, self.route.secret_codes),
-                                    *((self.route.callback_token,) if self.route.callback_token else ())))
-            self.masked = mask_message(self.message, self.route.secret_codes)  # what is stored and shown
+            self.plan = routing.plan(self.rt.registry, self.route, self.message)
+            self._know_secrets(self.plan.routes)
             self.lap("validate")
             with self.rt.db.connection() as conn:
                 replay = self._claim(conn)
@@ -129,17 +127,14 @@ class PaymentProcessor:
         if replay is not None:
             self._time(replay.headers)
             return replay
-        self.context = {**self.route.context, "transaction_ref": self.ref, "transaction_id": self.transaction_id,
-                        "unique_id": self.message["f010"]}
-        pipeline = RoutePipeline(self.rt, self.route, self.context, self.lap)
         try:
-            status, outcome = self._run(pipeline)
+            status, outcome = self._run_plan()
         except DatabaseUnavailable as error:
-            status, outcome = (UNKNOWN if pipeline.sent else FAILED), self._error(error)
+            status, outcome = (UNKNOWN if self._sent() else FAILED), self._error(error)
         except Exception:  # noqa: BLE001 - an accepted payment must still end in a recorded state
             log.exception("payment %s failed unexpectedly", self.ref)
             self.error_detail = "unexpected error in the switch; see the server log"
-            status, outcome = (UNKNOWN if pipeline.sent else FAILED), self._error(MosPayError())
+            status, outcome = (UNKNOWN if self._sent() else FAILED), self._error(MosPayError())
         outcome = self._finish(status, outcome)
         self._log(outcome)
         return outcome
@@ -159,7 +154,7 @@ class PaymentProcessor:
         params = {"client_id": self.client.id, "client_service_id": self.route.client_service_id,
                   "unique_id": self.message["f010"], "payload_hash": payload_hash(self.message),
                   "request": Jsonb(self.masked), "lease_owner": worker_identity(),
-                  "lease_seconds": lease_seconds(self.rt.config, self.route)}
+                  "lease_seconds": lease_seconds(self.rt.config, self.route, failovers=len(self.plan.routes) - 1)}
         row = conn.execute(Q.claim_transaction, params).fetchone()
         if row is not None:
             self.transaction_id, self.ref = row["id"], row["ref"]
@@ -173,9 +168,43 @@ class PaymentProcessor:
             raise InProgress(transaction_ref=existing["ref"])
         return Outcome(existing["http_status"], existing["answer"], {"Idempotent-Replayed": "true"})
 
-    def _run(self, pipeline):
+    def _know_secrets(self, routes):
+        """Secrets and the masked message, for the route named and every route it may fail over to."""
+        codes = sorted({code for route in (self.route, *routes) for code in route.secret_codes})
+        # A route's callback token rides in context.route.callback_url: a function copying it into its call
+        # (the M-Pesa template's CallBackURL) must not leave it readable in the stored call.
+        tokens = {route.callback_token for route in (self.route, *routes) if route.callback_token}
+        self.secrets = Secrets((*secret_values(self.message, codes), *tokens))
+        self.masked = mask_message(self.message, codes)  # what is stored and shown
+
+    def _sent(self):
+        return self.pipelines[-1].sent if self.pipelines else False
+
+    def _run_plan(self):
+        """Run the plan's routes in order, moving on only while nothing has reached a provider."""
+        named = self.route
+        for index, route in enumerate(self.plan.routes):
+            self.route = route
+            self.context = {**route.context, "transaction_ref": self.ref, "transaction_id": self.transaction_id,
+                            "unique_id": self.message["f010"]}
+            pipeline = RoutePipeline(self.rt, route, self.context, self.lap)
+            self.pipelines.append(pipeline)
+            run = pipeline.run(self.message, self.masked)
+            unreached = _unreached(run)
+            if unreached and index + 1 < len(self.plan.routes):
+                self.plan.attempts.append({"route": routing.route_name(route), "outcome": f"not reached: {unreached}"})
+                log.warning("payment %s: %s not reached (%s), failing over", self.ref, routing.route_name(route),
+                            unreached)
+                continue
+            self.plan.attempts.append({"route": routing.route_name(route),
+                                       "outcome": "sent" if run.sent else f"not reached: {unreached}" if unreached
+                                       else run.kind})
+            self.moved = route is not named
+            return self._run(run)
+        raise AssertionError("a routing plan always has a route")  # pragma: no cover
+
+    def _run(self, run):
         """``(status, Outcome)`` of the route run; the call and answer are kept for the record."""
-        run = pipeline.run(self.message, self.masked)
         if run.spec is not None:
             self._record_call(run)
         if run.failure is not None:
@@ -236,7 +265,9 @@ class PaymentProcessor:
         result = Settlement(status, body, outcome.http_status, error_code=body.get("error", {}).get("code"),
                             error_detail=self.error_detail, downstream_request=self.downstream_request,
                             downstream_status=self.downstream_status, downstream_response=self.downstream_response,
-                            provider_ref=self.provider_ref, timings=self.timings)
+                            provider_ref=self.provider_ref, timings=self.timings,
+                            routing=self.plan.record() if self.plan.rule or len(self.plan.attempts) > 1 else None,
+                            client_service_id=self.route.client_service_id if self.moved else None)
         api_log = ApiLog(self.info.method, self.info.path, self.info.remote_addr, self.timings["total"])
         try:
             settled = self._settle(result, api_log)
@@ -285,13 +316,23 @@ def worker_identity():
     return f"{_HOST}:{os.getpid()}"
 
 
-def lease_seconds(config, route):
+def lease_seconds(config, route, failovers=0):
     """The longest this payment can stay in flight, plus a grace: both functions at their time limit, every
-    attempt the route's retry policy allows at the longest call timeout, and three pool waits. Known at
-    claim time, so the lease never needs renewing on the hot path."""
+    attempt the route's retry policy allows at the longest call timeout, three pool waits, and for each route
+    it may fail over to, its functions and the most its connection attempts can take. Known at claim time,
+    so the lease never needs renewing on the hot path."""
     attempts = max(1, min(int((route.context["route"].get("retry") or {}).get("max_attempts", 1)), 5))
+    failover = failovers * (2 * config.FUNCTION_TIMEOUT_MS / 1000 + 5 * MAX_CONNECT_SECONDS)
     return (2 * config.FUNCTION_TIMEOUT_MS + attempts * config.MAX_TIMEOUT_MS) / 1000 + \
-        3 * config.DB_POOL_TIMEOUT + LEASE_GRACE_SECONDS
+        3 * config.DB_POOL_TIMEOUT + LEASE_GRACE_SECONDS + failover
+
+
+def _unreached(run):
+    """Why nothing reached the provider (``connection``, ``circuit_open``), or ``None`` when something may have."""
+    if run.kind == "call" and run.result is not None and run.result.failure in (FailureKind.NOTHING_SENT,
+                                                                                  FailureKind.CIRCUIT_OPEN):
+        return run.result.failure.value
+    return None
 
 
 def provider_ref(answer, route):

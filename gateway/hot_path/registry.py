@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from gateway.db import FUNCTION_SCHEMA, Q
-from gateway.hot_path.fields import SECRET_CODES, compile_validator
+from gateway.hot_path.fields import SECRET_CODES, STANDARD_FIELDS, compile_validator
 
 log = logging.getLogger(__name__)
 CHANNEL = "mospay_registry"
@@ -63,6 +63,7 @@ class RouteEntry:
     callback: dict = field(default_factory=dict, repr=False)
     # The unguessable token of the route's callback URL (opened from its sealed copy); None: not available.
     callback_token: str | None = field(default=None, repr=False)
+    fields: tuple = field(default=(), repr=False)  # the field rules in force (the standard message's when none)
 
     @property
     def callback_needs_token(self):
@@ -131,6 +132,7 @@ def _route_entry(row, validators, public_url=None, callback_token=None):
         secret_codes=secret_codes(overrides.get("fields", row["fields"])),
         request_sql=_function_call(Q.call_request_function, row["request_function"]),
         response_sql=_function_call(Q.call_response_function, row["response_function"]),
+        fields=tuple(overrides.get("fields", row["fields"]) or STANDARD_FIELDS),
         callback_function=row["callback_function"], callback=callback, callback_token=token,
         callback_sql=_function_call(Q.call_callback_function, row["callback_function"])
         if row["callback_function"] else None,

@@ -66,6 +66,8 @@ class Settlement:
     downstream_response: dict | None = None
     provider_ref: str | None = None
     timings: dict | None = field(default=None)
+    routing: dict | None = None  # which rule chose which provider, and every failover (hot path only)
+    client_service_id: int | None = None  # the route finally used, when routing moved the payment to another
 
     @classmethod
     def from_answer(cls, answer, ref, unique_id, detail=None, **downstream):
@@ -110,6 +112,7 @@ def settle(conn, transaction_id, expected, settlement, *, route=None, notify_cli
         "downstream_status": settlement.downstream_status,
         "downstream_response": _jsonb(settlement.downstream_response),
         "provider_ref": settlement.provider_ref, "timings": _jsonb(settlement.timings),
+        "routing": _jsonb(settlement.routing), "client_service_id": settlement.client_service_id,
         "notify": notify_client, "final": list(FINAL),
         "log_method": log.method, "log_path": log.path, "log_remote_addr": log.remote_addr,
         "log_duration_ms": log.duration_ms, **job,
