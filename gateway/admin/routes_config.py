@@ -267,23 +267,57 @@ def apply(db, routes_dir, actor="cli"):
     with db.transaction() as conn:
         in_db = _database_documents(conn)
         for path, document in documents.items():
-            key = document["key"]
-            key_tuple = (key["app_id"], key["microservice"], key["service"], key["route"])
-            if key_tuple not in in_db:
-                raise RouteConfigError(f"{path}: key: no such assignment in the database; assign the service first")
-            row, current = in_db[key_tuple]
-            for rule in (document.get("routing") or {}).get("rules", ()):
-                for target in rule["targets"]:
-                    if (key["app_id"], target["microservice"], target["service"], target["route"]) not in in_db:
-                        raise RouteConfigError(f"{path}: routing: {target['microservice']}.{target['service']}."
-                                               f"{target['route']} is not a route of {key['app_id']}; assign it first")
-            if canonical(current) == canonical(document):
-                continue
-            conn.execute(Q.update_route_settings, {"id": row["id"], "enabled": document["enabled"],
-                                                   "settings": Jsonb(_overrides(row, document))})
-            conn.execute(Q.insert_audit, {"actor": actor, "action": "route.apply", "target": str(path),
-                                          "before": Jsonb(current), "after": Jsonb(document)})
-            changed.append(key_tuple)
+            if _apply_one(conn, in_db, str(path), document, actor):
+                changed.append(_key_tuple(document))
         if changed:
             conn.execute(Q.notify_registry_changed, ("routes",))
     return changed
+
+
+def save(db, routes_dir, key, text, actor):
+    """One route's YAML as edited in the portal: checked as a file is, applied, and written to its file.
+
+    ``key`` is the route being edited (``app_id``, ``microservice``, ``service``, ``route``); the document
+    may not move to another. Returns True when something changed.
+    """
+    where = "route " + ".".join(key[k] for k in ("app_id", "microservice", "service", "route"))
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RouteConfigError(f"{where}: not valid YAML: {exc}") from None
+    if not isinstance(document, dict):
+        raise RouteConfigError(f"{where}: (document): must be a mapping")
+    validate_document(document, where)
+    if document["key"] != key:
+        raise RouteConfigError(f"{where}: key: must stay {key} (edit another route on its own page)")
+    with db.transaction() as conn:
+        changed = _apply_one(conn, _database_documents(conn), where, document, actor)
+        if changed:
+            conn.execute(Q.notify_registry_changed, ("routes",))
+    write(routes_dir, document)
+    return changed
+
+
+def _key_tuple(document):
+    key = document["key"]
+    return key["app_id"], key["microservice"], key["service"], key["route"]
+
+
+def _apply_one(conn, in_db, where, document, actor):
+    """Apply one checked document; True when the database changed."""
+    key, key_tuple = document["key"], _key_tuple(document)
+    if key_tuple not in in_db:
+        raise RouteConfigError(f"{where}: key: no such assignment in the database; assign the service first")
+    row, current = in_db[key_tuple]
+    for rule in (document.get("routing") or {}).get("rules", ()):
+        for target in rule["targets"]:
+            if (key["app_id"], target["microservice"], target["service"], target["route"]) not in in_db:
+                raise RouteConfigError(f"{where}: routing: {target['microservice']}.{target['service']}."
+                                       f"{target['route']} is not a route of {key['app_id']}; assign it first")
+    if canonical(current) == canonical(document):
+        return False
+    conn.execute(Q.update_route_settings, {"id": row["id"], "enabled": document["enabled"],
+                                           "settings": Jsonb(_overrides(row, document))})
+    conn.execute(Q.insert_audit, {"actor": actor, "action": "route.apply", "target": where,
+                                  "before": Jsonb(current), "after": Jsonb(document)})
+    return True

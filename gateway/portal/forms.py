@@ -288,3 +288,9 @@ class IntegrationForm(FlaskForm):
         elif kind == "service":
             body["service"] = value
         return body
+
+
+class RouteYamlForm(FlaskForm):
+    """One route's YAML, edited as its file would be (routing rules, retry, status query, fields...)."""
+
+    document = TextAreaField("Route YAML", validators=[DataRequired(), Length(max=100_000)])

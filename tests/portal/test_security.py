@@ -27,6 +27,7 @@ def route(admin):
 MUTATING = [
     ("POST", "/portal/clients/new"),
     ("POST", "/portal/integrations/new"),
+    ("POST", "/portal/routes/{app_id}/ms/collection/payment/edit"),
     ("POST", "/portal/integrations/{app_id}/ms/collection/payment/test"),
     ("POST", "/portal/clients/{app_id}/rotate"),
     ("POST", "/portal/clients/{app_id}/activate"),

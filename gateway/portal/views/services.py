@@ -1,16 +1,16 @@
-"""Services (create/edit with the f004–f009 field editor) and routes (YAML, enable/disable)."""
+"""Services (create/edit with the f004–f009 field editor) and routes (YAML: view, edit, enable/disable)."""
 
 import re
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from gateway.admin import onboarding, reports
+from gateway.admin import onboarding, reports, routes_config
 from gateway.admin.roles import WRITE_ROLES
 from gateway.errors import MosPayError, NotFound
 from gateway.functions.templates import available_templates
 from gateway.portal.blueprint import bp, roles_required
-from gateway.portal.forms import ServiceForm
+from gateway.portal.forms import RouteYamlForm, ServiceForm
 from gateway.portal.views import act, action_form, form_failed
 from gateway.runtime import runtime
 
@@ -105,3 +105,28 @@ def route_enabled(app_id, microservice, service, route, action):
         back = url_for("portal.routes")
     return act(lambda: onboarding.set_route_enabled(runtime(), app_id, key, enabled, current_user.username),
                f"Route {app_id}: {microservice}/{service}/{route} {'enabled' if enabled else 'disabled'}.", back)
+
+
+@bp.route("/routes/<app_id>/<microservice>/<service>/<route>/edit", methods=["GET", "POST"])
+@roles_required(*WRITE_ROLES)
+def route_edit(app_id, microservice, service, route):
+    """Edit one route's YAML (routing rules and all): checked as ``route-config apply`` checks a file."""
+    rt = runtime()
+    key = {"app_id": app_id, "microservice": microservice, "service": service, "route": route}
+    current = next((r for r in reports.routes(rt, app_id) if (r["microservice"], r["service"], r["route"]) ==
+                    (microservice, service, route)), None)
+    if current is None:
+        raise NotFound("The client has no such route.")
+    form = RouteYamlForm()
+    if request.method == "GET":
+        form.document.data = current["yaml"]
+    elif form.validate_on_submit():
+        try:
+            changed = routes_config.save(rt.db, rt.config.ROUTES_DIR, key, form.document.data, current_user.username)
+        except routes_config.RouteConfigError as problem:
+            form.document.errors = [str(problem)]
+            return render_template("portal/route_edit.html", form=form, key=key), 400
+        rt.registry.reload()
+        flash(f"Route {app_id}: {microservice}/{service}/{route} saved." if changed else "Nothing changed.", "success")
+        return redirect(url_for("portal.routes", client=app_id))
+    return render_template("portal/route_edit.html", form=form, key=key)
