@@ -51,7 +51,7 @@ def prepare_database(config):
     if config.SANDBOX_PASSWORD:
         _set_sandbox_password(url, config.SANDBOX_PASSWORD)
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn, conn.transaction():
-        tenants.provision_missing(conn, Sealer(config.SEAL_KEY or config.SECRET_KEY))
+        tenants.provision_missing(conn, Sealer(config.seal_keys))
     return applied
 
 

@@ -68,6 +68,16 @@ ROUTE_SCHEMA = {
             "if": {"properties": {"policy": {"const": "reverse"}}},
             "then": {"required": ["reversal_route"]},
         },
+        # How PENDING payments are followed up (routes with a STATUS function): the status query on this
+        # schedule until SUCCESS or FAILED; past the deadline the payment becomes UNKNOWN for an operator.
+        "on_pending": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "schedule": {"type": "array", "minItems": 1, "maxItems": 20,
+                             "items": {"type": "integer", "minimum": 1, "maximum": 86400}},
+                "deadline_seconds": {"type": "integer", "minimum": 1, "maximum": 7 * 86400},
+            },
+        },
         "enabled": {"type": "boolean"},
     },
 }
@@ -96,13 +106,13 @@ def route_document(app_id, service, names, enabled, overrides):
         "fields": overrides.get("fields", service["fields"]),
         "enabled": enabled,
     }
-    for optional in ("status_query", "on_unknown"):
+    for optional in ("status_query", "on_pending", "on_unknown"):
         if optional in overrides:
             document[optional] = overrides[optional]
     return document
 
 
-_KEY_ORDER = ("key", "functions", "upstream", "retry", "status_query", "on_unknown", "fields", "enabled",
+_KEY_ORDER = ("key", "functions", "upstream", "retry", "status_query", "on_pending", "on_unknown", "fields", "enabled",
               "policy", "schedule", "deadline_seconds", "reversal_route",
               "app_id", "microservice", "service", "route", "request", "response", "url", "method", "timeout_ms",
               "max_attempts", "on", "allow_post", "code", "name", "type", "required", "pattern", "min", "max",
@@ -222,7 +232,7 @@ def _overrides(service_row, document):
         overrides["retry"] = document["retry"]
     if "fields" in document and document["fields"] != service_row["fields"]:
         overrides["fields"] = document["fields"]
-    for optional in ("status_query", "on_unknown"):
+    for optional in ("status_query", "on_pending", "on_unknown"):
         if document.get(optional):
             overrides[optional] = document[optional]
     return overrides

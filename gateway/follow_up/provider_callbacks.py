@@ -114,6 +114,8 @@ def receive(rt, app_id, microservice, route_name, raw, headers, token=None):
 def _map(rt, route, payload, headers):
     public_headers = {k.lower(): v for k, v in headers.items() if k.lower() not in _PRIVATE_HEADERS}
     context = {**route.context, "received_at": datetime.now(UTC).isoformat(), "callback": True}
+    if route.credentials:  # e.g. to verify a provider's own signature scheme in SQL
+        context["credentials"] = route.credentials
     try:
         result = runner.run(rt, rt.registry.client(route.app_id), route.callback_sql,
                             (payload, public_headers, context))
@@ -160,7 +162,7 @@ def _apply(rt, conn, route, payload, mapped):
         _record(conn, route, row["id"], "ignored", before, before, payload, answer, detail)
         return CallbackOutcome("ignored", 200, _ack(mapped, "ignored"), row["id"], route.client_id)
     detail = "settled by a provider callback"
-    if answer["status"] == SUCCESS and (route.context["route"].get("status_query") or {}).get("url"):
+    if answer["status"] == SUCCESS and status_query.has_status_query(route):
         # Trust, then verify: the provider's own status API has the last word on money received.
         confirmed = status_query.ask_provider(rt, route, row, "verify_callback")
         if confirmed is None:

@@ -25,6 +25,7 @@ from gateway.errors import (
     InProgress,
     ModifiedRequest,
     MosPayError,
+    ProviderNotConfigured,
     Rejected,
     RouteDisabled,
     RouteNotFound,
@@ -54,7 +55,8 @@ UNIQUE_ID = re.compile(ENVELOPE_SCHEMA["f010"]["pattern"][1:-2])  # the f010 rul
 
 # The stages the hot path times, in order, with what each covers; they add up to the total.
 STAGES = {"auth": "authenticated and body read", "validate": "validated and route resolved",
-          "claim": "unique id claimed", "request_function": "request function",
+          "claim": "unique id claimed", "token": "provider token (routes with a token step; cached)",
+          "request_function": "request function",
           "forward": "forwarded and answered", "response_function": "response function"}
 
 
@@ -94,6 +96,9 @@ def resolve(registry, client, message):
     if not route.enabled:
         raise RouteDisabled()
     validate_message(route.validator, message)
+    missing = route.missing_credentials
+    if missing:  # refused before the claim: nothing is recorded, nothing is sent
+        raise ProviderNotConfigured(missing)
     return route
 
 
@@ -116,8 +121,10 @@ class PaymentProcessor:
             self.route = resolve(self.rt.registry, self.client, self.message)
             # The route's callback token rides in context.route.callback_url: a function copying it into its
             # call (the M-Pesa template's CallBackURL) must not leave it readable in the stored call.
+            # The provider credentials are masked by value wherever a function copied them.
             self.secrets = Secrets((*secret_values(self.message, self.route.secret_codes),
-                                    *((self.route.callback_token,) if self.route.callback_token else ())))
+                                    *((self.route.callback_token,) if self.route.callback_token else ()),
+                                    *self.route.credentials.values()))
             self.masked = mask_message(self.message, self.route.secret_codes)  # what is stored and shown
             self.lap("validate")
             with self.rt.db.connection() as conn:
@@ -176,6 +183,8 @@ class PaymentProcessor:
     def _run(self, pipeline):
         """``(status, Outcome)`` of the route run; the call and answer are kept for the record."""
         run = pipeline.run(self.message, self.masked)
+        if pipeline.token is not None:  # the provider token too, should a provider echo it back
+            self.secrets = Secrets((*self.secrets.values, pipeline.token))
         if run.spec is not None:
             self._record_call(run)
         if run.failure is not None:

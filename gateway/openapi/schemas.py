@@ -19,12 +19,12 @@ REF = "#/components/schemas/"
 _FIELD_MEANINGS = {
     "f000": "microservice (e.g. `mtnmomorwa`)", "f001": "service (e.g. `collection`)",
     "f002": "route (e.g. `payment`)", "f003": "App-ID; must equal the `App-ID` header",
-    "f004": "defined by the service (the demo: amount, a decimal string)",
-    "f005": "defined by the service (the demo: ISO 4217 currency)",
-    "f006": "defined by the service (the demo: payer MSISDN)",
+    "f004": "amount, a decimal string (a service may define its own rule)",
+    "f005": "mobile number (MSISDN): the payer's, in the demo (the payment's currency is a service setting)",
+    "f006": "username (a service may define its own rule)",
     "f007": "secret (PIN): passed to the request function, masked everywhere else",
     "f008": "secret (password): passed to the request function, masked everywhere else",
-    "f009": "defined by the service (the demo: narration)",
+    "f009": "device id (the demo: narration)",
     "f010": "unique id, one payment per client: processed at most once",
 }
 

@@ -98,7 +98,8 @@ WHERE id = %(id)s
 
 -- name: find_route
 SELECT cs.id, cs.enabled, cs.settings, cs.request_function, cs.response_function, cs.callback_function,
-       c.app_id, s.microservice, s.service, s.route, s.url, s.method, s.timeout_ms, s.fields
+       cs.status_function, c.app_id, s.id AS service_id, s.template, s.microservice, s.service, s.route, s.url,
+       s.method, s.timeout_ms, s.fields
 FROM mospay.client_services cs
 JOIN mospay.clients c ON c.id = cs.client_id
 JOIN mospay.services s ON s.id = cs.service_id
