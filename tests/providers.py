@@ -44,8 +44,8 @@ def momo_credentials(server, product="collection"):
 
 def momo_route(admin, switch_url, server, credentials=None, template="mtn_momo_collection", **service):
     """A client paying through MTN MoMo: service at the simulator's base URL, credentials in the vault, assigned."""
-    created = admin.create_service(base_url(server), microservice=unique_name("momo"), template=template,
-                                   fields=MOMO_FIELDS, timeout_ms=2000, **service)
+    created = admin.create_service(base_url(server), **{"microservice": unique_name("momo"), "template": template,
+                                                        "fields": MOMO_FIELDS, "timeout_ms": 2000, **service})
     key = "/services/{microservice}/{service}/{route}/credentials".format(**created)
     stored = admin.put(key, {"values": credentials or momo_credentials(server)})
     assert stored.status_code == 200, stored.text
@@ -57,7 +57,8 @@ def momo_route(admin, switch_url, server, credentials=None, template="mtn_momo_c
 def momo_message(integrator, **fields):
     """The standard message: f005 is the payer's MSISDN, the currency is the service's setting."""
     message = integrator.message(**fields)
-    message.pop("f006", None)
+    if "f006" not in fields:
+        message.pop("f006", None)
     message.setdefault("f005", "250788123456")
     if message["f005"] == "RWF":
         message["f005"] = "250788123456"

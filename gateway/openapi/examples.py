@@ -131,6 +131,9 @@ _ERROR_EXTRAS = {
     "UPSTREAM_UNAVAILABLE": {"transaction_ref": REF, "status": "FAILED", "unique_id": UNIQUE_ID},
     "UPSTREAM_TIMEOUT": {"transaction_ref": REF, "status": "UNKNOWN", "unique_id": UNIQUE_ID},
     "UPSTREAM_CIRCUIT_OPEN": {"transaction_ref": REF, "status": "FAILED", "unique_id": UNIQUE_ID},
+    "PROVIDER_AUTH_FAILED": {"transaction_ref": REF, "status": "FAILED", "unique_id": UNIQUE_ID},
+    "PROVIDER_NOT_CONFIGURED": {"message": "The route's provider credentials are incomplete; nothing was sent. "
+                                           "Missing: api_key.", "details": {"missing": ["api_key"]}},
     "ALREADY_EXISTS": {"message": "A client with app_id 'kigalishop' already exists.",
                        "details": {"app_id": "kigalishop"}},
     "FUNCTION_REFUSED": {"message": 'syntax error at or near "ELSE"', "details": {"sqlstate": "42601", "line": 5}},

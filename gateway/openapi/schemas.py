@@ -232,6 +232,8 @@ def component_schemas():
         "ServiceList": _object({"services": {"type": "array", "items": ref("Service")}}),
         "Assignment": portable(admin_schemas.ASSIGNMENT.schema),
         "Assigned": _object({"request_function": _STR, "response_function": _STR, "route_file": _STR,
+                             "status_function": {"type": "string", "description": "When the template has a status "
+                                                 "part: asks the provider what became of a PENDING payment."},
                              "callback_function": {"type": "string", "description": "When the template has a "
                                                    "callback part."},
                              "callback_url": {"type": "string", "description": "Where the provider posts its "

@@ -8,6 +8,7 @@ from gateway.openapi.paths_admin import admin_paths
 from gateway.openapi.paths_api import health_paths, integrator_paths
 from gateway.openapi.paths_callbacks import callback_paths
 from gateway.openapi.paths_functions import function_paths
+from gateway.openapi.paths_providers import provider_paths, provider_schemas
 from gateway.openapi.schemas import component_schemas
 
 OPENAPI_VERSION = "3.1.0"
@@ -41,6 +42,7 @@ TAGS = [
     {"name": "Admin", "description": "Onboard clients and services, rotate credentials, manage users."},
     {"name": "DBA workbench", "description": "Read, customise, version, test and roll back client functions."},
     {"name": "Callbacks", "description": "Providers' notifications in; signed notifications out to clients."},
+    {"name": "Provider credentials", "description": "The write-only vault of each service's provider credentials."},
     {"name": "Health", "description": "Liveness, readiness and this description."},
 ]
 
@@ -52,8 +54,10 @@ def _build():
         "info": {"title": "MosPay switch API", "version": API_VERSION, "description": DESCRIPTION},
         "servers": [{"url": "/", "description": "This switch"}],
         "tags": TAGS,
-        "paths": {**integrator_paths(), **admin_paths(), **function_paths(), **callback_paths(), **health_paths()},
-        "components": {"schemas": component_schemas(), "headers": HEADERS, "securitySchemes": SECURITY_SCHEMES},
+        "paths": {**integrator_paths(), **admin_paths(), **function_paths(), **callback_paths(), **provider_paths(),
+                  **health_paths()},
+        "components": {"schemas": {**component_schemas(), **provider_schemas()}, "headers": HEADERS,
+                       "securitySchemes": SECURITY_SCHEMES},
     }
 
 
