@@ -169,7 +169,10 @@ def _apply(rt, conn, route, payload, mapped):
             _record(conn, route, row["id"], "unconfirmed", before, before, payload, answer,
                     "the status query did not confirm SUCCESS (not final or unreachable)")
             return CallbackOutcome("unconfirmed", 409, {"transaction_ref": row["ref"]}, row["id"], route.client_id)
-        answer = confirmed.answer
+        # The provider's own answer decides the state; what the callback told more (a receipt) is kept.
+        extra = {k: v for k, v in answer["data"].items() if v is not None}
+        answer = {**confirmed.answer, "data": {**extra, **{k: v for k, v in confirmed.answer["data"].items()
+                                                           if v is not None}}}
         detail = f"provider callback, confirmed by the status query ({answer['status']})"
     # The row is locked: the compare-and-set cannot miss, and the client is told by callback.
     settle(conn, row["id"], OPEN, Settlement.from_answer(answer, row["ref"], row["unique_id"], detail),

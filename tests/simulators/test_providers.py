@@ -1,24 +1,21 @@
 """Three providers and two plugins from SQL templates alone, against real simulators on loopback."""
 
 import ast
-import base64
 import re
 import threading
-import time
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
-import requests
 
 from gateway.admin import reports
 from gateway.functions.catalogue import available_plugins
 from gateway.functions.templates import TEMPLATE_DIR
-from gateway.simulators import cards, mpesa
-from tests.downstream import Downstream
+from gateway.simulators import cards
 from tests.factories import Integrator, unique_name
-from tests.providers import MOMO_FIELDS, momo_message, momo_route
+from tests.providers import MOMO_FIELDS, momo_message, momo_route, mpesa_message, mpesa_route
 from tests.providers import momo_server as start_momo_server
+from tests.providers import mpesa_server as start_mpesa_server
 
 GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
 PAN, DECLINED_PAN, TOKEN = "4242424242424242", "4000000000000002", "tok_visa4242"
@@ -28,8 +25,6 @@ def _field(code, name, kind, required=False, **rules):
     return {"code": code, "name": name, "type": kind, "required": required, **rules}
 
 
-MPESA_FIELDS = [_field("f004", "amount", "amount", True), _field("f005", "currency", "currency"),
-                _field("f006", "msisdn", "msisdn", True), _field("f009", "account", "string", max="100")]
 AUTHORISE_FIELDS = [_field("f004", "amount", "amount", True), _field("f005", "currency", "currency", True),
                     _field("f006", "expiry", "string", max="5"), _field("f007", "cvc", "secret"),
                     _field("f008", "card", "secret", True), _field("f009", "description", "string", max="100")]
@@ -45,7 +40,7 @@ def _serve(server):
 
 @pytest.fixture(scope="module")
 def mpesa_server():
-    server = _serve(mpesa.make_server(port=0, slow_seconds=1.0, result_delay=0.2))
+    server = start_mpesa_server()
     yield server
     server.shutdown()
 
@@ -94,85 +89,7 @@ def outcome(response):
         "reason")
 
 
-# --- M-Pesa-like STK push -------------------------------------------------------------------------
-
-@pytest.fixture
-def stk(onboard, mpesa_server):
-    return onboard(url_of(mpesa_server, mpesa.PROCESS_PATH), "mpesa_stk_push", MPESA_FIELDS, timeout_ms=500)
-
-
-def test_an_stk_push_is_pending_with_its_checkout_id(stk, mpesa_server):
-    response = pay(stk, f004="1500.00", f005="KES", f006="+254712345678")
-
-    assert outcome(response) == (202, "PENDING", "STK_PUSH_SENT")
-    sent = mpesa_server.simulator.received[-1]
-    assert response.json()["data"]["checkout_request_id"] in mpesa_server.simulator.checkouts
-    assert sent["Amount"] == 1500 and sent["PhoneNumber"] == sent["PartyA"] == "254712345678"
-    password = base64.b64decode(sent["Password"]).decode()
-    assert password.startswith(sent["BusinessShortCode"]) and password.endswith(sent["Timestamp"])
-    assert sent["CallBackURL"].startswith("https://callback.invalid/")  # no callback_url yet: a placeholder
-
-
-@pytest.mark.parametrize("fields, expected", [
-    ({"f006": "254712345000"}, (200, "FAILED", "PROVIDER_REJECTED")),
-    ({"f004": "96"}, (502, "UNKNOWN", "PROVIDER_ERROR")),
-    ({"f004": "94"}, (502, "UNKNOWN", "UNREADABLE_ANSWER")),
-])
-def test_an_stk_push_maps_refusals_and_failures(stk, fields, expected):
-    assert outcome(pay(stk, **{"f005": "KES", "f006": "254712345678", **fields})) == expected
-
-
-@pytest.mark.parametrize("fields, reason", [
-    ({"f004": "1500.50"}, "AMOUNT_NOT_WHOLE"),
-    ({"f005": "RWF"}, "CURRENCY_NOT_SUPPORTED"),
-    ({"f006": "250788123456"}, "INVALID_MSISDN"),
-])
-def test_the_stk_request_function_refuses_what_m_pesa_cannot_take(stk, mpesa_server, fields, reason):
-    before = mpesa_server.simulator.requests
-
-    response = pay(stk, **{"f005": "KES", "f006": "254712345678", **fields})
-
-    assert outcome(response) == (422, "REJECTED", reason)
-    assert mpesa_server.simulator.requests == before
-
-
-def test_the_stk_response_function_maps_the_later_result(admin, stk):
-    fn = f"RESPONSE_{stk.client['app_id']}_{stk.service['microservice']}_payment"
-    checkout = {"merchant_request_id": "1-2-1", "checkout_request_id": "ws_CO_1", "amount": 10,
-                "phone": "254712345678", "receipt": "NLJ7RT61SV"}
-    answers = {}
-    for code in (0, 1032):
-        callback = mpesa.callback_body({**checkout, "result_code": code})
-        answers[code] = admin.post(f"/functions/{fn}/test", {
-            "request": stk.message(), "response": {"status_code": 200, "body": callback}}).json()["result"]
-
-    assert answers[0]["status"] == "SUCCESS" and answers[0]["data"]["mpesa_receipt_number"] == "NLJ7RT61SV"
-    assert (answers[1032]["status"], answers[1032]["code"]) == ("FAILED", "CANCELLED_BY_PAYER")
-
-
-def test_the_stk_simulator_settles_later_and_calls_back(mpesa_server):
-    receiver = _serve(Downstream())
-    body = {"BusinessShortCode": "174379", "Timestamp": "20250101120000", "TransactionType": "CustomerPayBillOnline",
-            "Password": base64.b64encode(b"174379passkey20250101120000").decode(), "Amount": 98,
-            "PartyA": "254712345678", "PartyB": "174379", "PhoneNumber": "254712345678",
-            "CallBackURL": receiver.url + "/mpesa/result", "AccountReference": "A1", "TransactionDesc": "t"}
-    try:
-        pushed = requests.post(url_of(mpesa_server, mpesa.PROCESS_PATH), json=body).json()
-        query = {"CheckoutRequestID": pushed["CheckoutRequestID"]}
-        early = requests.post(url_of(mpesa_server, mpesa.QUERY_PATH), json=query)
-        deadline = time.monotonic() + 5
-        while not receiver.received and time.monotonic() < deadline:
-            time.sleep(0.05)
-        late = requests.post(url_of(mpesa_server, mpesa.QUERY_PATH), json=query).json()
-    finally:
-        receiver.shutdown()
-
-    assert pushed["ResponseCode"] == "0" and early.status_code == 500
-    assert late["ResultCode"] == "1032"
-    callback = receiver.received[0]["body"]["Body"]["stkCallback"]
-    assert callback["CheckoutRequestID"] == pushed["CheckoutRequestID"] and callback["ResultCode"] == 1032
-    bad = requests.post(url_of(mpesa_server, mpesa.PROCESS_PATH), json={**body, "Amount": 10.5})
-    assert bad.status_code == 400 and bad.json()["errorMessage"].endswith("Invalid Amount")
+# (M-Pesa: tests/simulators/test_mpesa.py; MTN MoMo: tests/simulators/test_mtn_momo.py.)
 
 
 # --- Card processor -------------------------------------------------------------------------------
@@ -321,12 +238,12 @@ def test_fx_converts_what_the_card_processor_receives(onboard, card_server, db):
     assert held == {"value": str(expected), "currency": "USD"}
 
 
-def test_fx_then_m_pesa_takes_whole_shillings(onboard, mpesa_server, db):
+def test_fx_then_m_pesa_takes_whole_shillings(admin, base_url, mpesa_server, db):
     rate = db("SELECT rate FROM mospay_fn.fx_rates WHERE base = 'USD' AND quote = 'KES'")[0]["rate"]
-    stk = onboard(url_of(mpesa_server, mpesa.PROCESS_PATH), "mpesa_stk_push", MPESA_FIELDS,
-                  plugins=["fx_conversion"], fx={"settlement_currency": "KES", "decimals": 0})
+    stk = mpesa_route(admin, base_url, mpesa_server, currency="USD", plugins=["fx_conversion"],
+                      fx={"settlement_currency": "KES", "decimals": 0})
 
-    assert outcome(pay(stk, f004="10", f005="USD", f006="254712345678"))[1] == "PENDING"
+    assert outcome(stk.pay(mpesa_message(stk, f004="10")))[1] == "PENDING"
     assert mpesa_server.simulator.received[-1]["Amount"] == int((10 * rate).quantize(Decimal(1), ROUND_HALF_UP))
 
 
