@@ -108,3 +108,47 @@ def mpesa_message(integrator, **fields):
     if "f005" not in fields:
         message["f005"] = "254712345678"
     return message
+
+
+CARD_FIELDS = [
+    {"code": "f004", "name": "amount", "type": "amount", "required": True},
+    {"code": "f006", "name": "currency", "type": "currency"},
+    {"code": "f008", "name": "payment_method", "type": "secret", "required": True},
+    {"code": "f009", "name": "description", "type": "string", "max": "100"},
+]
+CARD_FOLLOW_UP_FIELDS = [
+    {"code": "f004", "name": "amount", "type": "amount"},
+    {"code": "f006", "name": "reason", "type": "string", "max": "40"},
+    {"code": "f009", "name": "authorisation_id", "type": "string", "required": True, "max": "64"},
+]
+
+
+def card_server(**settings):
+    """A fresh Stripe-shaped card simulator."""
+    from gateway.simulators import cards
+
+    return serve(cards.make_server(port=0, **{"slow_seconds": 1.0, **settings}))
+
+
+def card_routes(admin, switch_url, server, secret_key="sk_test_4eC39HqLyjWDarjtT1zdp7dc", **service):
+    """authorise, capture, refund and cancel routes of one card microservice, for one client, key in the vault."""
+    microservice, client, routes = unique_name("card"), admin.create_client(), {}
+    for route, fields in (("authorise", CARD_FIELDS), ("capture", CARD_FOLLOW_UP_FIELDS),
+                          ("refund", CARD_FOLLOW_UP_FIELDS), ("cancel", CARD_FOLLOW_UP_FIELDS)):
+        created = admin.create_service(base_url(server), **{"microservice": microservice, "route": route,
+                                                            "template": f"card_{route}", "fields": fields,
+                                                            **service})
+        stored = admin.put("/services/{microservice}/{service}/{route}/credentials".format(**created),
+                           {"values": {"secret_key": secret_key}})
+        assert stored.status_code == 200, stored.text
+        admin.assign(client, created)
+        routes[route] = Integrator(switch_url, client, created)
+    return routes
+
+
+def card_message(integrator, **fields):
+    """A card message with only this route's fields (``None`` drops one)."""
+    codes = {f["code"] for f in integrator.service["fields"]}
+    message = {k: v for k, v in integrator.message(**fields).items() if k not in ("f005", "f006") or k in fields}
+    return {k: v for k, v in message.items()
+            if v is not None and (k in codes or k in ("f000", "f001", "f002", "f003", "f010"))}

@@ -2,40 +2,20 @@
 
 import ast
 import re
-import threading
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
 
-from gateway.admin import reports
 from gateway.functions.catalogue import available_plugins
 from gateway.functions.templates import TEMPLATE_DIR
-from gateway.simulators import cards
 from tests.factories import Integrator, unique_name
-from tests.providers import MOMO_FIELDS, momo_message, momo_route, mpesa_message, mpesa_route
+from tests.providers import MOMO_FIELDS, card_message, card_routes, momo_message, momo_route, mpesa_message, mpesa_route
+from tests.providers import card_server as start_card_server
 from tests.providers import momo_server as start_momo_server
 from tests.providers import mpesa_server as start_mpesa_server
 
 GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
-PAN, DECLINED_PAN, TOKEN = "4242424242424242", "4000000000000002", "tok_visa4242"
-
-
-def _field(code, name, kind, required=False, **rules):
-    return {"code": code, "name": name, "type": kind, "required": required, **rules}
-
-
-AUTHORISE_FIELDS = [_field("f004", "amount", "amount", True), _field("f005", "currency", "currency", True),
-                    _field("f006", "expiry", "string", max="5"), _field("f007", "cvc", "secret"),
-                    _field("f008", "card", "secret", True), _field("f009", "description", "string", max="100")]
-FOLLOW_UP_FIELDS = [_field("f004", "amount", "amount"), _field("f005", "currency", "currency"),
-                    _field("f006", "reason", "string", max="100"),
-                    _field("f009", "authorisation_id", "string", True, max="64")]
-
-
-def _serve(server):
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +27,7 @@ def mpesa_server():
 
 @pytest.fixture(scope="module")
 def card_server():
-    server = _serve(cards.make_server(port=0, slow_seconds=1.0))
+    server = start_card_server()
     yield server
     server.shutdown()
 
@@ -92,88 +72,7 @@ def outcome(response):
 # (M-Pesa: tests/simulators/test_mpesa.py; MTN MoMo: tests/simulators/test_mtn_momo.py.)
 
 
-# --- Card processor -------------------------------------------------------------------------------
-
-@pytest.fixture
-def card_routes(onboard, card_server, admin):
-    """authorise, capture and refund routes of one card service family, for one client."""
-    microservice, base = unique_name("card"), url_of(card_server, cards.AUTHORISATIONS)
-    routes = {"authorise": onboard(base, "card_authorise", AUTHORISE_FIELDS, microservice, "authorise")}
-    client = routes["authorise"].client
-    for route, template, url in (("capture", "card_capture", base + "/{authorisation_id}/capture"),
-                                 ("refund", "card_refund", url_of(card_server, cards.REFUNDS))):
-        service = admin.create_service(url, microservice=microservice, route=route, template=template,
-                                       fields=FOLLOW_UP_FIELDS)
-        admin.assign(client, service)
-        routes[route] = Integrator(routes["authorise"].base_url, client, service)
-    return routes
-
-
-def authorise(routes, card=PAN, **fields):
-    return pay(routes["authorise"], **{"f004": "100.00", "f005": "USD", "f006": "12/39", "f007": "123",
-                                       "f008": card, **fields})
-
-
-def test_a_card_is_authorised_captured_and_refunded_by_ordinary_routes(card_routes, card_server, db, rt):
-    authorised = authorise(card_routes)
-    auth_id = authorised.json()["data"]["authorisation_id"]
-
-    captured = pay(card_routes["capture"], f009=auth_id, f004=None, f005=None)
-    refunded = pay(card_routes["refund"], f009=auth_id, f004="40.00", f005="USD")
-    too_much = pay(card_routes["refund"], f009=auth_id, f004="70.00", f005="USD")
-
-    assert outcome(authorised) == (200, "SUCCESS", "AUTHORISED") and authorised.json()["data"]["card_last4"] == "4242"
-    assert outcome(captured) == (200, "SUCCESS", "CAPTURED") and captured.json()["data"]["amount"] == "100.00"
-    assert outcome(refunded) == (200, "SUCCESS", "REFUNDED") and refunded.json()["data"]["authorisation_id"] == auth_id
-    assert outcome(too_much) == (200, "FAILED", "AMOUNT_EXCEEDS_REFUNDABLE")
-    assert card_server.simulator.authorisations[auth_id]["refunded"] == "40.00"
-    stored = db("SELECT t::text AS row FROM mospay.transactions t WHERE t.client_id = "
-                "(SELECT id FROM mospay.clients WHERE app_id = %s)", (card_routes["authorise"].client["app_id"],))
-    assert len(stored) == 4 and not any(PAN in row["row"] or '"123"' in row["row"] for row in stored)
-    # The authorisation's page lists what followed it: its capture and both refund attempts.
-    followers = reports.transaction(rt, authorised.json()["transaction_ref"])["related"]
-    assert [(f["route"], f["status"]) for f in followers] == [("capture", "SUCCESS"), ("refund", "SUCCESS"),
-                                                              ("refund", "FAILED")]
-
-
-def test_a_refund_before_capture_is_a_reversal(card_routes):
-    auth_id = authorise(card_routes, card=TOKEN).json()["data"]["authorisation_id"]
-
-    reversed_ = pay(card_routes["refund"], f009=auth_id, f004=None, f005=None)
-    capture = pay(card_routes["capture"], f009=auth_id, f004=None, f005=None)
-
-    assert outcome(reversed_) == (200, "SUCCESS", "REVERSED")
-    assert outcome(capture) == (200, "FAILED", "NOT_AUTHORISED")
-
-
-@pytest.mark.parametrize("fields, expected", [
-    ({"f008": DECLINED_PAN}, (200, "FAILED", "CARD_DECLINED")),
-    ({"f004": "99"}, (200, "FAILED", "DO_NOT_HONOUR")),
-    ({"f004": "96"}, (502, "UNKNOWN", "PROVIDER_ERROR")),
-])
-def test_card_declines_and_failures(card_routes, fields, expected):
-    assert outcome(authorise(card_routes, **fields)) == expected
-
-
-@pytest.mark.parametrize("route, fields, reason", [
-    ("authorise", {"f008": "4242424242424241"}, "INVALID_CARD_NUMBER"),
-    ("authorise", {"f006": "01/20"}, "CARD_EXPIRED"),
-    ("capture", {"f009": "../refunds", "f004": None, "f005": None}, "INVALID_AUTHORISATION_ID"),
-])
-def test_a_bad_card_or_id_never_leaves_the_switch(card_routes, card_server, route, fields, reason):
-    before = card_server.simulator.requests
-    if route == "authorise":
-        response = authorise(card_routes, **fields)
-    else:
-        response = pay(card_routes[route], **fields)
-
-    assert outcome(response) == (422, "REJECTED", reason)
-    assert card_server.simulator.requests == before
-
-
-def test_capturing_an_unknown_authorisation_fails(card_routes):
-    assert outcome(pay(card_routes["capture"], f009="auth_nope", f004=None, f005=None)) == (
-        200, "FAILED", "AUTHORISATION_NOT_FOUND")
+# (Cards: tests/simulators/test_cards.py.)
 
 
 # --- Plugins --------------------------------------------------------------------------------------
@@ -186,17 +85,15 @@ def risky_routes(onboard, admin, base_url, momo_server, card_server):
     """An MTN MoMo route and a card route, both limited to 5000."""
     return {
         "momo": (momo_route(admin, base_url, momo_server, **RISK), momo_server),
-        "card": (onboard(url_of(card_server, cards.AUTHORISATIONS), "card_authorise", AUTHORISE_FIELDS, **RISK),
-                 card_server),
+        "card": (card_routes(admin, base_url, card_server, **RISK)["authorise"], card_server),
     }
 
 
 @pytest.mark.parametrize("provider", ["momo", "card"])
 def test_the_risk_limit_composes_with_any_provider(risky_routes, provider):
     integrator, server = risky_routes[provider]
-    card = {"f005": "USD", "f006": "12/39", "f008": PAN} if provider == "card" else {}
     send = (lambda **f: integrator.pay(momo_message(integrator, **f))) if provider == "momo" else \
-        (lambda **f: pay(integrator, **f, **card))
+        (lambda **f: integrator.pay(card_message(integrator, f008="pm_card_visa", **f)))
 
     under = send(f004="5000")
     before = server.simulator.requests
@@ -224,18 +121,6 @@ def test_fx_converts_what_mtn_momo_receives_before_the_risk_limit(admin, base_ur
     assert (sent["amount"], sent["currency"]) == ("1235", "RWF")
     assert outcome(over) == (422, "REJECTED", "RISK_LIMIT_EXCEEDED")
     assert outcome(no_rate) == (422, "REJECTED", "FX_RATE_UNAVAILABLE")
-
-
-def test_fx_converts_what_the_card_processor_receives(onboard, card_server, db):
-    rate = db("SELECT rate FROM mospay_fn.fx_rates WHERE base = 'USD' AND quote = 'RWF'")[0]["rate"]
-    card = onboard(url_of(card_server, cards.AUTHORISATIONS), "card_authorise", AUTHORISE_FIELDS,
-                   plugins=["fx_conversion"], fx={"settlement_currency": "USD"})
-
-    answer = pay(card, f004="15000", f005="RWF", f006="12/39", f008=PAN).json()
-
-    held = card_server.simulator.authorisations[answer["data"]["authorisation_id"]]["amount"]
-    expected = (Decimal(15000) / rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    assert held == {"value": str(expected), "currency": "USD"}
 
 
 def test_fx_then_m_pesa_takes_whole_shillings(admin, base_url, mpesa_server, db):
