@@ -17,6 +17,7 @@ from gateway.portal.views import (  # noqa: F401  (attach views)
     deliveries,
     functions,
     live,
+    provider_credentials,
     services,
     traffic,
     users,
