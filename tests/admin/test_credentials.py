@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.security.sealed import Sealer
 from tests.factories import unique_name
 from tests.providers import MOMO_FIELDS, base_url, momo_credentials, momo_message, momo_route, momo_server
 from tests.servers import ROOT, clean_env
@@ -130,3 +131,21 @@ def test_credentials_are_nowhere_in_clear(admin, base_url, momo, rt, db, config,
                      (paid.json()["transaction_ref"],))[0]["downstream_request"]
     assert stored_call["headers"]["Ocp-Apim-Subscription-Key"] == "****"
     assert stored_call["headers"]["Authorization"] == "****"
+
+
+def test_the_seal_key_rotates_without_losing_a_credential(admin, base_url, momo, rt, db, config):
+    """MOSPAY_SEAL_KEYS=new,old: `flask credentials reseal` seals everything under the new key; the old can go."""
+    route = momo_route(admin, base_url, momo)
+    new_key = "a-new-seal-key-of-forty-random-characters-0123"
+    resealed = subprocess.run([str(Path(sys.executable).with_name("flask")), "--app", "app", "credentials", "reseal"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120,
+                              env=clean_env(DATABASE_URL=config.DATABASE_URL, MOSPAY_ROUTES_DIR=config.ROUTES_DIR,
+                                            MOSPAY_DEMO=0, MOSPAY_SEAL_KEYS=f"{new_key},{config.seal_keys[0]}"))
+    assert resealed.returncode == 0 and "resealed" in resealed.stdout, resealed.stderr
+
+    only_new = Sealer([new_key])
+    rows = db("SELECT value_sealed FROM mospay.provider_credentials")
+    assert rows and all(only_new.open(row["value_sealed"]) is not None for row in rows)
+    rt.registry.reload()  # this process still has only the old key: it can open nothing now, and says so
+    refused = route.pay(momo_message(route))
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "PROVIDER_NOT_CONFIGURED"
