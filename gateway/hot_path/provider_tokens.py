@@ -44,19 +44,27 @@ class _Cached:
     refresh_at: float  # time.monotonic() after which it is fetched again
 
 
-def token_scope(route):
-    """What a token belongs to: the token URL, the step and the credentials it is made of (hashed)."""
-    step = route.token_step
+def scope_of(url, step, credentials):
+    """What a token belongs to: the token URL, the step and the credentials it is made of (hashed). The route
+    table computes it once per route (``RouteEntry.token_scope``), so a payment only looks it up."""
     used = sorted({*(step.get("basic") or ()), *(step.get("headers") or {}).values()})
-    material = orjson.dumps({"url": token_url(route), "step": step,
-                             "credentials": [route.credentials.get(name) for name in used]},
-                            option=orjson.OPT_SORT_KEYS)
+    material = orjson.dumps({"url": _url(url, step), "step": step,
+                             "credentials": [credentials.get(name) for name in used]}, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(material).hexdigest()
+
+
+def token_scope(route):
+    """The route's token scope (precomputed by the route table when it can be)."""
+    return getattr(route, "token_scope", None) or scope_of(route.url, route.token_step, route.credentials)
 
 
 def token_url(route):
     """The token endpoint: the step's path under the service's base URL."""
-    return route.url.rstrip("/") + "/" + route.token_step["path"].lstrip("/")
+    return _url(route.url, route.token_step)
+
+
+def _url(base, step):
+    return base.rstrip("/") + "/" + step["path"].lstrip("/")
 
 
 def token_call(route, timeout_ms):

@@ -16,6 +16,7 @@ from psycopg import sql
 
 from gateway.db import FUNCTION_SCHEMA, Q
 from gateway.functions import manifest
+from gateway.hot_path import provider_tokens
 from gateway.hot_path.fields import SECRET_CODES, compile_validator
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class RouteEntry:
     token_step: dict | None = field(default=None, repr=False)  # how to fetch context.auth (template or service)
     status_function: str | None = None
     status_sql: sql.Composed | None = field(default=None, repr=False)
+    token_scope: str | None = field(default=None, repr=False)  # what its provider token belongs to (hashed)
 
     @property
     def missing_credentials(self):
@@ -163,6 +165,7 @@ def _route_entry(row, validators, public_url=None, callback_token=None, credenti
         if row["callback_function"] else None,
         template=template, credentials=credentials or {}, required_credentials=manifest.required_credentials(template),
         token_step=token_step, status_function=row.get("status_function"),
+        token_scope=provider_tokens.scope_of(upstream["url"], token_step, credentials or {}) if token_step else None,
         status_sql=_function_call(Q.call_request_function, row["status_function"])
         if row.get("status_function") else None,
         context={

@@ -1,4 +1,4 @@
-"""Simulators of downstream providers that follow their public APIs, each a real HTTP server with deterministic outcomes.
+"""Simulators of downstream providers that follow their public APIs: real HTTP servers, deterministic outcomes.
 
 ``python -m gateway.simulators.mtn_momo`` (MTN MoMo Open API: collection, disbursement, API-user provisioning),
 ``python -m gateway.simulators.mpesa`` (Safaricom Daraja M-Pesa Express) and ``python -m gateway.simulators.cards``
