@@ -90,7 +90,7 @@ class RoutePipeline:
         else:
             spec, retry = call, None
         self.sent = True  # from here on, an exception leaves the outcome unknown
-        result = self.rt.forwarder.call(spec, retry)
+        result = self._forward(spec, retry)
         self.sent = result.sent
         if result.status_code == UNAUTHORIZED and self.token is not None and call is None:
             # An authentication refusal moved no money: drop the token, build the call again with a fresh one.
@@ -101,7 +101,7 @@ class RoutePipeline:
                 return prepared
             spec = prepared.spec
             self.sent = True
-            result = self.rt.forwarder.call(spec, retry)
+            result = self._forward(spec, retry)
             self.sent = result.sent
         if result.failure is FailureKind.CIRCUIT_OPEN:
             return RouteRun("call", spec=spec, result=result)
@@ -117,12 +117,16 @@ class RoutePipeline:
         self.lap("response_function")
         return RouteRun("call", spec=spec, result=result, answer=answer)
 
+    def _forward(self, spec, retry=None):
+        """Send one call through its upstream's circuit breaker: the route's call, or its token step."""
+        return self.rt.forwarder.call(spec, retry)
+
     def _authenticate(self):
         """Put the provider token into the context (``context.auth``) when the route has a token step."""
         if self.route.token_step is None:
             return None
         try:
-            self.token = self.rt.provider_tokens.token(self.rt, self.route)
+            self.token = self.rt.provider_tokens.token(self.rt, self.route, self._forward)
         except TokenStepFailed as failed:
             return RouteRun("failed", failure=PipelineFailure(Stage.TOKEN, ProviderAuthFailed(), failed.detail))
         self.context = {**self.context, "auth": {"access_token": self.token, "token_type": "Bearer"}}

@@ -90,13 +90,15 @@ class ProviderTokens:
         self._cache = {}
         self._lock = threading.Lock()
 
-    def token(self, rt, route):
-        """A valid access token for ``route``; raises ``TokenStepFailed`` when the provider gives none."""
+    def token(self, rt, route, send):
+        """A valid access token for ``route``; raises ``TokenStepFailed`` when the provider gives none.
+
+        ``send(spec)`` performs the token call (the route pipeline's forwarding, with its circuit breaker)."""
         scope = token_scope(route)
         cached = self._cache.get(scope)
         if cached is not None and time.monotonic() < cached.refresh_at:
             return cached.token  # the hot path: a dict lookup
-        return self._refresh(rt, route, scope)
+        return self._refresh(rt, route, scope, send)
 
     def invalidate(self, rt, route, token):
         """The provider refused ``token`` (401): forget it here and for every worker."""
@@ -108,7 +110,7 @@ class ProviderTokens:
         with rt.db.connection() as conn:
             conn.execute(Q.drop_provider_token, {"scope": scope, "token_hash": _hash(token)})
 
-    def _refresh(self, rt, route, scope):
+    def _refresh(self, rt, route, scope, send):
         with rt.db.transaction() as conn:
             row = conn.execute(Q.provider_token, {"scope": scope}).fetchone()
             if row is None or not row["fresh"]:
@@ -118,7 +120,7 @@ class ProviderTokens:
                 token = rt.sealer.open(row["token_sealed"])
                 if token is not None:
                     return self._remember(scope, token, _seconds_until(row["refresh_at"]))
-            token, lifetime = self._fetch(rt, route)
+            token, lifetime = self._fetch(rt, route, send)
             refresh = max(lifetime - min(REFRESH_MARGIN_SECONDS, lifetime / 10), 1)
             conn.execute(Q.store_provider_token, {"scope": scope, "token_sealed": rt.sealer.seal(token),
                                                   "token_hash": _hash(token), "refresh_seconds": refresh,
@@ -131,10 +133,10 @@ class ProviderTokens:
             self._cache[scope] = _Cached(token, time.monotonic() + seconds)
         return token
 
-    def _fetch(self, rt, route):
+    def _fetch(self, rt, route, send):
         """Run the token step through the upstream's circuit breaker; ``(token, lifetime_seconds)``."""
         step = route.token_step
-        result = rt.forwarder.call(token_call(route, min(route.timeout_ms, rt.config.MAX_TIMEOUT_MS)))
+        result = send(token_call(route, min(route.timeout_ms, rt.config.MAX_TIMEOUT_MS)))
         body = result.body if isinstance(result.body, dict) else {}
         token = body.get(step.get("token_field", "access_token"))
         if result.failure is None and result.ok and isinstance(token, str) and token:
