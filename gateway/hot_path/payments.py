@@ -158,7 +158,7 @@ class PaymentProcessor:
             "transaction_ref": self.ref, "app_id": self.client.app_id, "unique_id": self.message["f010"],
             "route": route, "status": body["status"], "http_status": outcome.http_status,
             "error_code": body.get("error", {}).get("code"),
-            "msisdn": mask_msisdn(msisdn) if (msisdn := self.message.get("f005") or self.message.get("f006")) else None,
+            "msisdn": mask_msisdn(msisdn) if (msisdn := self.message.get(self.route.msisdn_field or "")) else None,
             "timings_ms": self.timings})
 
     def _claim(self, conn):

@@ -74,6 +74,7 @@ class RouteEntry:
     status_function: str | None = None
     status_sql: sql.Composed | None = field(default=None, repr=False)
     token_scope: str | None = field(default=None, repr=False)  # what its provider token belongs to (hashed)
+    msisdn_field: str | None = None  # the field masked into the payment's log line
 
     @property
     def missing_credentials(self):
@@ -129,6 +130,11 @@ def new_callback_token():
     return secrets.token_urlsafe(32)
 
 
+def msisdn_field(fields):
+    """The code of the service's mobile-number field: the first typed ``msisdn`` (the standard message: f005)."""
+    return next((f["code"] for f in fields or () if f.get("type") == "msisdn"), None if fields else "f005")
+
+
 def currency_field(fields):
     """The code of the field typed ``currency``, if the service defines one: it then names the payment's currency."""
     return next((f["code"] for f in fields or () if f.get("type") == "currency"), None)
@@ -163,7 +169,8 @@ def _route_entry(row, validators, public_url=None, callback_token=None, credenti
         callback_function=row["callback_function"], callback=callback, callback_token=token,
         callback_sql=_function_call(Q.call_callback_function, row["callback_function"])
         if row["callback_function"] else None,
-        template=template, credentials=credentials or {}, required_credentials=manifest.required_credentials(template),
+        template=template, msisdn_field=msisdn_field(fields), credentials=credentials or {},
+        required_credentials=manifest.required_credentials(template),
         token_step=token_step, status_function=row.get("status_function"),
         token_scope=provider_tokens.scope_of(upstream["url"], token_step, credentials or {}) if token_step else None,
         status_sql=_function_call(Q.call_request_function, row["status_function"])
