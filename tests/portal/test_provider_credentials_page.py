@@ -57,3 +57,28 @@ def test_a_viewer_cannot_open_the_credentials_page(portal_as, admin, momo):
     viewer = portal_as("viewer")
     page = viewer.get("/portal/services/{microservice}/{service}/{route}/provider-credentials".format(**service))
     assert page.status_code == 403
+
+
+def test_no_page_or_export_shows_a_credential(portal_as, admin, base_url, momo):
+    """Sentinel values: a payment's page, the API logs, the audit log and every CSV export hold none of them."""
+    service = admin.create_service(url_of(momo), microservice=unique_name("momo"), template="mtn_momo_collection",
+                                   fields=MOMO_FIELDS)
+    values = {**momo_credentials(momo), "subscription_key": "SENTINEL-PAGE-SUB-77c1d2e3"}
+    momo.simulator.users[values["api_user"]]["api_key"] = values["api_key"] = "SENTINEL-PAGE-KEY-41b9a0f6"
+    assert admin.put("/services/{microservice}/{service}/{route}/credentials".format(**service),
+                     {"values": values}).status_code == 200
+    client = admin.create_client()
+    admin.assign(client, service)
+    route = Integrator(base_url, client, service)
+    paid = route.pay(momo_message(route)).json()
+    assert paid["status"] == "PENDING"
+    session = portal_as("admin")
+
+    pages = [session.get(path).text for path in (
+        f"/portal/transactions/{paid['transaction_ref']}", "/portal/api-logs", "/portal/audit", "/portal/services",
+        f"/portal/clients/{client['app_id']}", "/portal/exports/transactions.csv", "/portal/exports/api-logs.csv",
+        "/portal/exports/audit.csv", "/portal/routes")]
+
+    assert all(page for page in pages)
+    for sentinel in ("SENTINEL-PAGE-SUB-77c1d2e3", "SENTINEL-PAGE-KEY-41b9a0f6"):
+        assert not any(sentinel in page for page in pages)
