@@ -294,7 +294,8 @@ def assign_service(rt, app_id, payload, actor):
             overrides = {"on_pending": on_pending} if on_pending else {}
             conn.execute(Q.set_status_function, {"id": row["id"], "status_function": generated["status"],
                                                  "settings": Jsonb(overrides)})
-        document = routes_config.route_document(app_id, service, names, enabled=True, overrides=overrides)
+        document = routes_config.route_document(app_id, service, names, enabled=True, overrides=overrides,
+                                                status_function=generated["status"])
         _audit(conn, actor, "route.assign", f"{app_id}:{_service_key(service)}", after=document)
         _announce(conn, "route")
     route_file = routes_config.write(rt.config.ROUTES_DIR, document)

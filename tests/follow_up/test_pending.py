@@ -6,6 +6,7 @@ import time
 
 import pytest
 import requests
+import yaml
 
 from gateway.follow_up import jobs
 from tests.factories import CALLBACK_URLS
@@ -127,3 +128,19 @@ def test_a_callback_after_the_status_query_changes_nothing(base_url, route, rt, 
     settled = state(db, paid["transaction_ref"])
     assert settled["status"] == "FAILED" and settled["answer"]["code"] == "NOT_ENOUGH_FUNDS"
     assert len(client_callbacks(db, paid["transaction_ref"])) == 1
+
+
+def test_the_route_file_names_the_status_function_and_its_schedule(route, config):
+    """What assignment wrote to routes_config/: the STATUS function and on_pending, valid as they stand, and enough
+    for on_unknown: status_query without a status URL."""
+    from gateway.admin import routes_config
+
+    key = {"app_id": route.client["app_id"], **{k: route.service[k] for k in ("microservice", "service", "route")}}
+    document = yaml.safe_load(routes_config.route_path(config.ROUTES_DIR, key).read_text())
+
+    assert document["functions"]["status"] == f"STATUS_{key['app_id']}_{key['microservice']}_payment"
+    assert document["on_pending"] == {"schedule": [2, 5, 10, 30, 60, 300], "deadline_seconds": 3600}
+    routes_config.validate_document({**document, "on_unknown": {"policy": "status_query"}}, "route.yaml")
+    with pytest.raises(routes_config.RouteConfigError, match="functions.status"):
+        routes_config.validate_document({**document, "functions": {**document["functions"], "status": "STATUS_x"}},
+                                        "route.yaml")
