@@ -144,3 +144,16 @@ def test_the_route_file_names_the_status_function_and_its_schedule(route, config
     with pytest.raises(routes_config.RouteConfigError, match="functions.status"):
         routes_config.validate_document({**document, "functions": {**document["functions"], "status": "STATUS_x"}},
                                         "route.yaml")
+
+
+def test_a_disbursement_transfer_settles_the_same_way(admin, base_url, momo, rt, db):
+    transfer = momo_route(admin, base_url, momo, template="mtn_momo_disbursement")
+    paid = transfer.pay(momo_message(transfer, f004="99")).json()  # the payee's wallet refuses: FAILED
+    sent = momo.simulator.payments[("disbursement", paid["transaction_ref"])]["body"]
+    time.sleep(0.4)
+
+    run_follow_ups_now(rt, db, paid["transaction_ref"])
+
+    assert paid["status"] == "PENDING" and sent["payee"] == {"partyIdType": "MSISDN", "partyId": "250788123456"}
+    settled = state(db, paid["transaction_ref"])
+    assert (settled["status"], settled["answer"]["code"]) == ("FAILED", "NOT_ENOUGH_FUNDS")
