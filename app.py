@@ -37,8 +37,10 @@ def _stop_at_exit(process):
 
 
 def start_simulator(port):
-    """The demo's MTN-MoMo-like simulator, as a child process stopped with us."""
-    process = subprocess.Popen([sys.executable, "-m", "gateway.simulators.mtn_momo", "--port", str(port)])
+    """The demo's MTN MoMo simulator (with the demo's API user), as a child process stopped with us."""
+    from gateway.admin.demo import simulator_args
+
+    process = subprocess.Popen([sys.executable, *simulator_args(port)])
     _stop_at_exit(process)
     return process
 

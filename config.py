@@ -114,6 +114,8 @@ class Config:
         self.PUBLIC_URL = (_env("MOSPAY_PUBLIC_URL") or "").rstrip("/") or None
         # Key of the sealed secrets (callback signing secrets); defaults to SECRET_KEY.
         self.SEAL_KEY = _env("MOSPAY_SEAL_KEY")
+        # Keys newest first, comma-separated: the first seals, each opens (rotation: README "Provider credentials").
+        self.SEAL_KEYS = [key.strip() for key in (_env("MOSPAY_SEAL_KEYS") or "").split(",") if key.strip()]
         # Client callback URLs into loopback, link-local or private ranges (SSRF): allowed outside production only.
         self.ALLOW_PRIVATE_CALLBACKS = _env_bool("MOSPAY_ALLOW_PRIVATE_CALLBACKS", self.ENV != "production")
         self.CLIENT_CALLBACK_TIMEOUT_MS = _env_int("MOSPAY_CLIENT_CALLBACK_TIMEOUT_MS", 5000)
@@ -160,6 +162,11 @@ class Config:
             raise ValueError("MOSPAY_TRUSTED_PROXIES must be the number of proxies in front of the switch (0–10)")
         if not 100 <= self.DEFAULT_TIMEOUT_MS <= self.MAX_TIMEOUT_MS:
             raise ValueError("MOSPAY_DEFAULT_TIMEOUT_MS must be between 100 and MOSPAY_MAX_TIMEOUT_MS")
+
+    @property
+    def seal_keys(self):
+        """The sealing keys, newest first: ``MOSPAY_SEAL_KEYS``, else ``MOSPAY_SEAL_KEY``, else ``SECRET_KEY``."""
+        return self.SEAL_KEYS or [self.SEAL_KEY or self.SECRET_KEY]
 
     def as_flask(self):
         """The subset Flask itself reads."""

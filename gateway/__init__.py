@@ -38,6 +38,7 @@ def create_app(config=None):
         admin_alerts,
         admin_callbacks,
         admin_client_users,
+        admin_credentials,
         admin_exports,
         admin_functions,
         admin_reconciliation,
@@ -73,6 +74,7 @@ def create_app(config=None):
     app.register_blueprint(admin_exports.bp)
     app.register_blueprint(admin_reconciliation.bp)
     app.register_blueprint(admin_alerts.bp)
+    app.register_blueprint(admin_credentials.bp)
     app.register_blueprint(health.bp)
     cli.init_app(app)
     cli_operations.init_app(app)

@@ -48,7 +48,7 @@ def prepare_database(config):
     """Make the database ready to serve: reachable and migrated. Returns the migration versions applied."""
     url = database_url(config)
     applied = migrate(url)
-    sealer = Sealer(config.SEAL_KEY or config.SECRET_KEY)
+    sealer = Sealer(config.seal_keys)
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn, conn.transaction():
         _app_role(conn, sealer, repair=True)  # privileges on the tables the migrations just made
         tenants.provision_missing(conn, sealer)
@@ -65,7 +65,7 @@ def serving_url(config):
         owner_url = database_url(config)
         try:
             with psycopg.connect(owner_url, autocommit=True, row_factory=dict_row) as conn, conn.transaction():
-                role, password = _app_role(conn, Sealer(config.SEAL_KEY or config.SECRET_KEY))
+                role, password = _app_role(conn, Sealer(config.seal_keys))
         except psycopg.errors.UndefinedTable:
             raise DatabaseUnavailable("The database is not migrated yet: run `flask db upgrade` "
                                       "(or `python app.py`, which migrates before serving).") from None

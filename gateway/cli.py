@@ -336,9 +336,10 @@ def onboard_command(definition):
 @click.option("--port", default=5050, show_default=True)
 @click.option("--slow-seconds", default=10.0, show_default=True)
 def simulator_command(port, slow_seconds):
-    """Run the MTN-MoMo-like simulator."""
+    """Run the MTN MoMo simulator with the demo's API user."""
+    from gateway.admin.demo import simulator_args
     from gateway.simulators.mtn_momo import main
-    main(["--port", str(port), "--slow-seconds", str(slow_seconds)])
+    main([*simulator_args(port)[2:], "--slow-seconds", str(slow_seconds)])
 
 
 db_cli = AppGroup("db", help="The switch's own database: migrate it, connect to it.")
@@ -407,3 +408,5 @@ def init_app(app):
         app.cli.add_command(command)
     for command in (db_cli, seed_demo_command):
         app.cli.add_command(command)
+    from gateway.cli_credentials import credentials_cli
+    app.cli.add_command(credentials_cli)

@@ -188,6 +188,20 @@ class UpstreamTimeout(UpstreamError):
     message = "The downstream service did not answer in time; the outcome is unknown."
 
 
+class ProviderAuthFailed(UpstreamError):
+    code = "PROVIDER_AUTH_FAILED"
+    message = "The provider refused the switch's credentials (token step); nothing was sent."
+
+
+class ProviderNotConfigured(Conflict):
+    code = "PROVIDER_NOT_CONFIGURED"
+    message = "The route's provider credentials are incomplete; nothing was sent."
+
+    def __init__(self, missing, **kwargs):
+        kwargs.setdefault("details", {"missing": list(missing)})
+        super().__init__(f"{self.message} Missing: {', '.join(missing)}.", **kwargs)
+
+
 class OutcomeUnknown(UpstreamError):
     code, message = "OUTCOME_UNKNOWN", "The payment's outcome is unknown; it is being checked."
 

@@ -34,6 +34,11 @@ def callback_function_name(app_id, microservice, route):
     return f"CALLBACK_{app_id}_{microservice}_{route}"
 
 
+def status_function_name(app_id, microservice, route):
+    """``STATUS_{app_id}_{microservice}_{route}``: builds the call asking the provider what became of a payment."""
+    return f"STATUS_{app_id}_{microservice}_{route}"
+
+
 def function_name_problem(app_id, microservice, route):
     """Why the generated names would not fit PostgreSQL, or ``None``."""
     _, response_function = function_names(app_id, microservice, route)

@@ -16,6 +16,7 @@ from gateway.functions.tenants import TenantPools
 from gateway.functions.watchdog import Watchdog
 from gateway.hot_path.circuit import CircuitBoard
 from gateway.hot_path.forwarder import Forwarder
+from gateway.hot_path.provider_tokens import ProviderTokens
 from gateway.hot_path.rate_limits import AbuseLimits
 from gateway.hot_path.registry import Registry
 from gateway.security.credential_cache import CredentialCache
@@ -32,7 +33,8 @@ class Runtime:
         self.credentials = CredentialCache(config.SECRET_KEY, config.CREDENTIAL_CACHE_SECONDS)
         self.limits = AbuseLimits(config.REDIS_URL or "memory://", config.CLIENT_RATE_LIMIT, config.AUTH_FAILURE_LIMIT,
                                   key=config.SECRET_KEY, failure_limits={"portal": config.PORTAL_FAILURE_LIMIT})
-        self.sealer = Sealer(config.SEAL_KEY or config.SECRET_KEY)  # opens the sealed callback signing secrets
+        self.sealer = Sealer(config.seal_keys)  # opens sealed callback secrets and provider credentials
+        self.provider_tokens = ProviderTokens()  # provider access tokens, shared with other workers through the table
         self.watchdog = Watchdog(self._terminate_backend)  # ends function calls that outlive their limit
         self._db = self._read_db = self._registry = self._tenants = None
         self._listening = False

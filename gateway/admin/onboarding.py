@@ -11,15 +11,22 @@ import secrets
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from gateway.admin import credentials as vault
 from gateway.admin import routes_config
 from gateway.admin import schemas as admin_schemas
 from gateway.db import FUNCTION_SCHEMA, Q
 from gateway.errors import AlreadyExists, BadRequest, Conflict, NotFound, ValidationFailed
-from gateway.functions import catalogue, tenants
+from gateway.functions import catalogue, manifest, tenants
 from gateway.functions.templates import available_templates
 from gateway.hot_path import registry
 from gateway.hot_path.fields import check_field_definitions, validate_message
-from gateway.naming import MAX_PART_LENGTH, callback_function_name, function_name_problem, function_names
+from gateway.naming import (
+    MAX_PART_LENGTH,
+    callback_function_name,
+    function_name_problem,
+    function_names,
+    status_function_name,
+)
 from gateway.security.addresses import internal_address
 from gateway.security.passwords import generate_secret, hash_password
 from gateway.security.sealed import new_signing_secret
@@ -210,7 +217,9 @@ def check_new_service(rt, payload):
 def create_service(rt, payload, actor):
     """Register a downstream service route with its field definitions."""
     fields, template = _checked_service(payload)
-    settings = {key: payload[key] for key in ("plugins", "risk", "fx", "fee") if key in payload}
+    settings = {key: payload[key] for key in ("plugins", "risk", "fx", "fee", "currency", "token") if key in payload}
+    if "currency" not in settings and manifest.default_currency(template):
+        settings["currency"] = manifest.default_currency(template)  # shown, and kept if the template changes
     if "callback" in payload:
         settings["callback"] = _sealed_callback_settings(rt, payload["callback"])
     with rt.db.transaction() as conn:
@@ -266,7 +275,9 @@ def assign_service(rt, app_id, payload, actor):
         raise BadRequest(problem, details={"app_id": problem})
     names = function_names(app_id, service["microservice"], service["route"])
     callback_name = callback_function_name(app_id, service["microservice"], service["route"])
+    status_name = status_function_name(app_id, service["microservice"], service["route"])
     with rt.db.transaction() as conn:
+        vault.check_complete(conn, service, payload.get("credentials"))  # nothing is created when some are missing
         row = conn.execute(Q.insert_client_service, {
             "client_id": client["id"], "service_id": service["id"],
             "request_function": names[0], "response_function": names[1],
@@ -274,19 +285,32 @@ def assign_service(rt, app_id, payload, actor):
         if row is None:
             raise AlreadyExists("The client already has this service, or another service "
                                 "with the same microservice and route.", details={"request_function": names[0]})
-        callback_name = catalogue.generate(conn, row["id"], service["template"], names, {
+        if payload.get("credentials"):
+            vault.store(conn, rt.sealer, payload["credentials"], actor, service["id"], row["id"])
+        generated = catalogue.generate(conn, row["id"], service["template"], names, {
             "client": {"app_id": app_id, "name": client["name"]}, "service": _public_service(service),
-        }, actor, callback_function=callback_name)
+        }, actor, callback_function=callback_name, status_function=status_name)
+        callback_name = generated["callback"]
         token = registry.new_callback_token() if callback_name else None
         if callback_name:
             conn.execute(Q.set_callback_function, {"id": row["id"], "callback_function": callback_name,
                                                    "callback_token_sealed": rt.sealer.seal(token)})
-        document = routes_config.route_document(app_id, service, names, enabled=True, overrides={})
+        overrides = {}
+        if generated["status"]:
+            # The route's PENDING payments are followed up by its STATUS function on the template's schedule.
+            on_pending = manifest.default_on_pending(service["template"])
+            overrides = {"on_pending": on_pending} if on_pending else {}
+            conn.execute(Q.set_status_function, {"id": row["id"], "status_function": generated["status"],
+                                                 "settings": Jsonb(overrides)})
+        document = routes_config.route_document(app_id, service, names, enabled=True, overrides=overrides,
+                                                status_function=generated["status"])
         _audit(conn, actor, "route.assign", f"{app_id}:{_service_key(service)}", after=document)
         _announce(conn, "route")
     route_file = routes_config.write(rt.config.ROUTES_DIR, document)
     rt.registry.reload()
     assigned = {"request_function": names[0], "response_function": names[1], "route_file": str(route_file)}
+    if generated["status"]:
+        assigned["status_function"] = generated["status"]
     if not callback_name:
         return assigned
     needs_token = (service["settings"].get("callback") or {}).get("auth", "token") != "none"
@@ -351,7 +375,8 @@ def unassign_service(rt, app_id, key, actor):
         with catalogue.as_function_owner(conn):  # only their owner may drop them
             for query, name in ((Q.drop_request_function, row["request_function"]),
                                 (Q.drop_response_function, row["response_function"]),
-                                (Q.drop_callback_function, row["callback_function"])):
+                                (Q.drop_callback_function, row["callback_function"]),
+                                (Q.drop_status_function, row["status_function"])):
                 if name is not None:
                     conn.execute(sql.SQL(query).format(schema=sql.Identifier(FUNCTION_SCHEMA),
                                                        function=sql.Identifier(name)))

@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 from gateway.db import Q
 from gateway.hot_path.fields import check_field_definitions
 from gateway.hot_path.forwarder import METHODS
-from gateway.naming import NAME_PART, function_names
+from gateway.naming import NAME_PART, function_names, status_function_name
 
 _NAME = {"type": "string", "pattern": NAME_PART.pattern, "maxLength": 40}
 _HOUR = r"^([01][0-9]|2[0-3]):[0-5][0-9]\Z"
@@ -32,7 +32,8 @@ ROUTE_SCHEMA = {
         },
         "functions": {
             "type": "object", "additionalProperties": False, "required": ["request", "response"],
-            "properties": {"request": {"type": "string"}, "response": {"type": "string"}},
+            "properties": {"request": {"type": "string"}, "response": {"type": "string"},
+                           "status": {"type": "string"}},  # the STATUS function, when the template has one
         },
         "upstream": {
             "type": "object", "additionalProperties": False, "required": ["url"],
@@ -99,6 +100,16 @@ ROUTE_SCHEMA = {
                 },
             }}},
         },
+        # How PENDING payments are followed up (routes with a STATUS function): the status query on this
+        # schedule until SUCCESS or FAILED; past the deadline the payment becomes UNKNOWN for an operator.
+        "on_pending": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "schedule": {"type": "array", "minItems": 1, "maxItems": 20,
+                             "items": {"type": "integer", "minimum": 1, "maximum": 86400}},
+                "deadline_seconds": {"type": "integer", "minimum": 1, "maximum": 7 * 86400},
+            },
+        },
         "enabled": {"type": "boolean"},
     },
 }
@@ -114,27 +125,29 @@ def route_path(routes_dir, key):
     return Path(routes_dir) / key["app_id"] / f"{key['microservice']}_{key['service']}_{key['route']}.yaml"
 
 
-def route_document(app_id, service, names, enabled, overrides):
-    """The YAML document of a route, with effective values (service defaults + overrides)."""
+def route_document(app_id, service, names, enabled, overrides, status_function=None):
+    """The YAML document of a route, with effective values (service defaults + overrides); ``status_function``
+    (default: the row's own) names the route's STATUS function in ``functions.status``."""
     upstream = {"url": service["url"], "method": service["method"], "timeout_ms": service["timeout_ms"],
                 **overrides.get("upstream", {})}
     document = {
         "key": {"app_id": app_id, "microservice": service["microservice"],
                 "service": service["service"], "route": service["route"]},
-        "functions": {"request": names[0], "response": names[1]},
+        "functions": {"request": names[0], "response": names[1],
+                      **({"status": status} if (status := status_function or service.get("status_function")) else {})},
         "upstream": upstream,
         "retry": overrides.get("retry", {"max_attempts": 1, "on": [], "allow_post": False}),
         "fields": overrides.get("fields", service["fields"]),
         "enabled": enabled,
     }
-    for optional in ("status_query", "on_unknown", "routing"):
+    for optional in ("status_query", "on_pending", "on_unknown", "routing"):
         if optional in overrides:
             document[optional] = overrides[optional]
     return document
 
 
-_KEY_ORDER = ("key", "functions", "upstream", "retry", "status_query", "on_unknown", "routing", "fields", "enabled",
-              "rules", "when", "targets", "amount", "currency", "msisdn_prefix", "hours", "from", "to",
+_KEY_ORDER = ("key", "functions", "upstream", "retry", "status_query", "on_pending", "on_unknown", "routing", "fields",
+              "enabled", "rules", "when", "targets", "amount", "currency", "msisdn_prefix", "hours", "from", "to",
               "priority", "weight", "policy", "schedule", "deadline_seconds", "reversal_route",
               "app_id", "microservice", "service", "route", "request", "response", "url", "method", "timeout_ms",
               "max_attempts", "on", "allow_post", "code", "name", "type", "required", "pattern", "min", "max",
@@ -183,9 +196,13 @@ def validate_document(document, where):
     expected = function_names(key["app_id"], key["microservice"], key["route"])
     if (document["functions"]["request"], document["functions"]["response"]) != expected:
         raise RouteConfigError(f"{where}: functions: must be {expected[0]!r} and {expected[1]!r}")
+    status = status_function_name(key["app_id"], key["microservice"], key["route"])
+    if document["functions"].get("status", status) != status:
+        raise RouteConfigError(f"{where}: functions.status: must be {status!r}")
     policy = document.get("on_unknown", {}).get("policy")
-    if policy == "status_query" and not document.get("status_query"):
-        raise RouteConfigError(f"{where}: on_unknown.policy: status_query needs the route's status_query.url")
+    if policy == "status_query" and not document.get("status_query") and not document["functions"].get("status"):
+        raise RouteConfigError(f"{where}: on_unknown.policy: status_query needs the route's status_query.url "
+                               "or a STATUS function")
     if policy == "reverse" and document["on_unknown"]["reversal_route"] == key["route"]:
         raise RouteConfigError(f"{where}: on_unknown.reversal_route: must be another route of "
                                f"{key['microservice']}.{key['service']}")
@@ -254,7 +271,7 @@ def _overrides(service_row, document):
         overrides["retry"] = document["retry"]
     if "fields" in document and document["fields"] != service_row["fields"]:
         overrides["fields"] = document["fields"]
-    for optional in ("status_query", "on_unknown", "routing"):
+    for optional in ("status_query", "on_pending", "on_unknown", "routing"):
         if document.get(optional):
             overrides[optional] = document[optional]
     return overrides

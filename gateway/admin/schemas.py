@@ -13,6 +13,17 @@ _CURRENCY = {"type": "string", "pattern": r"^[A-Z]{3}\Z"}
 # bcrypt reads 72 bytes: a longer password is refused (naming the limit), never truncated nor a 500.
 _NEW_PASSWORD = {"type": "string", "minLength": 10, "x-max-bytes": MAX_PASSWORD_BYTES}
 
+_CREDENTIAL_NAME = {"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,63}\Z"}
+# A token step (sql/functions/<template>/provider.yaml): a path under the service's base URL, the two credentials
+# of the Basic header, headers taken from credentials, and where the token and its lifetime are in the answer.
+TOKEN_STEP = {"type": "object", "additionalProperties": False, "required": ["path"], "properties": {
+    "path": {"type": "string", "pattern": r"^/[^\s]{0,300}\Z"},
+    "method": {"enum": ["GET", "POST"]},
+    "basic": {"type": "array", "items": _CREDENTIAL_NAME, "minItems": 2, "maxItems": 2},
+    "headers": {"type": "object", "maxProperties": 10, "propertyNames": {"pattern": r"^[A-Za-z0-9-]{1,64}\Z"},
+                "additionalProperties": _CREDENTIAL_NAME},
+    "token_field": {"type": "string", "maxLength": 64}, "expires_field": {"type": "string", "maxLength": 64}}}
+
 CLIENT_CREATE = FieldValidator({
     "type": "object",
     "properties": {
@@ -43,6 +54,10 @@ SERVICE_CREATE = FieldValidator({
             "percent": {"type": "string", "pattern": r"^(100|[0-9]{1,2})(\.[0-9]{1,4})?\Z"}, "fixed": _AMOUNT}},
         "fx": {"type": "object", "additionalProperties": False, "required": ["settlement_currency"], "properties": {
             "settlement_currency": _CURRENCY, "decimals": {"type": "integer", "minimum": 0, "maximum": 4}}},
+        # The payment's currency unless a field typed "currency" names it (default: the template's).
+        "currency": _CURRENCY,
+        # The provider's token step, when the template declares none (or to change it): see provider.yaml.
+        "token": TOKEN_STEP,
         # Inbound provider callbacks: the HMAC-SHA256 signature to require (the secret is sealed at rest and
         # never shown again), "auth": "none" to accept callbacks without the URL's token (an audited opt-in),
         # and the key of the response function's data that holds the provider's reference.
@@ -66,7 +81,12 @@ CLIENT_CALLBACK = FieldValidator({
 
 ASSIGNMENT = FieldValidator({
     "type": "object",
-    "properties": {"microservice": _NAME, "service": _NAME, "route": _NAME},
+    "properties": {"microservice": _NAME, "service": _NAME, "route": _NAME,
+                   # This client's own provider credentials for the route (sealed; they override the service's).
+                   "credentials": {"type": "object", "maxProperties": 32,
+                                   "propertyNames": {"pattern": r"^[a-z][a-z0-9_]{0,63}\Z"},
+                                   "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 4096,
+                                                            "pattern": r"^[^\x00]*\Z"}}},
     "required": ["microservice", "service", "route"],
     "additionalProperties": False,
 })

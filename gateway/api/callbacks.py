@@ -23,7 +23,7 @@ def _start_clock():
     g.callback = None
 
 
-@bp.post("/<app_id>/<microservice>/<route>")
+@bp.route("/<app_id>/<microservice>/<route>", methods=["POST", "PUT"])  # MTN MoMo notifies with PUT
 def provider_callback(app_id, microservice, route):
     """Run the route's CALLBACK function on a provider's notification and settle the payment."""
     outcome = g.callback = callbacks.receive(runtime(), app_id, microservice, route,

@@ -114,6 +114,8 @@ def receive(rt, app_id, microservice, route_name, raw, headers, token=None):
 def _map(rt, route, payload, headers):
     public_headers = {k.lower(): v for k, v in headers.items() if k.lower() not in _PRIVATE_HEADERS}
     context = {**route.context, "received_at": datetime.now(UTC).isoformat(), "callback": True}
+    if route.credentials:  # e.g. to verify a provider's own signature scheme in SQL
+        context["credentials"] = route.credentials
     try:
         result = runner.run(rt, rt.registry.client(route.app_id), route.callback_sql,
                             (payload, public_headers, context))
@@ -160,14 +162,17 @@ def _apply(rt, conn, route, payload, mapped):
         _record(conn, route, row["id"], "ignored", before, before, payload, answer, detail)
         return CallbackOutcome("ignored", 200, _ack(mapped, "ignored"), row["id"], route.client_id)
     detail = "settled by a provider callback"
-    if answer["status"] == SUCCESS and (route.context["route"].get("status_query") or {}).get("url"):
+    if answer["status"] == SUCCESS and status_query.has_status_query(route):
         # Trust, then verify: the provider's own status API has the last word on money received.
         confirmed = status_query.ask_provider(rt, route, row, "verify_callback")
         if confirmed is None:
             _record(conn, route, row["id"], "unconfirmed", before, before, payload, answer,
                     "the status query did not confirm SUCCESS (not final or unreachable)")
             return CallbackOutcome("unconfirmed", 409, {"transaction_ref": row["ref"]}, row["id"], route.client_id)
-        answer = confirmed.answer
+        # The provider's own answer decides the state; what the callback told more (a receipt) is kept.
+        extra = {k: v for k, v in answer["data"].items() if v is not None}
+        answer = {**confirmed.answer, "data": {**extra, **{k: v for k, v in confirmed.answer["data"].items()
+                                                           if v is not None}}}
         detail = f"provider callback, confirmed by the status query ({answer['status']})"
     # The row is locked: the compare-and-set cannot miss, and the client is told by callback.
     settle(conn, row["id"], OPEN, Settlement.from_answer(answer, row["ref"], row["unique_id"], detail),

@@ -1,4 +1,8 @@
-"""Following up a payment that ended UNKNOWN, as its route's ``on_unknown`` policy says.
+"""Following up a payment that ended UNKNOWN (its route's ``on_unknown`` policy) or PENDING (``on_pending``).
+
+A PENDING payment of a route with a status query is asked about on the
+``on_pending`` schedule until the provider gives a final state; past the deadline
+it becomes UNKNOWN and is left for an operator. What follows is about UNKNOWN.
 
 The job is queued with the payment's final write (``finish_transaction``, same statement).
 ``status_query`` asks the provider on the route's schedule until a final state or the
@@ -14,11 +18,11 @@ import logging
 from datetime import UTC, datetime
 
 from gateway.db import Q
-from gateway.errors import ValidationFailed
+from gateway.errors import OutcomeUnknown, ValidationFailed
 from gateway.follow_up import jobs, status_query
 from gateway.follow_up.jobs import JobResult
 from gateway.hot_path.pipeline import RoutePipeline
-from gateway.hot_path.settlement import FAILED, SUCCESS, UNKNOWN, Settlement, settle
+from gateway.hot_path.settlement import FAILED, PENDING, SUCCESS, UNKNOWN, Settlement, settle
 
 log = logging.getLogger(__name__)
 STATES = ("queued", "done", "manual")
@@ -27,18 +31,22 @@ STATES = ("queued", "done", "manual")
 @jobs.handler("unknown_outcome")
 def follow_up(rt, job):
     """Run one step of the policy; a ``JobResult`` says what next."""
-    row = rt.db.fetch_one(Q.transaction_to_follow_up, {"id": job["transaction_id"]})
-    if row is None or row["status"] != UNKNOWN:
-        return JobResult("done", last_error=f"already {row['status']}" if row else "no such payment")
     payload = job["payload"]
+    expected = PENDING if payload.get("pending") else UNKNOWN
+    row = rt.db.fetch_one(Q.transaction_to_follow_up, {"id": job["transaction_id"]})
+    if row is None or row["status"] != expected:
+        return JobResult("done", last_error=f"already {row['status']}" if row else "no such payment")
     route = rt.registry.route(row["app_id"], row["microservice"], row["service"], row["route"])
     if route is None:
         return JobResult("manual", last_error="the route is not loaded (client inactive or route removed)")
     if payload["policy"] == "status_query":
         run = status_query.ask_provider(rt, route, row, "follow_up")
         if run:
-            return _settle(rt, row, run.answer, "settled by status query (on_unknown)")
-        return _next(job, "no final answer from the status query yet")
+            return _settle(rt, row, run.answer, f"settled by status query (on_{expected.lower()})", expected)
+        result = _next(job, "no final answer from the status query yet")
+        if expected == PENDING and result.state == "manual":
+            _give_up_pending(rt, row)
+        return result
     if payload["policy"] == "reverse":
         return _reverse(rt, row, job)
     return JobResult("manual", last_error="policy manual: check with the provider")
@@ -57,16 +65,25 @@ def _next(job, reason):
     return JobResult("queued", delay_seconds=delay, last_error=reason, payload={**payload, "step": step})
 
 
-def _settle(rt, row, answer, detail):
-    """UNKNOWN → the provider's final state, only if still UNKNOWN; the client is told by callback."""
+def _settle(rt, row, answer, detail, expected=UNKNOWN):
+    """``expected`` → the provider's final state, only if still ``expected``; the client is told by callback.
+    Whichever comes first, this or a provider callback, wins: the other finds the payment final."""
     with rt.db.connection() as conn:
-        settled = settle(conn, row["id"], (UNKNOWN,), Settlement.from_answer(answer, row["ref"], row["unique_id"],
-                                                                             detail), notify_client=True)
+        settled = settle(conn, row["id"], (expected,), Settlement.from_answer(answer, row["ref"], row["unique_id"],
+                                                                              detail), notify_client=True)
     if settled is None:
         return JobResult("done", last_error="already final")
-    log.info("payment %s UNKNOWN → %s (%s)", row["ref"], answer["status"], detail,
+    log.info("payment %s %s → %s (%s)", row["ref"], expected, answer["status"], detail,
              extra={"transaction_ref": row["ref"], "status": answer["status"]})
     return JobResult("done")
+
+
+def _give_up_pending(rt, row):
+    """PENDING past its deadline → UNKNOWN: money may have moved, an operator decides (no new follow-up)."""
+    error = OutcomeUnknown("The provider gave no final result before the deadline; an operator will check.",
+                           transaction_ref=row["ref"], extra={"status": UNKNOWN, "unique_id": row["unique_id"]})
+    with rt.db.connection() as conn:
+        settle(conn, row["id"], (PENDING,), Settlement.from_error(error, UNKNOWN, "on_pending deadline passed"))
 
 
 def _reverse(rt, row, job):

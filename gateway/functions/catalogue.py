@@ -63,20 +63,23 @@ def service_plugins(conn, client_service_id):
     return list((row["settings"] if row else {}).get("plugins", []))
 
 
-def generate(conn, client_service_id, template, names, render_context, created_by, callback_function=None):
+def generate(conn, client_service_id, template, names, render_context, created_by, callback_function=None,
+             status_function=None):
     """Render the template's parts (with the service's plugins) and install them as version 1 (or next).
 
-    The callback part is optional: it is generated as ``callback_function`` when the template has
-    one; returns that name, or ``None`` when there is no callback function.
+    The callback and status parts are optional: each is generated under the given name when the template
+    has it; returns ``{"callback": name or None, "status": name or None}``.
     """
     request_function, response_function = names
     parts = [("request", request_function), ("response", response_function)]
-    if callback_function and has_part(template, "callback"):
-        parts.append(("callback", callback_function))
+    optional = {"callback": callback_function, "status": status_function}
+    parts += [(kind, name) for kind, name in optional.items() if name and has_part(template, kind)]
     context = {"schema": FUNCTION_SCHEMA, "request_function": request_function,
                "response_function": response_function, "callback_function": callback_function,
-               "plugins": service_plugins(conn, client_service_id), **render_context}
+               "status_function": status_function, "plugins": service_plugins(conn, client_service_id),
+               **render_context}
     for kind, name in parts:
         install(conn, client_service_id, name, kind, render(template, kind, **context),
                 created_by, f"generated from template {template}")
-    return callback_function if len(parts) == 3 else None
+    installed = dict(parts)
+    return {"callback": installed.get("callback"), "status": installed.get("status")}

@@ -26,6 +26,7 @@ SIGNATURES = {
     "request": "request jsonb, context jsonb",
     "response": "request jsonb, response jsonb, context jsonb",
     "callback": "payload jsonb, headers jsonb, context jsonb",
+    "status": "request jsonb, context jsonb",
 }
 ALLOWED_LANGUAGES = ("plpgsql", "sql")
 # After leading comments, the one command must be a CREATE [OR REPLACE] FUNCTION.
@@ -229,7 +230,7 @@ def regenerate(rt, name, actor, force=False):
         raise Customised(details={"version": row["version"], "drift": _drift(row, definition)})
     source = render(row["template"], row["kind"], schema=FUNCTION_SCHEMA,
                     request_function=row["request_function"], response_function=row["response_function"],
-                    callback_function=row["callback_function"],
+                    callback_function=row["callback_function"], status_function=row["status_function"],
                     client={"app_id": row["app_id"], "name": row["client_name"]},
                     service={k: row[k] for k in ("microservice", "service", "route", "url", "method", "timeout_ms")})
     return save(rt, name, source, actor, note=f"regenerated from template {row['template']}")
@@ -254,6 +255,10 @@ def test_run(rt, name, request, response=None):
         "request": (route.request_sql, (request, context),
                     lambda result: call_spec.parse_call_spec(result, rt.config.MAX_TIMEOUT_MS,
                                                             rt.config.MAX_UPSTREAM_BODY_BYTES)),
+        # A STATUS function builds a call like a request function (the stored message, the payment's context).
+        "status": (route.status_sql, (request, context),
+                   lambda result: call_spec.parse_call_spec(result, rt.config.MAX_TIMEOUT_MS,
+                                                           rt.config.MAX_UPSTREAM_BODY_BYTES)),
         # ``request`` is the provider's notification; ``response`` (optional) its headers.
         "callback": (route.callback_sql, (request, response or {}, context), call_spec.parse_callback),
         "response": (route.response_sql, (request, response, context), call_spec.parse_answer),

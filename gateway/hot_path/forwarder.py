@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import orjson
 import urllib3
@@ -137,8 +137,9 @@ class Forwarder:
         """Perform ``call`` (a validated call spec, no breaker, no retry); returns a ``ForwardResult``."""
         timeout = call["timeout_ms"] / 1000
         body = call.get("body")
-        data = None if body is None else body if isinstance(body, bytes) else orjson.dumps(body)
         headers = {"Content-Type": "application/json", "Accept": "application/json", **call.get("headers", {})}
+        data = None if body is None else body if isinstance(body, bytes) else \
+            form_encode(body).encode() if _is_form(headers) else orjson.dumps(body)
         request_id = request_id_var.get()
         if request_id:
             headers.setdefault("X-Request-ID", request_id)
@@ -188,6 +189,32 @@ class Forwarder:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             pool.close()
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def _is_form(headers):
+    return any(k.lower() == "content-type" and v.split(";")[0].strip().lower() == FORM for k, v in headers.items())
+
+
+def form_encode(body):
+    """A call body sent form-encoded (a call spec's ``Content-Type: application/x-www-form-urlencoded``): nested
+    objects and arrays as ``a[b][0]=…``, the convention of APIs that take forms (Stripe's); ``null`` is left out."""
+    pairs = []
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{prefix}[{key}]" if prefix else str(key), item)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(f"{prefix}[{index}]", item)
+        elif value is not None:
+            pairs.append((prefix, "true" if value is True else "false" if value is False else str(value)))
+
+    walk("", body if isinstance(body, dict) else {"body": body})
+    return urlencode(pairs)
 
 
 def _retryable(result, retry_on, may_repeat):

@@ -25,6 +25,7 @@ from gateway.errors import (
     InProgress,
     ModifiedRequest,
     MosPayError,
+    ProviderNotConfigured,
     Rejected,
     RouteDisabled,
     RouteNotFound,
@@ -54,7 +55,8 @@ UNIQUE_ID = re.compile(ENVELOPE_SCHEMA["f010"]["pattern"][1:-2])  # the f010 rul
 
 # The stages the hot path times, in order, with what each covers; they add up to the total.
 STAGES = {"auth": "authenticated and body read", "validate": "validated and route resolved",
-          "claim": "unique id claimed", "request_function": "request function",
+          "claim": "unique id claimed", "token": "provider token (routes with a token step; cached)",
+          "request_function": "request function",
           "forward": "forwarded and answered", "response_function": "response function"}
 
 
@@ -94,6 +96,9 @@ def resolve(registry, client, message):
     if not route.enabled:
         raise RouteDisabled()
     validate_message(route.validator, message)
+    missing = route.missing_credentials
+    if missing:  # refused before the claim: nothing is recorded, nothing is sent
+        raise ProviderNotConfigured(missing)
     return route
 
 
@@ -146,7 +151,7 @@ class PaymentProcessor:
             "transaction_ref": self.ref, "app_id": self.client.app_id, "unique_id": self.message["f010"],
             "route": route, "status": body["status"], "http_status": outcome.http_status,
             "error_code": body.get("error", {}).get("code"),
-            "msisdn": mask_msisdn(self.message["f006"]) if self.message.get("f006") else None,
+            "msisdn": mask_msisdn(msisdn) if (msisdn := self.message.get(self.route.msisdn_field or "")) else None,
             "timings_ms": self.timings})
 
     def _claim(self, conn):
@@ -174,7 +179,9 @@ class PaymentProcessor:
         # A route's callback token rides in context.route.callback_url: a function copying it into its call
         # (the M-Pesa template's CallBackURL) must not leave it readable in the stored call.
         tokens = {route.callback_token for route in (self.route, *routes) if route.callback_token}
-        self.secrets = Secrets((*secret_values(self.message, codes), *tokens))
+        # The provider credentials are masked by value wherever a function copied them.
+        credentials = {value for route in (self.route, *routes) for value in route.credentials.values()}
+        self.secrets = Secrets((*secret_values(self.message, codes), *tokens, *credentials))
         self.masked = mask_message(self.message, codes)  # what is stored and shown
 
     def _sent(self):
@@ -190,6 +197,8 @@ class PaymentProcessor:
             pipeline = RoutePipeline(self.rt, route, self.context, self.lap)
             self.pipelines.append(pipeline)
             run = pipeline.run(self.message, self.masked)
+            if pipeline.token is not None:  # the provider token too, should a provider echo it back
+                self.secrets = Secrets((*self.secrets.values, pipeline.token))
             unreached = _unreached(run)
             if unreached and index + 1 < len(self.plan.routes):
                 self.plan.attempts.append({"route": routing.route_name(route), "outcome": f"not reached: {unreached}"})

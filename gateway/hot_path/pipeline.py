@@ -2,22 +2,29 @@
 
 A payment, a reversal and a status query all run here; only what they do
 with the result differs. Functions run in the sandbox pool, and no database
-connection is held while the provider answers.
+connection is held while the provider answers. Functions get the route's
+provider credentials (``context.credentials``) and, when the route declares a
+token step, the provider token (``context.auth.access_token``); a provider's 401
+drops that token, and the call is built and sent once more with a fresh one.
 """
 
 import enum
 import time
 from dataclasses import dataclass
 
-from gateway.errors import FunctionError, InvalidCallSpec, MosPayError
+from gateway.errors import FunctionError, InvalidCallSpec, MosPayError, ProviderAuthFailed
 from gateway.functions import runner
 from gateway.hot_path import call_spec
 from gateway.hot_path.forwarder import FailureKind, ForwardResult
+from gateway.hot_path.provider_tokens import TokenStepFailed
+
+UNAUTHORIZED = 401
 
 
 class Stage(enum.Enum):
     """Where a route run stopped with a function failure."""
 
+    TOKEN = "token"
     REQUEST_FUNCTION = "request_function"
     RESPONSE_FUNCTION = "response_function"
 
@@ -59,27 +66,43 @@ class RoutePipeline:
     whether the call may have reached the provider."""
 
     def __init__(self, rt, route, context, lap=None):
-        self.rt, self.route, self.context = rt, route, context
+        self.rt, self.route = rt, route
+        self.context = {**context, "credentials": route.credentials} if route.credentials else context
         self.lap = lap or (lambda stage: None)
         self.sent = False
+        self.token = None  # the provider token the last call carried, if the route has a token step
 
-    def run(self, request, masked_request=None, call=None):
+    def run(self, request, masked_request=None, call=None, builder=None):
         """Run the route for ``request``; ``call`` (a ready call spec) skips the request function.
 
-        The request function sees ``request`` (secrets included); the response
-        function sees ``masked_request`` (default ``request``). A ready call is
-        sent once, without the route's retry policy (a status query).
+        The request function (or ``builder``, another function of the same
+        signature: the route's STATUS function) sees ``request`` (secrets
+        included); the response function sees ``masked_request`` (default
+        ``request``). A ready call, or a ``builder``'s, is sent once, without the
+        route's retry policy (a status query).
         """
+        self.context = with_currency(self.context, request, self.route)
         if call is None:
-            prepared = self._prepare(request)
+            prepared = self._prepare(request, builder)
             if prepared.kind != "call":
                 return prepared
-            spec, retry = prepared.spec, self.route.context["route"].get("retry")
+            spec, retry = prepared.spec, self.route.context["route"].get("retry") if builder is None else None
         else:
             spec, retry = call, None
         self.sent = True  # from here on, an exception leaves the outcome unknown
-        result = self.rt.forwarder.call(spec, retry)
+        result = self._forward(spec, retry)
         self.sent = result.sent
+        if result.status_code == UNAUTHORIZED and self.token is not None and call is None:
+            # An authentication refusal moved no money: drop the token, build the call again with a fresh one.
+            self.rt.provider_tokens.invalidate(self.rt, self.route, self.token)
+            self.sent = False
+            prepared = self._prepare(request, builder)
+            if prepared.kind != "call":
+                return prepared
+            spec = prepared.spec
+            self.sent = True
+            result = self._forward(spec, retry)
+            self.sent = result.sent
         if result.failure is FailureKind.CIRCUIT_OPEN:
             return RouteRun("call", spec=spec, result=result)
         self.lap("forward")
@@ -94,12 +117,31 @@ class RoutePipeline:
         self.lap("response_function")
         return RouteRun("call", spec=spec, result=result, answer=answer)
 
-    def _prepare(self, request):
+    def _forward(self, spec, retry=None):
+        """Send one call through its upstream's circuit breaker: the route's call, or its token step."""
+        return self.rt.forwarder.call(spec, retry)
+
+    def _authenticate(self):
+        """Put the provider token into the context (``context.auth``) when the route has a token step."""
+        if self.route.token_step is None:
+            return None
+        try:
+            self.token = self.rt.provider_tokens.token(self.rt, self.route, self._forward)
+        except TokenStepFailed as failed:
+            return RouteRun("failed", failure=PipelineFailure(Stage.TOKEN, ProviderAuthFailed(), failed.detail))
+        self.context = {**self.context, "auth": {"access_token": self.token, "token_type": "Bearer"}}
+        self.lap("token")
+        return None
+
+    def _prepare(self, request, builder=None):
         """The validated call to forward, or the run that ends before forwarding."""
+        refused = self._authenticate()
+        if refused is not None:
+            return refused
         try:
             config = self.rt.config
-            kind, spec = call_spec.parse_call_spec(self._call(self.route.request_sql, (request, self.context)),
-                                                   config.MAX_TIMEOUT_MS, config.MAX_UPSTREAM_BODY_BYTES)
+            built = self._call(builder or self.route.request_sql, (request, self.context))
+            kind, spec = call_spec.parse_call_spec(built, config.MAX_TIMEOUT_MS, config.MAX_UPSTREAM_BODY_BYTES)
         except runner.FunctionFailure as failure:
             return RouteRun("failed", failure=PipelineFailure(Stage.REQUEST_FUNCTION, failure.error, failure.detail))
         except ValueError as problem:
@@ -111,6 +153,14 @@ class RoutePipeline:
 
     def _call(self, query, args):
         return runner.run(self.rt, self.rt.registry.client(self.route.app_id), query, args)
+
+
+def with_currency(context, request, route):
+    """``context`` with the payment's ``currency``: the service's currency field, else its setting."""
+    settings = route.context["route"]
+    field = settings.get("currency_field")
+    currency = (request.get(field) if field and isinstance(request, dict) else None) or settings.get("currency")
+    return {**context, "currency": currency} if currency and context.get("currency") != currency else context
 
 
 def lap_timer(timings, start=None):

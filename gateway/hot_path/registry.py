@@ -15,6 +15,8 @@ import psycopg
 from psycopg import sql
 
 from gateway.db import FUNCTION_SCHEMA, Q
+from gateway.functions import manifest
+from gateway.hot_path import provider_tokens
 from gateway.hot_path.fields import SECRET_CODES, STANDARD_FIELDS, compile_validator
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,21 @@ class RouteEntry:
     # The unguessable token of the route's callback URL (opened from its sealed copy); None: not available.
     callback_token: str | None = field(default=None, repr=False)
     fields: tuple = field(default=(), repr=False)  # the field rules in force (the standard message's when none)
+    template: str = ""
+    # The provider credentials in clear (the service's, overridden per route): handed to functions at call time
+    # as context.credentials, never stored in context, a row or a log.
+    credentials: dict = field(default_factory=dict, repr=False)
+    required_credentials: tuple = ()  # what the template declares it needs
+    token_step: dict | None = field(default=None, repr=False)  # how to fetch context.auth (template or service)
+    status_function: str | None = None
+    status_sql: sql.Composed | None = field(default=None, repr=False)
+    token_scope: str | None = field(default=None, repr=False)  # what its provider token belongs to (hashed)
+    msisdn_field: str | None = None  # the field masked into the payment's log line
+
+    @property
+    def missing_credentials(self):
+        """The credential names the template needs that this route has no value for."""
+        return [name for name in self.required_credentials if not self.credentials.get(name)]
 
     @property
     def callback_needs_token(self):
@@ -114,12 +131,31 @@ def new_callback_token():
     return secrets.token_urlsafe(32)
 
 
-def _route_entry(row, validators, public_url=None, callback_token=None):
+def msisdn_field(fields):
+    """The code of the service's mobile-number field: the first typed ``msisdn`` (the standard message: f005)."""
+    return next((f["code"] for f in fields or () if f.get("type") == "msisdn"), None if fields else "f005")
+
+
+def currency_field(fields):
+    """The code of the field typed ``currency``, if the service defines one: it then names the payment's currency."""
+    return next((f["code"] for f in fields or () if f.get("type") == "currency"), None)
+
+
+def _route_entry(row, validators, public_url=None, callback_token=None, credentials=None):
     overrides = row["route_settings"]
     upstream = {"url": row["url"], "method": row["method"], "timeout_ms": row["timeout_ms"],
                 **overrides.get("upstream", {})}
     settings = {**row["service_settings"], **{k: v for k, v in overrides.items() if k not in ("upstream", "fields")}}
     callback = settings.pop("callback", None) or {}  # holds a sealed secret: never handed to a function
+    template = row.get("template") or ""
+    token_step = settings.pop("token", None) or manifest.token_step(template)
+    fields = overrides.get("fields", row["fields"])
+    # The payment's currency: the field the service defines for it, else the service's setting, else the template's.
+    settings.setdefault("currency", manifest.default_currency(template))
+    if settings["currency"] is None:
+        del settings["currency"]
+    if currency_field(fields):
+        settings["currency_field"] = currency_field(fields)
     token = callback_token if callback.get("auth", "token") != "none" else None
     if row["callback_function"] and public_url and "callback_url" not in settings:
         settings["callback_url"] = callback_url(public_url, row["app_id"], row["microservice"], row["route"], token)
@@ -128,14 +164,19 @@ def _route_entry(row, validators, public_url=None, callback_token=None):
         microservice=row["microservice"], service=row["service"], route=row["route"],
         url=upstream["url"], method=upstream["method"], timeout_ms=upstream["timeout_ms"], enabled=row["enabled"],
         request_function=row["request_function"], response_function=row["response_function"],
-        validator=_validator(overrides.get("fields", row["fields"]), validators),
-        secret_codes=secret_codes(overrides.get("fields", row["fields"])),
+        validator=_validator(fields, validators), secret_codes=secret_codes(fields),
         request_sql=_function_call(Q.call_request_function, row["request_function"]),
         response_sql=_function_call(Q.call_response_function, row["response_function"]),
         fields=tuple(overrides.get("fields", row["fields"]) or STANDARD_FIELDS),
         callback_function=row["callback_function"], callback=callback, callback_token=token,
         callback_sql=_function_call(Q.call_callback_function, row["callback_function"])
         if row["callback_function"] else None,
+        template=template, msisdn_field=msisdn_field(fields), credentials=credentials or {},
+        required_credentials=manifest.required_credentials(template),
+        token_step=token_step, status_function=row.get("status_function"),
+        token_scope=provider_tokens.scope_of(upstream["url"], token_step, credentials or {}) if token_step else None,
+        status_sql=_function_call(Q.call_request_function, row["status_function"])
+        if row.get("status_function") else None,
         context={
             "client": {"app_id": row["app_id"], "name": row["client_name"]},
             "service": {"microservice": row["microservice"], "service": row["service"], "route": row["route"],
@@ -171,9 +212,11 @@ class Registry:
         with self._reload_lock, self._db.connection() as conn:
             clients = {row["app_id"]: ClientEntry(**row) for row in conn.execute(Q.load_clients)}
             routes, validators = {}, {}
+            opened = self._open_credentials(conn.execute(Q.load_provider_credentials).fetchall())
             for row in conn.execute(Q.load_routes).fetchall():
                 try:
-                    entry = _route_entry(row, validators, self.public_url, self._callback_token(conn, row))
+                    entry = _route_entry(row, validators, self.public_url, self._callback_token(conn, row),
+                                         self._credentials(opened, row))
                 except Exception:  # noqa: BLE001 - one bad route must not stop every other from loading
                     log.exception("route %s/%s/%s/%s cannot be loaded; it answers 404 until fixed",
                                   row["app_id"], row["microservice"], row["service"], row["route"])
@@ -182,6 +225,24 @@ class Registry:
         callbacks = {entry.callback_function: entry for entry in routes.values() if entry.callback_function}
         self.snapshot = Snapshot(clients, routes, callbacks)
         log.debug("registry loaded: %d clients, %d routes", len(clients), len(routes))
+
+    def _open_credentials(self, rows):
+        """Every stored credential in clear, by (service id, client service id or None): each opened once."""
+        opened = {}
+        for item in rows:
+            value = self._sealer.open(item["value_sealed"]) if self._sealer is not None else None
+            if value is None:
+                log.error("provider credential %s of service %s cannot be opened (MOSPAY_SEAL_KEYS changed?)",
+                          item["name"], item["service_id"])
+                continue
+            opened.setdefault((item["service_id"], item["client_service_id"]), {})[item["name"]] = value
+        return opened
+
+    @staticmethod
+    def _credentials(opened, row):
+        """The route's provider credentials: the service's, each overridden by the route's own."""
+        service_id = row["service_id"]
+        return {**opened.get((service_id, None), {}), **opened.get((service_id, row["client_service_id"]), {})}
 
     def _callback_token(self, conn, row):
         """The route's callback token in clear; one is made (and stored sealed) for a route that has none."""

@@ -81,13 +81,16 @@ class Settlement:
         return cls(status, error.to_dict(), error.status, error_code=error.code, error_detail=detail, **downstream)
 
 
-def unknown_outcome_job(policy):
-    """The follow-up job of an UNKNOWN payment under its route's ``on_unknown`` policy."""
+def unknown_outcome_job(policy, pending=False):
+    """The follow-up job of an UNKNOWN payment under its route's ``on_unknown`` policy, or of a PENDING one
+    under its ``on_pending`` schedule (``pending``: always the status query)."""
     schedule = list(policy.get("schedule") or DEFAULT_SCHEDULE)
-    payload = {"policy": policy["policy"], "schedule": schedule, "step": 0,
+    payload = {"policy": "status_query" if pending else policy["policy"], "schedule": schedule, "step": 0,
                "deadline_seconds": policy.get("deadline_seconds", DEFAULT_DEADLINE_SECONDS),
                "reversal_route": policy.get("reversal_route")}
-    manual = policy["policy"] == "manual"  # nothing runs: the job lists the payment for an operator
+    if pending:
+        payload["pending"] = True
+    manual = payload["policy"] == "manual"  # nothing runs: the job lists the payment for an operator
     return {"job": Jsonb(payload), "job_state": "manual" if manual else "queued",
             "job_delay": 0 if manual else schedule[0]}
 
@@ -95,14 +98,17 @@ def unknown_outcome_job(policy):
 def settle(conn, transaction_id, expected, settlement, *, route=None, notify_client=False, api_log=None):
     """Move a payment from one of the ``expected`` states to ``settlement`` in one statement.
 
-    ``route``: an UNKNOWN result queues the route's ``on_unknown`` follow-up.
+    ``route``: an UNKNOWN result queues the route's ``on_unknown`` follow-up, a PENDING one its
+    ``on_pending`` follow-up (routes with a status query).
     ``notify_client``: a final result queues the client's signed callback (the
     client was not answered synchronously). ``api_log``: the request's log row.
     Returns the settled row (id, client_id, ref, unique_id, status, answer,
     completed_at), or ``None`` when the payment was no longer in an expected state.
     """
-    policy = route.context["route"].get("on_unknown") if route is not None and settlement.status == UNKNOWN else None
-    job = unknown_outcome_job(policy) if policy else {"job": None, "job_state": None, "job_delay": None}
+    settings = route.context["route"] if route is not None else {}
+    policy = {UNKNOWN: settings.get("on_unknown"), PENDING: settings.get("on_pending")}.get(settlement.status)
+    job = unknown_outcome_job(policy, pending=settlement.status == PENDING) if policy else \
+        {"job": None, "job_state": None, "job_delay": None}
     log = api_log or ApiLog(None, None, None, None)
     params = {
         "id": transaction_id, "expected": list(expected), "status": settlement.status,

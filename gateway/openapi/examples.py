@@ -13,16 +13,15 @@ REQUEST_FUNCTION = f"{APP_ID}_{DEMO_SERVICE['microservice']}_{DEMO_SERVICE['rout
 RESPONSE_FUNCTION = f"RESPONSE_{REQUEST_FUNCTION}"
 
 PAYMENT = {"f000": "mtnmomorwa", "f001": "collection", "f002": "payment", "f003": APP_ID,
-           "f004": "1500", "f005": "RWF", "f006": "250788123456", "f009": "Order 1042", "f010": UNIQUE_ID}
+           "f004": "1500", "f005": "250788123456", "f009": "Order 1042", "f010": UNIQUE_ID}
 SUCCESS = {"status": "SUCCESS", "code": "SUCCESSFUL", "message": "Payment completed.",
            "data": {"amount": "1500", "currency": "RWF", "financial_transaction_id": "4410237756"},
            "transaction_ref": REF, "unique_id": UNIQUE_ID}
 FAILED = {"status": "FAILED", "code": "NOT_ENOUGH_FUNDS", "message": "Payment failed: NOT_ENOUGH_FUNDS",
           "data": {"amount": "99", "currency": "RWF", "financial_transaction_id": None},
           "transaction_ref": REF, "unique_id": UNIQUE_ID}
-PENDING = {"status": "PENDING", "code": "PENDING", "message": "Payment is awaiting the payer's approval.",
-           "data": {"amount": "98", "currency": "RWF", "financial_transaction_id": None},
-           "transaction_ref": REF, "unique_id": UNIQUE_ID}
+PENDING = {"status": "PENDING", "code": "ACCEPTED", "message": "The payer was asked to approve the payment.",
+           "data": {"provider_ref": REF}, "transaction_ref": REF, "unique_id": UNIQUE_ID}
 UNKNOWN = {"status": "UNKNOWN", "code": "PROVIDER_ERROR", "message": "The provider failed; the outcome is being "
            "checked.", "data": {"http_status": 500}, "transaction_ref": REF, "unique_id": UNIQUE_ID}
 STATUS = {"transaction_ref": REF, "unique_id": UNIQUE_ID, "status": "SUCCESS", "answer": SUCCESS,
@@ -36,7 +35,7 @@ ADMIN_TOKEN = {**TOKEN, "must_change_password": False}
 
 CLIENT = {"app_id": APP_ID, "name": DEMO_CLIENT["name"], "username": APP_ID, "callback_url": None,
           "active": True, "created_at": CREATED_AT}
-SERVICE = {**ROUTE_KEY, "url": "http://127.0.0.1:5050/collection/v1_0/requesttopay", "method": "POST",
+SERVICE = {**ROUTE_KEY, "url": "http://127.0.0.1:5050", "method": "POST",
            "timeout_ms": DEMO_SERVICE["timeout_ms"], "template": DEMO_SERVICE["template"],
            "fields": DEMO_SERVICE["fields"]}
 SERVICE_CREATE = {**{k: v for k, v in SERVICE.items() if k != "method"}, "route": "refund",
@@ -48,7 +47,7 @@ BEGIN
         RETURN jsonb_build_object('reject', jsonb_build_object('code', 'LIMIT', 'message', 'Over the limit'));
     END IF;
     RETURN jsonb_build_object('url', context #>> '{{service,url}}', 'method', 'POST',
-                              'body', jsonb_build_object('amount', request->>'f004', 'payer', request->>'f006'));
+                              'body', jsonb_build_object('amount', request->>'f004', 'payer', request->>'f005'));
 END $function$'''
 VERSION = {"version": 2, "source_hash": "9c1f5e0b7d2a4c36b8e1f0a2d3c4b5a6978877665544332211ffeeddccbbaa99",
            "created_by": "dba", "note": "risk limit", "created_at": COMPLETED_AT}
@@ -132,6 +131,9 @@ _ERROR_EXTRAS = {
     "UPSTREAM_UNAVAILABLE": {"transaction_ref": REF, "status": "FAILED", "unique_id": UNIQUE_ID},
     "UPSTREAM_TIMEOUT": {"transaction_ref": REF, "status": "UNKNOWN", "unique_id": UNIQUE_ID},
     "UPSTREAM_CIRCUIT_OPEN": {"transaction_ref": REF, "status": "FAILED", "unique_id": UNIQUE_ID},
+    "PROVIDER_AUTH_FAILED": {"transaction_ref": REF, "status": "FAILED", "unique_id": UNIQUE_ID},
+    "PROVIDER_NOT_CONFIGURED": {"message": "The route's provider credentials are incomplete; nothing was sent. "
+                                           "Missing: api_key.", "details": {"missing": ["api_key"]}},
     "ALREADY_EXISTS": {"message": "A client with app_id 'kigalishop' already exists.",
                        "details": {"app_id": "kigalishop"}},
     "FUNCTION_REFUSED": {"message": 'syntax error at or near "ELSE"', "details": {"sqlstate": "42601", "line": 5}},

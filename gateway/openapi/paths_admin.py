@@ -96,9 +96,11 @@ def service_paths():
         "/api/v1/admin/clients/{app_id}/services": {"post": _op(
             "assignService", "Assign a service to a client",
             {"201": answer("Assigned", {"assigned": ex.ADMIN["assigned"]},
-                           "Generated `mospay_fn.\"<app_id>_<microservice>_<route>\"`, its `RESPONSE_` twin and the "
-                           "route file.")},
-            ADMIN_ONLY, "NOT_FOUND", "ALREADY_EXISTS", *WRITE_ERRORS,
+                           "Generated `mospay_fn.\"<app_id>_<microservice>_<route>\"`, its `RESPONSE_` twin (and "
+                           "`STATUS_`, `CALLBACK_` when the template has them) and the route file.")},
+            ADMIN_ONLY + " `credentials` (optional): this client's own provider credentials for the route, sealed. "
+            "Refused with `409 PROVIDER_NOT_CONFIGURED` (naming them) while the template's credentials are missing.",
+            "NOT_FOUND", "ALREADY_EXISTS", "PROVIDER_NOT_CONFIGURED", *WRITE_ERRORS,
             request_body=body("Assignment", ex.ADMIN["assignment"]), parameters=[APP_ID])},
         "/api/v1/admin/clients/{app_id}/services/{microservice}/{service}/{route}/{action}": {"post": _op(
             "setRouteEnabled", "Enable or disable one of a client's routes",

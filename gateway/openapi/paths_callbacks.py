@@ -31,25 +31,31 @@ def _query(name, description, example, schema=None):
             "schema": schema or {"type": "string"}, "example": example}
 
 
+def _inbound(app_id, suffix):
+    """The provider callback operation; PUT too, as MTN MoMo sends its notification."""
+    return operation(
+        "providerCallback" + suffix, TAG, "A provider's notification settles a pending payment",
+        {"200": answer("CallbackAck", {"applied": ex.CALLBACKS["ack"], "ignored": ex.CALLBACKS["ignored"]},
+                       "Acknowledged: `applied` (the payment moved) or `ignored` (final already, or not final "
+                       "news), or the function's own `ack`."),
+         **errors("MALFORMED_JSON", "UNAUTHORIZED", "INVALID_SIGNATURE", "TRANSACTION_NOT_FOUND", "NOT_READY",
+                  "NOT_CONFIRMED",
+                  "PAYLOAD_TOO_LARGE", "FUNCTION_ERROR", "FUNCTION_TIMEOUT", "FUNCTION_RAISED",
+                  "INVALID_CALLBACK_RESULT", "DATABASE_UNAVAILABLE")},
+        [], description=_INBOUND_DESCRIPTION,
+        request_body=body("CallbackPayload", ex.CALLBACKS["payload"], "Whatever the provider sends, as JSON."),
+        parameters=[app_id, path_param("microservice", "f000", "mtnmomorwa"),
+                    path_param("route", "f002", "payment"),
+                    _query("token", "The route's callback token (required unless the service opted out).",
+                           "Xq3…")])
+
+
 def callback_paths():
     """The provider callback endpoint and the admin API of client callbacks."""
     app_id = path_param("app_id", "The client's App-ID.", ex.APP_ID)
     return {
-        "/api/v1/callbacks/{app_id}/{microservice}/{route}": {"post": operation(
-            "providerCallback", TAG, "A provider's notification settles a pending payment",
-            {"200": answer("CallbackAck", {"applied": ex.CALLBACKS["ack"], "ignored": ex.CALLBACKS["ignored"]},
-                           "Acknowledged: `applied` (the payment moved) or `ignored` (final already, or not final "
-                           "news), or the function's own `ack`."),
-             **errors("MALFORMED_JSON", "UNAUTHORIZED", "INVALID_SIGNATURE", "TRANSACTION_NOT_FOUND", "NOT_READY",
-                      "NOT_CONFIRMED",
-                      "PAYLOAD_TOO_LARGE", "FUNCTION_ERROR", "FUNCTION_TIMEOUT", "FUNCTION_RAISED",
-                      "INVALID_CALLBACK_RESULT", "DATABASE_UNAVAILABLE")},
-            [], description=_INBOUND_DESCRIPTION,
-            request_body=body("CallbackPayload", ex.CALLBACKS["payload"], "Whatever the provider sends, as JSON."),
-            parameters=[app_id, path_param("microservice", "f000", "mtnmomorwa"),
-                        path_param("route", "f002", "payment"),
-                        _query("token", "The route's callback token (required unless the service opted out).",
-                               "Xq3…")])},
+        "/api/v1/callbacks/{app_id}/{microservice}/{route}": {
+            method: _inbound(app_id, suffix) for method, suffix in (("post", ""), ("put", "Put"))},
         "/api/v1/admin/clients/{app_id}/callback-secret": {"post": operation(
             "rotateCallbackSecret", TAG, "Rotate the secret signing the client's callbacks",
             {"200": answer("CallbackSecret", {"rotated": ex.CALLBACKS["secret"]},

@@ -19,12 +19,12 @@ REF = "#/components/schemas/"
 _FIELD_MEANINGS = {
     "f000": "microservice (e.g. `mtnmomorwa`)", "f001": "service (e.g. `collection`)",
     "f002": "route (e.g. `payment`)", "f003": "App-ID; must equal the `App-ID` header",
-    "f004": "defined by the service (the demo: amount, a decimal string)",
-    "f005": "defined by the service (the demo: ISO 4217 currency)",
-    "f006": "defined by the service (the demo: payer MSISDN)",
+    "f004": "amount, a decimal string (a service may define its own rule)",
+    "f005": "mobile number (MSISDN): the payer's, in the demo (the payment's currency is a service setting)",
+    "f006": "username (a service may define its own rule)",
     "f007": "secret (PIN): passed to the request function, masked everywhere else",
     "f008": "secret (password): passed to the request function, masked everywhere else",
-    "f009": "defined by the service (the demo: narration)",
+    "f009": "device id (the demo: narration)",
     "f010": "unique id, one payment per client: processed at most once",
 }
 
@@ -233,6 +233,8 @@ def component_schemas():
         "ServiceList": _object({"services": {"type": "array", "items": ref("Service")}}),
         "Assignment": portable(admin_schemas.ASSIGNMENT.schema),
         "Assigned": _object({"request_function": _STR, "response_function": _STR, "route_file": _STR,
+                             "status_function": {"type": "string", "description": "When the template has a status "
+                                                 "part: asks the provider what became of a PENDING payment."},
                              "callback_function": {"type": "string", "description": "When the template has a "
                                                    "callback part."},
                              "callback_url": {"type": "string", "description": "Where the provider posts its "

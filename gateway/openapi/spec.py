@@ -10,6 +10,7 @@ from gateway.openapi.paths_callbacks import callback_paths
 from gateway.openapi.paths_client_users import client_user_paths
 from gateway.openapi.paths_functions import function_paths
 from gateway.openapi.paths_ops import operations_paths
+from gateway.openapi.paths_providers import provider_paths, provider_schemas
 from gateway.openapi.schemas import component_schemas
 
 OPENAPI_VERSION = "3.1.0"
@@ -44,6 +45,7 @@ TAGS = [
     {"name": "DBA workbench", "description": "Read, customise, version, test and roll back client functions."},
     {"name": "Callbacks", "description": "Providers' notifications in; signed notifications out to clients."},
     {"name": "Operations", "description": "Exports, reconciliation against provider statements, alerts."},
+    {"name": "Provider credentials", "description": "The write-only vault of each service's provider credentials."},
     {"name": "Health", "description": "Liveness, readiness and this description."},
 ]
 
@@ -56,8 +58,9 @@ def _build():
         "servers": [{"url": "/", "description": "This switch"}],
         "tags": TAGS,
         "paths": {**integrator_paths(), **admin_paths(), **function_paths(), **callback_paths(), **operations_paths(),
-                  **client_user_paths(), **health_paths()},
-        "components": {"schemas": component_schemas(), "headers": HEADERS, "securitySchemes": SECURITY_SCHEMES},
+                  **client_user_paths(), **provider_paths(), **health_paths()},
+        "components": {"schemas": {**component_schemas(), **provider_schemas()}, "headers": HEADERS,
+                       "securitySchemes": SECURITY_SCHEMES},
     }
 
 

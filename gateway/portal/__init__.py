@@ -20,6 +20,7 @@ from gateway.portal.views import (  # noqa: F401  (attach views)
     functions,
     integrations,
     live,
+    provider_credentials,
     reconciliation,
     services,
     traffic,

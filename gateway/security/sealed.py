@@ -1,9 +1,12 @@
 """Secrets the switch must be able to use again (signing keys), sealed at rest.
 
 A password is hashed because the switch only compares it; a callback signing
-secret is sealed (Fernet: AES-128-CBC + HMAC-SHA256) because the switch must
-sign or verify with it later. The key is derived from ``MOSPAY_SEAL_KEY``
-(default: ``SECRET_KEY``); keep it when rotating ``SECRET_KEY``.
+secret or a provider credential is sealed (Fernet: AES-128-CBC + HMAC-SHA256)
+because the switch must use it later. Keys come from ``MOSPAY_SEAL_KEYS``
+(comma-separated, newest first; default ``MOSPAY_SEAL_KEY``, else ``SECRET_KEY``):
+the newest seals, every one opens (``MultiFernet``), so a key is rotated by
+putting the new one first, re-sealing (``flask credentials reseal``) and then
+dropping the old one.
 """
 
 import base64
@@ -11,15 +14,22 @@ import hashlib
 import hmac
 import secrets
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+
+def _fernet(key):
+    digest = hashlib.sha256(b"mospay sealed secrets\x00" + key.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
 
 
 class Sealer:
-    """Seals and opens short secrets with a key derived from ``key``."""
+    """Seals with the first of ``keys`` (a key, or keys newest first) and opens with any of them."""
 
-    def __init__(self, key):
-        digest = hashlib.sha256(b"mospay sealed secrets\x00" + key.encode()).digest()
-        self._fernet = Fernet(base64.urlsafe_b64encode(digest))
+    def __init__(self, keys):
+        keys = [keys] if isinstance(keys, str) else [key for key in keys if key]
+        if not keys:
+            raise ValueError("a Sealer needs at least one key")
+        self._fernet = MultiFernet([_fernet(key) for key in keys])
 
     def seal(self, secret):
         """The sealed text of ``secret`` (safe to store)."""
@@ -29,6 +39,13 @@ class Sealer:
         """The secret, or ``None`` when ``sealed`` was not sealed with this key."""
         try:
             return self._fernet.decrypt(sealed.encode()).decode()
+        except (InvalidToken, ValueError, AttributeError):
+            return None
+
+    def reseal(self, sealed):
+        """``sealed`` sealed again under the newest key, or ``None`` when no key opens it."""
+        try:
+            return self._fernet.rotate(sealed.encode()).decode()
         except (InvalidToken, ValueError, AttributeError):
             return None
 

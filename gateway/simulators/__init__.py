@@ -1,7 +1,7 @@
-"""Simulators of downstream providers, each a real HTTP server with deterministic outcomes.
+"""Simulators of downstream providers that follow their public APIs: real HTTP servers, deterministic outcomes.
 
-``python -m gateway.simulators.mpesa`` (M-Pesa-like STK push) and
-``python -m gateway.simulators.cards`` (a card processor). The MTN-MoMo-like
-collection simulator is ``gateway.simulators.mtn_momo``. Provider specifics live here and
-in the SQL templates under ``sql/functions/``, never in the switch's Python.
+``python -m gateway.simulators.mtn_momo`` (MTN MoMo Open API: collection, disbursement, API-user provisioning),
+``python -m gateway.simulators.mpesa`` (Safaricom Daraja M-Pesa Express) and ``python -m gateway.simulators.cards``
+(Stripe's PaymentIntents). Provider specifics live here and in the SQL templates under ``sql/functions/``, never in
+the switch's Python.
 """

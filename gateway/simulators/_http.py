@@ -4,6 +4,7 @@ import argparse
 import json
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
 
 MAX_BODY = 1024 * 1024
 NOT_JSON = object()  # a request body that did not parse
@@ -13,7 +14,9 @@ class Handler(BaseHTTPRequestHandler):
     """Passes each request to ``server.simulator.handle(method, path, headers, body)``.
 
     ``handle`` returns ``(status, answer, delay_seconds)``; a ``str`` answer is sent
-    as text/html (a broken gateway), anything else as JSON.
+    as text/html (a broken gateway), ``None`` as an empty body (MTN's 202), anything
+    else as JSON. A form-encoded body (Stripe's) reaches ``handle`` as a dict of its
+    fields, as the real API reads it.
     """
 
     protocol_version = "HTTP/1.1"
@@ -24,10 +27,13 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(min(length, MAX_BODY)) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = NOT_JSON
+        if (self.headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded"):
+            body = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        else:
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = NOT_JSON
         status, answer, delay = self.server.simulator.handle(self.command, self.path, self.headers, body)
         if delay:
             time.sleep(delay)
@@ -35,14 +41,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, status, answer):
         text = isinstance(answer, str)
-        data = answer.encode() if text else json.dumps(answer).encode()
+        data = b"" if answer is None else answer.encode() if text else json.dumps(answer).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "text/html" if text else "application/json")
+        if answer is not None:
+            self.send_header("Content-Type", "text/html" if text else "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
-    do_GET = do_POST = _dispatch
+    do_GET = do_POST = do_PUT = do_DELETE = _dispatch
 
 
 def make_http_server(simulator, host, port):
@@ -53,14 +60,20 @@ def make_http_server(simulator, host, port):
     return server
 
 
-def main(doc, make_server, default_port, argv=None):
-    """Command line of a simulator module: ``--host``, ``--port``, ``--slow-seconds``."""
+def main(doc, make_server, default_port, argv=None, extra=()):
+    """Command line of a simulator module: ``--host``, ``--port``, ``--slow-seconds`` and its ``extra``
+    ``(flag, type)`` options, passed to ``make_server`` when given."""
     parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=default_port)
     parser.add_argument("--slow-seconds", type=float, default=10.0)
+    for flag, kind in extra:
+        parser.add_argument(flag, type=kind)
     args = parser.parse_args(argv)
-    server = make_server(args.host, args.port, slow_seconds=args.slow_seconds)
+    options = {flag.lstrip("-").replace("-", "_"): getattr(args, flag.lstrip("-").replace("-", "_"))
+               for flag, _ in extra}
+    server = make_server(args.host, args.port, slow_seconds=args.slow_seconds,
+                         **{k: v for k, v in options.items() if v is not None})
     print(f"{doc.split(chr(10))[0].rstrip('.')} on http://{args.host}:{server.server_address[1]}", flush=True)
     try:
         server.serve_forever()

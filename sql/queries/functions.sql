@@ -58,7 +58,7 @@ ORDER BY v.function_name, v.version DESC
 SELECT v.function_name AS name, v.kind, v.version, v.source, v.source_hash, v.created_by, v.created_at,
        v.note, v.client_service_id, c.app_id, c.name AS client_name, s.microservice, s.service, s.route,
        s.url, s.method, s.timeout_ms, s.template, s.fields, cs.request_function, cs.response_function,
-       cs.callback_function
+       cs.callback_function, cs.status_function
 FROM mospay.function_versions v
 JOIN mospay.client_services cs ON cs.id = v.client_service_id
 JOIN mospay.clients c ON c.id = cs.client_id

@@ -85,7 +85,7 @@ INSERT INTO mospay.audit_log (actor, action, target, before, after)
 VALUES (%(actor)s, %(action)s, %(target)s, %(before)s, %(after)s)
 
 -- name: route_settings
-SELECT cs.id, cs.enabled, cs.settings, cs.request_function, cs.response_function,
+SELECT cs.id, cs.enabled, cs.settings, cs.request_function, cs.response_function, cs.status_function,
        c.app_id, s.microservice, s.service, s.route, s.url, s.method, s.timeout_ms, s.fields
 FROM mospay.client_services cs
 JOIN mospay.clients c ON c.id = cs.client_id
@@ -98,7 +98,8 @@ WHERE id = %(id)s
 
 -- name: find_route
 SELECT cs.id, cs.enabled, cs.settings, cs.request_function, cs.response_function, cs.callback_function,
-       c.app_id, s.microservice, s.service, s.route, s.url, s.method, s.timeout_ms, s.fields
+       cs.status_function, c.app_id, s.id AS service_id, s.template, s.microservice, s.service, s.route, s.url,
+       s.method, s.timeout_ms, s.fields
 FROM mospay.client_services cs
 JOIN mospay.clients c ON c.id = cs.client_id
 JOIN mospay.services s ON s.id = cs.service_id
@@ -118,7 +119,7 @@ WHERE microservice = %(microservice)s AND service = %(service)s AND route = %(ro
 RETURNING id, microservice, service, route, url, method, timeout_ms, template, fields
 
 -- name: routes_of_service
-SELECT cs.id, cs.enabled, cs.settings, cs.request_function, cs.response_function,
+SELECT cs.id, cs.enabled, cs.settings, cs.request_function, cs.response_function, cs.status_function,
        c.app_id, s.microservice, s.service, s.route, s.url, s.method, s.timeout_ms, s.fields
 FROM mospay.client_services cs
 JOIN mospay.clients c ON c.id = cs.client_id

@@ -6,8 +6,9 @@ FROM mospay.clients
 -- name: load_routes
 SELECT cs.id AS client_service_id, c.id AS client_id, c.app_id, c.name AS client_name,
        s.id AS service_id, s.microservice, s.service, s.route, s.url, s.method, s.timeout_ms,
-       s.fields, s.settings AS service_settings, cs.settings AS route_settings, cs.enabled,
-       cs.request_function, cs.response_function, cs.callback_function, cs.callback_token_sealed
+       s.fields, s.template, s.settings AS service_settings, cs.settings AS route_settings, cs.enabled,
+       cs.request_function, cs.response_function, cs.callback_function, cs.callback_token_sealed,
+       cs.status_function
 FROM mospay.client_services cs
 JOIN mospay.clients c ON c.id = cs.client_id
 JOIN mospay.services s ON s.id = cs.service_id

@@ -113,7 +113,7 @@ ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: report_routes
-SELECT cs.id, cs.enabled, cs.settings, cs.request_function, cs.response_function,
+SELECT cs.id, cs.enabled, cs.settings, cs.request_function, cs.response_function, cs.status_function,
        c.app_id, c.name AS client_name, c.active AS client_active,
        s.microservice, s.service, s.route, s.url, s.method, s.timeout_ms, s.fields, s.template
 FROM mospay.client_services cs

@@ -65,7 +65,7 @@ VALUES (%(client_id)s, %(method)s, %(path)s, %(http_status)s, %(error_code)s, %(
 
 -- name: stale_transactions
 -- Accepted payments whose worker never finished them (killed, database lost): their lease has expired.
-SELECT t.id, t.ref::text AS ref, t.unique_id, t.request, t.client_service_id,
+SELECT t.id, t.ref::text AS ref, t.unique_id, t.request, t.client_service_id, t.provider_ref,
        c.app_id, s.microservice, s.service, s.route
 FROM mospay.transactions t
 JOIN mospay.client_services cs ON cs.id = t.client_service_id
@@ -79,19 +79,19 @@ FOR UPDATE OF t SKIP LOCKED
 
 -- name: lock_transaction_by_ref
 -- A provider callback names the payment; only the route's own payments can be found, and each is locked.
-SELECT id, ref::text AS ref, unique_id, status, client_id, request
+SELECT id, ref::text AS ref, unique_id, status, client_id, request, provider_ref
 FROM mospay.transactions
 WHERE ref = %(value)s::uuid AND client_service_id = %(client_service_id)s
 FOR UPDATE
 
 -- name: lock_transaction_by_unique_id
-SELECT id, ref::text AS ref, unique_id, status, client_id, request
+SELECT id, ref::text AS ref, unique_id, status, client_id, request, provider_ref
 FROM mospay.transactions
 WHERE client_id = %(client_id)s AND unique_id = %(value)s AND client_service_id = %(client_service_id)s
 FOR UPDATE
 
 -- name: lock_transaction_by_provider_ref
-SELECT id, ref::text AS ref, unique_id, status, client_id, request
+SELECT id, ref::text AS ref, unique_id, status, client_id, request, provider_ref
 FROM mospay.transactions
 WHERE client_service_id = %(client_service_id)s AND provider_ref = %(value)s
 ORDER BY id DESC
@@ -110,7 +110,7 @@ VALUES (%(transaction_id)s, %(client_id)s, %(method)s, %(path)s, %(http_status)s
         %(remote_addr)s)
 
 -- name: transaction_to_follow_up
-SELECT t.id, t.ref::text AS ref, t.unique_id, t.status, t.request, t.answer, t.client_id,
+SELECT t.id, t.ref::text AS ref, t.unique_id, t.status, t.request, t.answer, t.client_id, t.provider_ref,
        c.app_id, s.microservice, s.service, s.route
 FROM mospay.transactions t
 JOIN mospay.client_services cs ON cs.id = t.client_service_id

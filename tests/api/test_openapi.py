@@ -13,10 +13,11 @@ import requests
 from gateway.admin.demo import DEMO_SERVICE
 from gateway.hot_path.fields import check_field_definitions, compile_validator
 from gateway.openapi import examples as ex
+from gateway.openapi.paths_providers import EXAMPLE_VALUES
 from gateway.openapi.postman import render
 from gateway.openapi.spec import build_spec
 from tests.api.documented import check, validator
-from tests.factories import unique_name
+from tests.factories import Integrator, unique_name
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTMAN_FILE = ROOT / "docs" / "mospay.postman_collection.json"
@@ -140,7 +141,17 @@ def test_the_examples_are_accepted_by_the_demo_service_rules():
 
 # (d) the live switch answers what the description says
 
-def test_the_payment_example_goes_through_the_live_switch_as_documented(spec, integrator):
+@pytest.fixture
+def standard_integrator(base_url, admin, downstream):
+    """A client of a service without field rules: it takes the standard message (f005 the payer's MSISDN)."""
+    client = admin.create_client()
+    service = admin.create_service(downstream.url + "/pay", fields=[])
+    admin.assign(client, service)
+    return Integrator(base_url, client, service)
+
+
+def test_the_payment_example_goes_through_the_live_switch_as_documented(spec, standard_integrator):
+    integrator = standard_integrator
     message = {**ex.PAYMENT, **{k: v for k, v in integrator.message().items() if k in ("f000", "f001", "f002",
                                                                                       "f003", "f010")}}
     first = integrator.pay(message)
@@ -185,6 +196,15 @@ def test_the_admin_examples_go_through_the_live_switch_as_documented(spec, admin
     service = admin.post("/services", {**ex.ADMIN["service_create"], "microservice": unique_name("ms"),
                                        "route": "payment", "url": downstream.url + "/pay"})
     key = {k: check(spec, "/api/v1/admin/services", "post", service)[k] for k in ("microservice", "service", "route")}
+    vault = "/api/v1/admin/services/{microservice}/{service}/{route}/credentials"
+    missing = admin.get(vault.removeprefix("/api/v1/admin").format(**key))
+    assert check(spec, vault, "get", missing)["missing"] == ["api_user", "api_key", "subscription_key",
+                                                             "target_environment"]
+    refused = admin.post(f"/clients/{app_id}/services", key)
+    assert check(spec, "/api/v1/admin/clients/{app_id}/services", "post", refused)["error"]["code"] == \
+        "PROVIDER_NOT_CONFIGURED"
+    stored = admin.put(vault.removeprefix("/api/v1/admin").format(**key), EXAMPLE_VALUES)
+    assert check(spec, vault, "put", stored)["missing"] == []
     assigned = admin.post(f"/clients/{app_id}/services", key)
     function = check(spec, "/api/v1/admin/clients/{app_id}/services", "post", assigned)["request_function"]
     again = admin.post(f"/clients/{app_id}/services", key)

@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from gateway.simulators import mpesa
 from tests.factories import CALLBACK_URLS, Integrator
-from tests.simulators.test_providers import MPESA_FIELDS, mpesa_server, pay, url_of  # noqa: F401 - the fixture
+from tests.providers import mpesa_message, mpesa_route
+from tests.providers import mpesa_server as start_mpesa_server
 
 SECRET = "provider-shared-secret-0123456789"
 
@@ -283,17 +283,20 @@ def public_url(rt, base_url):
     rt.registry.reload()
 
 
-def test_an_stk_push_is_settled_by_the_providers_callback(admin, base_url, mpesa_server, public_url, db):  # noqa: F811
-    # No callback settings: the template's response function names the provider's reference itself.
-    service = admin.create_service(url_of(mpesa_server, mpesa.PROCESS_PATH), template="mpesa_stk_push",
-                                   fields=MPESA_FIELDS, timeout_ms=2000)
-    client = admin.create_client()
-    assigned = admin.assign(client, service)
-    stk = Integrator(base_url, client, service)
-    assert assigned["callback_function"].startswith("CALLBACK_")
+@pytest.fixture(scope="module")
+def mpesa_server():
+    server = start_mpesa_server()
+    yield server
+    server.shutdown()
 
-    paid = pay(stk, f004="1500", f005="KES", f006="254712345678").json()
-    declined = pay(stk, f004="98", f005="KES", f006="254712345678").json()
+
+def test_an_stk_push_is_settled_by_the_providers_callback(admin, base_url, mpesa_server, public_url, db):
+    # No callback settings: the template's response function names the provider's reference itself.
+    stk = mpesa_route(admin, base_url, mpesa_server)
+    assert CALLBACK_URLS[(base_url, stk.client["app_id"], stk.service["microservice"], stk.service["route"])]
+
+    paid = stk.pay(mpesa_message(stk, f004="1500")).json()
+    declined = stk.pay(mpesa_message(stk, f004="98")).json()
 
     assert paid["status"] == declined["status"] == "PENDING"
     assert mpesa_server.simulator.received[-1]["CallBackURL"] == callback_url(base_url, stk)

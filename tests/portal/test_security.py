@@ -36,6 +36,8 @@ MUTATING = [
     ("POST", "/portal/clients/{app_id}/routes/{ms}/collection/payment/unassign"),
     ("POST", "/portal/services/new"),
     ("POST", "/portal/services/{ms}/collection/payment/edit"),
+    ("POST", "/portal/services/{ms}/collection/payment/provider-credentials"),
+    ("POST", "/portal/clients/{app_id}/routes/{ms}/collection/payment/provider-credentials"),
     ("POST", "/portal/routes/{app_id}/{ms}/collection/payment/enable"),
     ("POST", "/portal/routes/{app_id}/{ms}/collection/payment/disable"),
     ("POST", "/portal/users"),

@@ -19,7 +19,7 @@ SLOW_SOCKETS = 50
 PAYMENTS = 20
 DEMO_AUTH = ("akaliza", "akaliza-demo-secret")
 MESSAGE = {"f000": "mtnmomorwa", "f001": "collection", "f002": "payment", "f003": "akaliza", "f004": "1500",
-           "f005": "RWF", "f006": "250788123456"}
+           "f005": "250788123456"}
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_fifty_slow_sockets_do_not_delay_other_payments(switch):
         loris.close()
 
     failed = [(n, outcome, seconds) for n, (outcome, seconds) in enumerate(results)
-              if outcome != (200, "SUCCESS") or seconds >= 1.0]
+              if outcome != (202, "PENDING") or seconds >= 1.0]  # MTN accepts (202) at once
     assert not failed, f"{len(failed)}/{PAYMENTS} payments failed or took ≥ 1 s: {failed}"
 
 

@@ -1,79 +1,118 @@
-"""The MTN-MoMo-like simulator, alone and behind the demo template."""
+"""The MTN MoMo simulator speaks MTN's Open API: provisioning, tokens, 202 request-to-pay, status, 401 and 409."""
 
 import threading
+import time
+import uuid
 
 import pytest
 import requests
 
-from gateway.admin.demo import DEMO_SERVICE
 from gateway.simulators import mtn_momo as simulator
-from tests.factories import Integrator, unique_name
+
+SUBSCRIPTION = {"Ocp-Apim-Subscription-Key": "any-portal-issued-key"}
 
 
 @pytest.fixture(scope="module")
-def simulator_url():
-    server = simulator.make_server(port=0, slow_seconds=1.0)
+def momo():
+    server = simulator.make_server(port=0, slow_seconds=1.0, result_seconds=0.2, token_seconds=3600)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield server
     server.shutdown()
 
 
-@pytest.mark.parametrize("amount, payer, status, expected", [
-    ("1500", "250788123456", 200, "SUCCESSFUL"),
-    ("99", "250788123456", 200, "FAILED"),
-    ("98", "250788123456", 200, "PENDING"),
-    ("10", "250788123000", 200, "FAILED"),
-    ("96", "250788123456", 500, None),
+def url(server, path):
+    return f"http://127.0.0.1:{server.server_address[1]}{path}"
+
+
+def provision(server):
+    """An API user and key made the way MTN's sandbox wants it: POST /v1_0/apiuser, then …/apikey."""
+    user = str(uuid.uuid4())
+    created = requests.post(url(server, "/v1_0/apiuser"), json={"providerCallbackHost": "example.com"},
+                            headers={**SUBSCRIPTION, "X-Reference-Id": user})
+    assert created.status_code == 201 and created.content == b""
+    key = requests.post(url(server, f"/v1_0/apiuser/{user}/apikey"), headers=SUBSCRIPTION)
+    assert key.status_code == 201
+    return user, key.json()["apiKey"]
+
+
+def token(server, user, key, product="collection"):
+    answer = requests.post(url(server, f"/{product}/token/"), auth=(user, key), headers=SUBSCRIPTION)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def request_to_pay(server, access_token, amount="1500", party="250788123456", reference=None, **headers):
+    reference = reference or str(uuid.uuid4())
+    response = requests.post(url(server, simulator.PATH), json={
+        "amount": amount, "currency": "RWF", "externalId": "order-1",
+        "payer": {"partyIdType": "MSISDN", "partyId": party}, "payerMessage": "m", "payeeNote": "n"},
+        headers={**SUBSCRIPTION, "Authorization": f"Bearer {access_token}", "X-Reference-Id": reference,
+                 "X-Target-Environment": "sandbox", **headers})
+    return reference, response
+
+
+def status(server, access_token, reference):
+    return requests.get(url(server, f"{simulator.PATH}/{reference}"), headers={
+        **SUBSCRIPTION, "Authorization": f"Bearer {access_token}", "X-Target-Environment": "sandbox"})
+
+
+def test_an_api_user_is_provisioned_once_and_its_key_gets_a_token(momo):
+    user, key = provision(momo)
+
+    again = requests.post(url(momo, "/v1_0/apiuser"), json={"providerCallbackHost": "example.com"},
+                          headers={**SUBSCRIPTION, "X-Reference-Id": user})
+    granted = token(momo, user, key)
+    wrong = requests.post(url(momo, "/collection/token/"), auth=(user, "not-the-key"), headers=SUBSCRIPTION)
+
+    assert again.status_code == 409 and again.json()["code"] == "RESOURCE_ALREADY_EXIST"
+    assert granted["token_type"] == "access_token" and granted["expires_in"] == 3600
+    assert wrong.status_code == 401 and wrong.json() == {"error": "login_failed"}
+    assert requests.get(url(momo, f"/v1_0/apiuser/{user}"), headers=SUBSCRIPTION).json()["targetEnvironment"] \
+        == "sandbox"
+
+
+def test_a_request_to_pay_is_accepted_empty_then_settles(momo):
+    access = token(momo, *provision(momo))["access_token"]
+
+    reference, accepted = request_to_pay(momo, access)
+    early = status(momo, access, reference).json()
+    time.sleep(0.3)
+    late = status(momo, access, reference).json()
+
+    assert accepted.status_code == 202 and accepted.content == b""
+    assert early["status"] == "PENDING"
+    assert late["status"] == "SUCCESSFUL" and late["financialTransactionId"] and late["externalId"] == "order-1"
+
+
+def test_the_simulator_refuses_what_mtn_refuses(momo):
+    access = token(momo, *provision(momo))["access_token"]
+    reference, _ = request_to_pay(momo, access)
+
+    assert request_to_pay(momo, access, reference=reference)[1].status_code == 409  # a reused X-Reference-Id
+    assert request_to_pay(momo, "forged-token")[1].status_code == 401
+    assert request_to_pay(momo, access, reference="not-a-uuid")[1].status_code == 400
+    missing_key = requests.post(url(momo, simulator.PATH), json={}, headers={"Authorization": f"Bearer {access}"})
+    assert missing_key.status_code == 401 and missing_key.json()["statusCode"] == 401
+    disbursement_only = request_to_pay(momo, token(momo, *provision(momo), product="disbursement")["access_token"])
+    assert disbursement_only[1].status_code == 401  # a token is for its product only
+
+
+@pytest.mark.parametrize("amount, party, final", [
+    ("99", "250788123456", ("FAILED", "NOT_ENOUGH_FUNDS")),
+    ("10", "46733123451", ("FAILED", "APPROVAL_REJECTED")),
+    ("10", "46733123452", ("FAILED", "EXPIRED")),
+    ("10", "250788123000", ("FAILED", "PAYER_NOT_FOUND")),
+    ("98", "250788123456", ("PENDING", None)),
 ])
-def test_outcomes_are_decided_by_amount_and_payer(simulator_url, amount, payer, status, expected):
-    response = requests.post(simulator_url + simulator.PATH,
-                             json={"amount": amount, "payer": {"partyId": payer}})
-    assert response.status_code == status
-    if expected:
-        assert response.json()["status"] == expected
+def test_outcomes_follow_the_documented_tables(momo, amount, party, final):
+    access = token(momo, *provision(momo))["access_token"]
+    reference, _ = request_to_pay(momo, access, amount=amount, party=party)
+    time.sleep(0.3)
+    answer = status(momo, access, reference).json()
+    assert (answer["status"], answer.get("reason")) == final
 
 
-def test_a_malformed_answer_is_not_json(simulator_url):
-    response = requests.post(simulator_url + simulator.PATH, json={"amount": "95", "payer": {"partyId": "2507"}})
-    assert response.headers["Content-Type"] == "text/html" and response.text.startswith("<html>")
-
-
-@pytest.fixture
-def momo(admin, base_url, simulator_url):
-    """A client on the demo's MTN-MoMo template, pointed at the simulator."""
-    client = admin.create_client()
-    service = admin.create_service(simulator_url + simulator.PATH, microservice=unique_name("momo"),
-                                   template="mtn_momo_collection", fields=DEMO_SERVICE["fields"], timeout_ms=500)
-    admin.assign(client, service)
-    return Integrator(base_url, client, service)
-
-
-@pytest.mark.parametrize("amount, http_status, status, code", [
-    ("1500", 200, "SUCCESS", "SUCCESSFUL"),
-    ("99", 200, "FAILED", "NOT_ENOUGH_FUNDS"),
-    ("98", 202, "PENDING", "PENDING"),
-    ("96", 502, "UNKNOWN", "PROVIDER_ERROR"),
-    ("95", 502, "UNKNOWN", "UNREADABLE_ANSWER"),
-])
-def test_the_demo_template_maps_every_outcome(momo, amount, http_status, status, code):
-    response = momo.pay(momo.message(f004=amount))
-
-    assert response.status_code == http_status, response.text
-    assert response.json()["status"] == status and response.json()["code"] == code
-
-
-def test_a_slow_provider_is_unknown_with_the_demo_template(momo):
-    response = momo.pay(momo.message(f004="97"))
-
-    assert response.status_code == 504
-    assert response.json()["status"] == "UNKNOWN" and response.json()["error"]["code"] == "UPSTREAM_TIMEOUT"
-
-
-def test_the_request_function_builds_a_request_to_pay(momo, simulator_url):
-    message = momo.message(f004="2500", f009="rent")
-    paid = momo.pay(message).json()
-
-    stored = requests.get(f"{simulator_url}{simulator.PATH}/{paid['transaction_ref']}").json()
-
-    assert stored["amount"] == "2500" and stored["externalId"] == message["f010"]
-    assert stored["payer"] == {"partyIdType": "MSISDN", "partyId": "250788123456"}
+def test_a_revoked_token_is_refused(momo):
+    access = token(momo, *provision(momo))["access_token"]
+    momo.simulator.revoke_tokens()
+    assert request_to_pay(momo, access)[1].status_code == 401
