@@ -36,7 +36,7 @@ from gateway.errors import (
 from gateway.hot_path import routing, settlement
 from gateway.hot_path.fields import ENVELOPE_SCHEMA, ENVELOPE_VALIDATOR, SECRET_CODES, validate_message
 from gateway.hot_path.forwarder import MAX_CONNECT_SECONDS, FailureKind
-from gateway.hot_path.pipeline import RoutePipeline, lap_timer
+from gateway.hot_path.pipeline import RoutePipeline, Stage, lap_timer
 from gateway.hot_path.settlement import FAILED, RECEIVED, REJECTED, STATUS_HTTP, UNKNOWN, ApiLog, Settlement
 from gateway.security.masking import (
     Secrets,
@@ -337,7 +337,10 @@ def lease_seconds(config, route, failovers=0):
 
 
 def _unreached(run):
-    """Why nothing reached the provider (``connection``, ``circuit_open``), or ``None`` when something may have."""
+    """Why nothing reached the provider (``connection``, ``circuit_open``, ``token step failed``), or ``None``
+    when something may have."""
+    if run.kind == "failed" and run.failure is not None and run.failure.stage is Stage.TOKEN:
+        return "token step failed"
     if run.kind == "call" and run.result is not None and run.result.failure in (FailureKind.NOTHING_SENT,
                                                                                   FailureKind.CIRCUIT_OPEN):
         return run.result.failure.value

@@ -6,7 +6,7 @@ with its own functions and provider. Targets are tried by ``priority`` (lowest f
 priority the order is drawn by ``weight``. No rule matching (or no rules): the route itself.
 
 Failover is the payment processor's: it moves to the next target only when nothing reached the
-provider (connection refused, circuit open); never after a call may have gone out.
+provider (connection refused, circuit open, its token step failed); never after a call may have gone out.
 """
 
 import datetime as dt
@@ -54,6 +54,9 @@ def plan(registry, route, message, now=None, rng=random):
                                     else "disabled"})
                 elif not _valid_for(candidate, message):
                     skipped.append({"route": name, "why": "the message does not meet its field rules"})
+                elif candidate.missing_credentials:
+                    skipped.append({"route": name, "why": "provider credentials missing: "
+                                    + ", ".join(candidate.missing_credentials)})
                 else:
                     found.append(candidate)
             if found:
