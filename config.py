@@ -72,6 +72,8 @@ class Config:
         # A streaming replica that pages, reports and exports read from (never the payment path); logged in as
         # the app role, which a replica has from its primary. Unset: they read the primary.
         self.DATABASE_READ_URL = _env("DATABASE_READ_URL")
+        # OpenTelemetry: each payment a trace, exported over OTLP/HTTP to this collector. Unset: no tracing.
+        self.OTLP_ENDPOINT = _env("MOSPAY_OTLP_ENDPOINT") or _env("OTEL_EXPORTER_OTLP_ENDPOINT")
         self.FUNCTION_TIMEOUT_MS = _env_int("MOSPAY_FUNCTION_TIMEOUT_MS", 2000)
         # Each client app's functions run on a pool of its own, logged in as its own role (issue 11 point 2):
         # at most TENANT_POOL_MAX connections each, closed after TENANT_POOL_IDLE_SECONDS unused, and at

@@ -14,6 +14,8 @@ import uuid
 
 import orjson
 
+from gateway.tracing import trace_id_var
+
 request_id_var = contextvars.ContextVar("request_id", default=None)
 _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
@@ -45,6 +47,9 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
+        trace_id = trace_id_var.get()
+        if trace_id:
+            entry["trace_id"] = trace_id
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

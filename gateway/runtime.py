@@ -10,6 +10,7 @@ import threading
 
 from flask import current_app
 
+from gateway import tracing
 from gateway.db import Database, Q
 from gateway.functions import runner
 from gateway.functions.tenants import TenantPools
@@ -102,6 +103,7 @@ class Runtime:
         """``open()``, then follow route changes (``MOSPAY_REGISTRY_LISTEN``): what a serving process calls."""
         with self._lock:
             self.open()
+            tracing.configure(self.config)  # per serving process: the exporter's thread lives here
             if self.config.REGISTRY_LISTEN and not self._listening:
                 self._registry.start_listening(self.config.REGISTRY_RELOAD_SECONDS)
                 self._listening = True

@@ -27,6 +27,7 @@ from urllib3.exceptions import (
 from gateway.hot_path.circuit import CircuitBoard
 from gateway.hot_path.http_headers import HTTPConnection, HTTPSConnection
 from gateway.logs import request_id_var
+from gateway.tracing import traceparent_var
 
 log = logging.getLogger(__name__)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -143,6 +144,9 @@ class Forwarder:
         request_id = request_id_var.get()
         if request_id:
             headers.setdefault("X-Request-ID", request_id)
+        traceparent = traceparent_var.get()
+        if traceparent:  # the payment's trace continues at the provider (W3C Trace Context)
+            headers.setdefault("traceparent", traceparent)
         started = time.perf_counter()
         try:
             parts = urlsplit(call["url"])

@@ -17,7 +17,7 @@ import orjson
 import psycopg
 from psycopg.types.json import Jsonb
 
-from gateway import metrics
+from gateway import metrics, tracing
 from gateway.db import Q
 from gateway.errors import (
     AppIdMismatch,
@@ -109,7 +109,8 @@ class PaymentProcessor:
         self.rt, self.client, self.message, self.info = rt, client, message, info
         self.secrets = Secrets()  # known once the route says which fields are secret
         self.timings = {}
-        self.lap = lap_timer(self.timings, info.started)
+        self.trace = tracing.start_payment(info.started)  # None unless tracing is configured
+        self.lap = lap_timer(self.timings, info.started, self.trace.stage if self.trace else None)
         self.lap("auth")  # from the request's arrival: authentication and reading the body
         self.route = self.context = self.ref = self.transaction_id = self.masked = self.plan = None
         self.pipelines, self.moved = [], False
@@ -118,6 +119,16 @@ class PaymentProcessor:
 
     def process(self):
         """Run every stage and return the client's ``Outcome``."""
+        if self.trace is None:
+            return self._process()
+        try:
+            return self._process()
+        finally:
+            route = self.route and routing.route_name(self.route)
+            self.trace.end({"mospay.transaction_ref": self.ref and str(self.ref), "mospay.app_id": self.client.app_id,
+                            "mospay.route": route, "mospay.unique_id": self.message.get("f010")})
+
+    def _process(self):
         try:
             self.route = resolve(self.rt.registry, self.client, self.message)
             self.plan = routing.plan(self.rt.registry, self.route, self.message)
@@ -276,7 +287,8 @@ class PaymentProcessor:
                             downstream_status=self.downstream_status, downstream_response=self.downstream_response,
                             provider_ref=self.provider_ref, timings=self.timings,
                             routing=self.plan.record() if self.plan.rule or len(self.plan.attempts) > 1 else None,
-                            client_service_id=self.route.client_service_id if self.moved else None)
+                            client_service_id=self.route.client_service_id if self.moved else None,
+                            trace_id=self.trace.trace_id if self.trace else None)
         api_log = ApiLog(self.info.method, self.info.path, self.info.remote_addr, self.timings["total"])
         try:
             settled = self._settle(result, api_log)

@@ -163,12 +163,15 @@ def with_currency(context, request, route):
     return {**context, "currency": currency} if currency and context.get("currency") != currency else context
 
 
-def lap_timer(timings, start=None):
-    """A ``lap(stage)`` callable recording the ms since the previous lap into ``timings``."""
+def lap_timer(timings, start=None, on_lap=None):
+    """A ``lap(stage)`` callable recording the ms since the previous lap into ``timings``; ``on_lap(stage,
+    started, ended)`` (perf_counter seconds) hears of each one too (a payment's trace)."""
     mark = [start if start is not None else time.perf_counter()]
 
     def lap(stage):
         now = time.perf_counter()
+        if on_lap is not None:
+            on_lap(stage, mark[0], now)
         # A stage run again (a failover's second provider) adds to its time: the stages still sum to the total.
         timings[stage] = round(timings.get(stage, 0) + (now - mark[0]) * 1000, 3)
         mark[0] = now

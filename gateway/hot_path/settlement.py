@@ -68,6 +68,7 @@ class Settlement:
     timings: dict | None = field(default=None)
     routing: dict | None = None  # which rule chose which provider, and every failover (hot path only)
     client_service_id: int | None = None  # the route finally used, when routing moved the payment to another
+    trace_id: str | None = None  # the payment's OpenTelemetry trace, when tracing is on
 
     @classmethod
     def from_answer(cls, answer, ref, unique_id, detail=None, **downstream):
@@ -119,6 +120,7 @@ def settle(conn, transaction_id, expected, settlement, *, route=None, notify_cli
         "downstream_response": _jsonb(settlement.downstream_response),
         "provider_ref": settlement.provider_ref, "timings": _jsonb(settlement.timings),
         "routing": _jsonb(settlement.routing), "client_service_id": settlement.client_service_id,
+        "trace_id": settlement.trace_id,
         "notify": notify_client, "final": list(FINAL),
         "log_method": log.method, "log_path": log.path, "log_remote_addr": log.remote_addr,
         "log_duration_ms": log.duration_ms, **job,

@@ -64,7 +64,7 @@ LIMIT %(limit)s OFFSET %(offset)s
 -- name: report_transaction
 SELECT t.id, t.ref::text AS ref, t.unique_id, t.status, t.request, t.downstream_request, t.downstream_status,
        t.downstream_response, t.answer, t.answer ->> 'code' AS answer_code, t.http_status, t.error_code,
-       t.error_detail, t.timings, t.routing,
+       t.error_detail, t.timings, t.routing, t.trace_id,
        t.created_at, t.updated_at, t.completed_at, t.client_id, t.provider_ref,
        c.app_id, c.name AS client_name, s.microservice, s.service, s.route,
        cs.request_function, cs.response_function

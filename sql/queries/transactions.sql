@@ -26,6 +26,7 @@ WITH settled AS (
         downstream_response = coalesce(%(downstream_response)s, downstream_response),
         timings = coalesce(%(timings)s, timings), provider_ref = coalesce(%(provider_ref)s, provider_ref),
         routing = coalesce(%(routing)s, routing), client_service_id = coalesce(%(client_service_id)s, client_service_id),
+        trace_id = coalesce(%(trace_id)s, trace_id),
         updated_at = now(), completed_at = now()
     WHERE id = %(id)s AND status = ANY(%(expected)s::text[])
     RETURNING id, client_id, ref::text AS ref, unique_id, status, answer, completed_at
