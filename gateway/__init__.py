@@ -32,7 +32,7 @@ def create_app(config=None):
 
     Migrating and seeding are ``flask db upgrade`` / ``flask seed-demo`` (``python app.py`` runs them).
     """
-    from gateway import cli, cli_operations, client_portal, logs, metrics, openapi, portal
+    from gateway import cli, client_portal, logs, metrics, openapi, portal
     from gateway.api import (
         admin,
         admin_alerts,
@@ -46,6 +46,7 @@ def create_app(config=None):
         health,
         payment,
     )
+    from gateway.cli import operations as cli_operations
     from gateway.errors import register_error_handlers
     from gateway.follow_up import alert_notifications, alerts, deliveries, unknown_outcome  # noqa: F401
     from gateway.runtime import Runtime

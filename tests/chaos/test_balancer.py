@@ -123,7 +123,9 @@ def test_an_instance_killed_under_load_loses_and_doubles_nothing(admin, downstre
     victim, _ = instances[0]
     os.killpg(victim.pid, signal.SIGKILL)
     killed.set()
-    time.sleep(3)
+    deadline = time.monotonic() + 30  # the survivor carries on: until it has answered enough (a loaded machine is slow)
+    while after_kill.count(200) < 15 and time.monotonic() < deadline:
+        time.sleep(0.1)
     stop.set()
     for thread in threads:
         thread.join(30)
@@ -133,7 +135,7 @@ def test_an_instance_killed_under_load_loses_and_doubles_nothing(admin, downstre
               "ON c.id = t.client_id WHERE c.app_id = %s", (client["app_id"],))
     per_id = collections.Counter(row["unique_id"] for row in rows)
     forwarded = collections.Counter(call["headers"].get("X-Transaction-Ref") for call in downstream.received)
-    assert len(attempted) > 50 and after_kill.count(200) > 10, (len(attempted), after_kill[:20])
+    assert len(attempted) > 30 and after_kill.count(200) >= 15, (len(attempted), after_kill[:20])
     assert set(per_id) == set(attempted) and max(per_id.values()) == 1  # lost = 0, duplicated rows = 0
     assert max(forwarded.values()) == 1  # no payment reached the provider twice
     # The dead instance's claims: RECEIVED until their leases run out, then recovery settles them.

@@ -120,6 +120,6 @@ def test_python_app_py_runs_on_a_database_url_that_is_no_superuser(non_superuser
     finally:
         output = stop_app(process)
 
-    assert answer.status_code == 200, answer.text + output
-    assert answer.json()["status"] == "SUCCESS"
+    assert answer.status_code == 202, answer.text + output  # MTN's real flow: PENDING, settled later
+    assert answer.json()["status"] == "PENDING"
     assert serving and all(name.startswith(("mospay_app_", "mospay_t_")) for name in serving), serving

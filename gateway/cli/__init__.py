@@ -408,5 +408,5 @@ def init_app(app):
         app.cli.add_command(command)
     for command in (db_cli, seed_demo_command):
         app.cli.add_command(command)
-    from gateway.cli_credentials import credentials_cli
+    from gateway.cli.credentials import credentials_cli
     app.cli.add_command(credentials_cli)
