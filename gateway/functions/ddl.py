@@ -44,6 +44,9 @@ def _check_option(option):
 
 
 _IMPORTABLE = ("CreateFunctionStmt", "CommentStmt", "VariableSetStmt")
+_IMPORT_SCHEMA = "mospay_legacy"
+# The import sets the search path (mospay_legacy) so that unqualified names land there: the file may not move it.
+_FORBIDDEN_IN_FILE = (*_FORBIDDEN_SETTINGS, "search_path")
 
 
 def check_import_file(source):
@@ -61,8 +64,14 @@ def check_import_file(source):
         statement, kind = raw.stmt, type(raw.stmt).__name__
         if kind not in _IMPORTABLE:
             raise ValueError(f"statement {number} is a {kind}: a MosPay function file may only create functions")
-        if kind == "VariableSetStmt" and (statement.name is None or statement.name.lower() in _FORBIDDEN_SETTINGS):
-            raise ValueError(f"statement {number} changes the role: not allowed in a function file")
+        if kind == "VariableSetStmt" and (statement.name is None or statement.name.lower() in _FORBIDDEN_IN_FILE):
+            raise ValueError(f"statement {number} changes the role or the search path: not allowed in a function file")
         if kind == "CreateFunctionStmt":
+            # PostgreSQL's own reading of the name (comments, quotes, U&"…" escapes resolved): mospay_fn holds
+            # every client's own functions and must stay out of a file's reach.
+            parts = [part.sval for part in statement.funcname]
+            if len(parts) > 1 and parts[:-1] != [_IMPORT_SCHEMA]:
+                raise ValueError(f"statement {number} creates {'.'.join(parts)}: functions are imported into "
+                                 f"{_IMPORT_SCHEMA} only")
             for option in statement.options or ():
                 _check_option(option)

@@ -54,6 +54,7 @@ def import_functions(rt, source, actor):
             with as_function_owner(conn):
                 conn.execute(Q.set_legacy_search_path)
                 conn.execute(source)  # no parameters: several statements, and '%' is left alone
+                conn.execute(Q.reset_file_settings)  # its SETs end with it, not on the pooled connection
         except psycopg.Error as exc:
             raise FunctionRefused(f"PostgreSQL refused the file: {exc.diag.message_primary or exc}",
                                   details={"sqlstate": exc.sqlstate}) from None

@@ -13,6 +13,10 @@ ORDER BY p.proname
 -- For the import's transaction only: unqualified names are created in mospay_legacy.
 SELECT set_config('search_path', 'mospay_legacy, pg_catalog', true)
 
+-- name: reset_file_settings
+-- After the file: whatever it SET (session-wide, as pg_dump writes them) must not stay on the pooled connection.
+RESET ALL
+
 -- name: grant_legacy_functions
 -- After an import: EXECUTE on every mospay_legacy function for each client's role, none for PUBLIC (0023).
 SELECT mospay.grant_legacy_functions()
