@@ -111,13 +111,16 @@ class Forwarder:
         attempts = max(1, min(int(retry.get("max_attempts", 1)), 5))
         retry_on = set(retry.get("on", ()))
         may_repeat = spec["method"] != "POST" or retry.get("allow_post") is True
+        reached = None  # the last attempt that may have reached the provider: the call as a whole did then
         for attempt in range(1, attempts + 1):
             if not breaker.allow():
-                return ForwardResult(failure=FailureKind.CIRCUIT_OPEN)
+                return reached or ForwardResult(failure=FailureKind.CIRCUIT_OPEN)
             response = self.send(spec)
             breaker.record(not is_failure(response))
+            if response.sent:
+                reached = response
             if attempt == attempts or not _retryable(response, retry_on, may_repeat):
-                return response
+                return response if response.sent else reached or response
             time.sleep(RETRY_BACKOFF_SECONDS * attempt)
         return response
 
