@@ -307,9 +307,9 @@ class Registry:
     def _wait_for_changes(self, conn, reload_seconds):
         waited = 0.0
         while not self._stop.is_set():
-            changed = False
-            for _ in conn.notifies(timeout=1.0, stop_after=1):
-                changed = True
+            senders = [notify.pid for notify in conn.notifies(timeout=1.0, stop_after=1)]
+            # PostgreSQL lets any role NOTIFY: a client's function must not make every instance reload.
+            changed = any(not conn.execute(Q.notify_from_tenant, (pid,)).fetchone()[0] for pid in senders)
             waited = 0.0 if changed else waited + 1.0
             if changed or waited >= reload_seconds:
                 self.reload()

@@ -20,6 +20,11 @@ UPDATE mospay.client_services SET callback_token_sealed = coalesce(callback_toke
 WHERE id = %(id)s
 RETURNING callback_token_sealed
 
+-- name: notify_from_tenant
+-- Whether a notification came from a client's function (any role may NOTIFY any channel): it is ignored.
+SELECT EXISTS (SELECT 1 FROM pg_stat_activity a JOIN mospay.clients c ON c.function_role = a.usename
+               WHERE a.pid = %s) AS tenant
+
 -- name: notify_registry_changed
 SELECT pg_notify('mospay_registry', %s)
 
