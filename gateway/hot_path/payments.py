@@ -170,7 +170,7 @@ class PaymentProcessor:
         params = {"client_id": self.client.id, "client_service_id": self.route.client_service_id,
                   "unique_id": self.message["f010"], "payload_hash": payload_hash(self.message),
                   "request": Jsonb(self.masked), "lease_owner": worker_identity(),
-                  "lease_seconds": lease_seconds(self.rt.config, self.route, failovers=len(self.plan.routes) - 1)}
+                  "lease_seconds": lease_seconds(self.rt.config, self.plan.routes)}
         row = conn.execute(Q.claim_transaction, params).fetchone()
         if row is not None:
             self.transaction_id, self.ref = row["id"], row["ref"]
@@ -337,13 +337,14 @@ def worker_identity():
     return f"{_HOST}:{os.getpid()}"
 
 
-def lease_seconds(config, route, failovers=0):
+def lease_seconds(config, routes):
     """The longest this payment can stay in flight, plus a grace: both functions at their time limit, every
-    attempt the route's retry policy allows at the longest call timeout, three pool waits, and for each route
-    it may fail over to, its functions and the most its connection attempts can take. Known at claim time,
-    so the lease never needs renewing on the hot path."""
-    attempts = max(1, min(int((route.context["route"].get("retry") or {}).get("max_attempts", 1)), 5))
-    failover = failovers * (2 * config.FUNCTION_TIMEOUT_MS / 1000 + 5 * MAX_CONNECT_SECONDS)
+    attempt the most patient of the plan's ``routes`` allows at the longest call timeout (any of them may be
+    the one that carries it), three pool waits, and for each route it may fail over from, its functions and
+    the most its connection attempts can take. Known at claim time, so the lease never needs renewing."""
+    attempts = max(max(1, min(int((route.context["route"].get("retry") or {}).get("max_attempts", 1)), 5))
+                   for route in routes)
+    failover = (len(routes) - 1) * (2 * config.FUNCTION_TIMEOUT_MS / 1000 + 5 * MAX_CONNECT_SECONDS)
     return (2 * config.FUNCTION_TIMEOUT_MS + attempts * config.MAX_TIMEOUT_MS) / 1000 + \
         3 * config.DB_POOL_TIMEOUT + LEASE_GRACE_SECONDS + failover
 
