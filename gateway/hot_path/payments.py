@@ -342,11 +342,19 @@ def lease_seconds(config, routes):
     attempt the most patient of the plan's ``routes`` allows at the longest call timeout (any of them may be
     the one that carries it), three pool waits, and for each route it may fail over from, its functions and
     the most its connection attempts can take. Known at claim time, so the lease never needs renewing."""
-    attempts = max(max(1, min(int((route.context["route"].get("retry") or {}).get("max_attempts", 1)), 5))
-                   for route in routes)
-    failover = (len(routes) - 1) * (2 * config.FUNCTION_TIMEOUT_MS / 1000 + 5 * MAX_CONNECT_SECONDS)
-    return (2 * config.FUNCTION_TIMEOUT_MS + attempts * config.MAX_TIMEOUT_MS) / 1000 + \
+    calls = max(_calls(route) for route in routes)
+    # A route failed over from took its token steps (a token step that timed out fails over) and its connects.
+    failover = sum(2 * config.FUNCTION_TIMEOUT_MS / 1000 + 5 * MAX_CONNECT_SECONDS +
+                   (2 * config.MAX_TIMEOUT_MS / 1000 if route.token_step is not None else 0) for route in routes[1:])
+    return (2 * config.FUNCTION_TIMEOUT_MS + calls * config.MAX_TIMEOUT_MS) / 1000 + \
         3 * config.DB_POOL_TIMEOUT + LEASE_GRACE_SECONDS + failover
+
+
+def _calls(route):
+    """The most calls at the longest timeout one route can make: its retry attempts; with a token step, the
+    token fetched, the call refused (401), the token fetched again and the call sent again."""
+    attempts = max(1, min(int((route.context["route"].get("retry") or {}).get("max_attempts", 1)), 5))
+    return attempts if route.token_step is None else 2 * (attempts + 1)
 
 
 def _unreached(run):

@@ -33,3 +33,13 @@ def test_the_lease_covers_the_retries_of_the_route_failed_over_to(admin, base_ur
     [row] = db("SELECT extract(epoch FROM lease_expires_at - created_at) AS lease FROM mospay.transactions "
                "WHERE unique_id = %s", (paid.json()["unique_id"],))
     assert row["lease"] >= 5 * config.MAX_TIMEOUT_MS / 1000, "the lease ends while the target may still be retrying"
+
+
+def test_the_lease_covers_a_token_step_and_the_401_that_sends_the_call_again(config):
+    from types import SimpleNamespace
+
+    from gateway.hot_path.payments import lease_seconds
+    route = SimpleNamespace(context={"route": {}}, token_step={"url": "https://auth.example/token"})
+    worst = 4 * config.MAX_TIMEOUT_MS / 1000  # token, call (401), token again, call again: each at the limit
+
+    assert lease_seconds(config, [route]) >= worst
