@@ -202,6 +202,10 @@ class PaymentProcessor:
         """Run the plan's routes in order, moving on only while nothing has reached a provider."""
         named = self.route
         for index, route in enumerate(self.plan.routes):
+            if route.client_service_id != self.route.client_service_id:  # recovery must ask this route's provider
+                with self.rt.db.connection() as conn:
+                    conn.execute(Q.move_to_route, {"id": self.transaction_id,
+                                                   "client_service_id": route.client_service_id})
             self.route = route
             self.context = {**route.context, "transaction_ref": self.ref, "transaction_id": self.transaction_id,
                             "unique_id": self.message["f010"]}

@@ -64,6 +64,12 @@ WHERE client_id = %(client_id)s AND unique_id = %(unique_id)s
 INSERT INTO mospay.api_logs (client_id, method, path, http_status, error_code, duration_ms, remote_addr)
 VALUES (%(client_id)s, %(method)s, %(path)s, %(http_status)s, %(error_code)s, %(duration_ms)s, %(remote_addr)s)
 
+-- name: move_to_route
+-- Routing failed over before the next route's call goes out: from now on the payment is that route's (its
+-- status query, recovery and page), even if the switch dies before it settles.
+UPDATE mospay.transactions SET client_service_id = %(client_service_id)s
+WHERE id = %(id)s AND status = 'RECEIVED'
+
 -- name: stale_transactions
 -- Accepted payments whose worker never finished them (killed, database lost): their lease has expired.
 SELECT t.id, t.ref::text AS ref, t.unique_id, t.request, t.client_service_id, t.provider_ref,
