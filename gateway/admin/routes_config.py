@@ -7,6 +7,7 @@ the database in step. The database is what instances run from.
 """
 
 import difflib
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import yaml
@@ -221,10 +222,22 @@ def validate_document(document, where):
     if policy == "reverse" and document["on_unknown"]["reversal_route"] == key["route"]:
         raise RouteConfigError(f"{where}: on_unknown.reversal_route: must be another route of "
                                f"{key['microservice']}.{key['service']}")
+    for number, rule in enumerate((document.get("routing") or {}).get("rules", ()), start=1):
+        for bound, value in ((rule.get("when") or {}).get("amount") or {}).items():
+            if not _finite_number(value):
+                raise RouteConfigError(f"{where}: routing.rules.{number - 1}.when.amount.{bound}: "
+                                       f"must be a number, not {value!r}")
     problems = check_field_definitions(document.get("fields", []))
     if problems:
         place, message = next(iter(problems.items()))
         raise RouteConfigError(f"{where}: {place}: {message}")
+
+
+def _finite_number(value):
+    try:
+        return not isinstance(value, bool) and Decimal(str(value)).is_finite()
+    except (InvalidOperation, ValueError):
+        return False
 
 
 def read_all(routes_dir):

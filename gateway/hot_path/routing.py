@@ -96,6 +96,8 @@ def _amount_in(bounds, value):
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
         return False
+    if not amount.is_finite():  # "NaN" cannot be compared: it meets no bounds
+        return False
     low, high = bounds.get("min"), bounds.get("max")
     return (low is None or amount >= Decimal(str(low))) and (high is None or amount <= Decimal(str(high)))
 
