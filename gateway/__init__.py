@@ -16,7 +16,7 @@ def create_app(config=None):
     Migrating and seeding are ``flask db upgrade`` / ``flask seed-demo`` (``python app.py`` runs them).
     """
     from gateway import cli, logs, metrics, openapi, portal
-    from gateway.api import admin, admin_callbacks, admin_functions, callbacks, health, payment
+    from gateway.api import admin, admin_callbacks, admin_functions, admin_lists, callbacks, health, payment
     from gateway.errors import register_error_handlers
     from gateway.follow_up import deliveries, unknown_outcome  # noqa: F401
     from gateway.runtime import Runtime
@@ -40,6 +40,7 @@ def create_app(config=None):
     app.register_blueprint(admin_functions.bp)
     app.register_blueprint(callbacks.bp)
     app.register_blueprint(admin_callbacks.bp)
+    app.register_blueprint(admin_lists.bp)
     app.register_blueprint(health.bp)
     cli.init_app(app)
     portal.init_app(app)

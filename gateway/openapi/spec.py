@@ -8,6 +8,7 @@ from gateway.openapi.paths_admin import admin_paths
 from gateway.openapi.paths_api import health_paths, integrator_paths
 from gateway.openapi.paths_callbacks import callback_paths
 from gateway.openapi.paths_functions import function_paths
+from gateway.openapi.paths_lists import list_paths
 from gateway.openapi.schemas import component_schemas
 
 OPENAPI_VERSION = "3.1.0"
@@ -41,6 +42,7 @@ TAGS = [
     {"name": "Admin", "description": "Onboard clients and services, rotate credentials, manage users."},
     {"name": "DBA workbench", "description": "Read, customise, version, test and roll back client functions."},
     {"name": "Callbacks", "description": "Providers' notifications in; signed notifications out to clients."},
+    {"name": "Reports", "description": "Transactions, API logs and the audit log, paged by keyset."},
     {"name": "Health", "description": "Liveness, readiness and this description."},
 ]
 
@@ -52,7 +54,8 @@ def _build():
         "info": {"title": "MosPay switch API", "version": API_VERSION, "description": DESCRIPTION},
         "servers": [{"url": "/", "description": "This switch"}],
         "tags": TAGS,
-        "paths": {**integrator_paths(), **admin_paths(), **function_paths(), **callback_paths(), **health_paths()},
+        "paths": {**integrator_paths(), **admin_paths(), **function_paths(), **callback_paths(), **list_paths(),
+                  **health_paths()},
         "components": {"schemas": component_schemas(), "headers": HEADERS, "securitySchemes": SECURITY_SCHEMES},
     }
 

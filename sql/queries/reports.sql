@@ -39,24 +39,6 @@ LEFT JOIN mospay.transactions t ON t.created_at >= h.hour AND t.created_at < h.h
 GROUP BY h.hour, t.status
 ORDER BY h.hour, t.status
 
--- name: report_transactions
-SELECT t.ref::text AS ref, t.unique_id, t.status, t.http_status, t.error_code, t.answer ->> 'code' AS answer_code,
-       t.created_at, t.completed_at, c.app_id, c.name AS client_name, s.microservice, s.service, s.route,
-       t.request ->> 'f004' AS amount, t.request ->> 'f005' AS currency,
-       count(*) OVER () AS total
-FROM mospay.transactions t
-JOIN mospay.clients c ON c.id = t.client_id
-JOIN mospay.client_services cs ON cs.id = t.client_service_id
-JOIN mospay.services s ON s.id = cs.service_id
-WHERE (%(app_id)s::text IS NULL OR c.app_id = %(app_id)s)
-  AND (%(service)s::text IS NULL OR s.microservice || '/' || s.service || '/' || s.route = %(service)s)
-  AND (%(status)s::text IS NULL OR t.status = %(status)s)
-  AND (%(date_from)s::date IS NULL OR t.created_at >= %(date_from)s::date)
-  AND (%(date_to)s::date IS NULL OR t.created_at < %(date_to)s::date + 1)
-  AND (%(unique_id)s::text IS NULL OR t.unique_id = %(unique_id)s)
-ORDER BY t.created_at DESC, t.id DESC
-LIMIT %(limit)s OFFSET %(offset)s
-
 -- name: report_transaction
 SELECT t.id, t.ref::text AS ref, t.unique_id, t.status, t.request, t.downstream_request, t.downstream_status,
        t.downstream_response, t.answer, t.answer ->> 'code' AS answer_code, t.http_status, t.error_code,
@@ -82,31 +64,6 @@ WHERE t.client_id = %(client_id)s AND t.id <> %(id)s
   AND t.request ->> 'f009' IN (%(unique_id)s, coalesce(%(provider_ref)s, %(unique_id)s))
 ORDER BY t.created_at
 LIMIT 50
-
--- name: report_api_logs
-SELECT l.id, l.method, l.path, l.http_status, l.error_code, l.duration_ms, l.remote_addr, l.created_at,
-       c.app_id, t.ref::text AS transaction_ref, t.status, t.answer ->> 'code' AS answer_code,
-       count(*) OVER () AS total
-FROM mospay.api_logs l
-LEFT JOIN mospay.clients c ON c.id = l.client_id
-LEFT JOIN mospay.transactions t ON t.id = l.transaction_id
-WHERE (%(app_id)s::text IS NULL OR c.app_id = %(app_id)s)
-  AND (%(http_status)s::integer IS NULL OR l.http_status = %(http_status)s)
-  AND (%(transaction_id)s::bigint IS NULL OR l.transaction_id = %(transaction_id)s)
-  AND (%(date_from)s::date IS NULL OR l.created_at >= %(date_from)s::date)
-  AND (%(date_to)s::date IS NULL OR l.created_at < %(date_to)s::date + 1)
-ORDER BY l.created_at DESC, l.id DESC
-LIMIT %(limit)s OFFSET %(offset)s
-
--- name: report_audit_log
-SELECT id, actor, action, target, before, after, created_at, count(*) OVER () AS total
-FROM mospay.audit_log
-WHERE (%(actor)s::text IS NULL OR actor = %(actor)s)
-  AND (%(action)s::text IS NULL OR action = %(action)s OR action LIKE %(action)s || '.%%')
-  AND (%(date_from)s::date IS NULL OR created_at >= %(date_from)s::date)
-  AND (%(date_to)s::date IS NULL OR created_at < %(date_to)s::date + 1)
-ORDER BY created_at DESC, id DESC
-LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: report_routes
 SELECT cs.id, cs.enabled, cs.settings, cs.request_function, cs.response_function,

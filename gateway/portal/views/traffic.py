@@ -2,11 +2,10 @@
 
 from flask import Response, flash, render_template, request, stream_with_context
 
-from gateway.admin import exports, onboarding, reports
+from gateway.admin import exports, keyset, onboarding, reports
 from gateway.errors import MosPayError
 from gateway.portal.blueprint import bp
 from gateway.portal.forms import STATUSES
-from gateway.portal.views import page_number
 from gateway.runtime import runtime
 
 
@@ -25,9 +24,9 @@ def _choices(rt):
 
 @bp.get("/transactions")
 def transactions():
-    """Transactions, newest first, with filters and pagination."""
+    """Transactions, newest first, with filters; ``?after=``/``?before=`` cursors page through them."""
     rt = runtime()
-    page = reports.transactions(rt, reports.transaction_filters(request.args), page_number())
+    page = reports.transactions(rt, reports.transaction_filters(request.args), keyset.cursor_args(request.args))
     return render_template("portal/transactions.html", page=page, args=request.args, **_choices(rt))
 
 
@@ -68,7 +67,7 @@ def transaction(ref):
 def api_logs():
     """Every API call the switch answered, newest first."""
     rt = runtime()
-    page = reports.api_logs(rt, reports.api_log_filters(request.args), page_number())
+    page = reports.api_logs(rt, reports.api_log_filters(request.args), keyset.cursor_args(request.args))
     return render_template("portal/api_logs.html", page=page, args=request.args, **_choices(rt))
 
 
@@ -76,5 +75,5 @@ def api_logs():
 def audit():
     """Every admin and DBA action: who, what, before and after."""
     rt = runtime()
-    page = reports.audit_log(rt, reports.audit_filters(request.args), page_number())
+    page = reports.audit_log(rt, reports.audit_filters(request.args), keyset.cursor_args(request.args))
     return render_template("portal/audit.html", page=page, args=request.args, actions=reports.audit_actions(rt))
