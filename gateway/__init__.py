@@ -16,12 +16,14 @@ def create_app(config=None):
     Migrating and seeding are ``flask db upgrade`` / ``flask seed-demo`` (``python app.py`` runs them).
     """
     from gateway import cli, logs, metrics, openapi, portal
+    from gateway.admin import rollups  # noqa: F401
     from gateway.api import admin, admin_callbacks, admin_functions, admin_lists, callbacks, health, payment
     from gateway.errors import register_error_handlers
     from gateway.follow_up import deliveries, unknown_outcome  # noqa: F401
     from gateway.runtime import Runtime
 
-    # deliveries and unknown_outcome are imported for their job handlers (@jobs.handler): the runner needs them.
+    # deliveries and unknown_outcome are imported for their job handlers (@jobs.handler), rollups for its
+    # upkeep (@jobs.every): the runner needs them.
 
     config = config or Config()
     config.check()

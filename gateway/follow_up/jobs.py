@@ -5,7 +5,8 @@ same one) and leased: the claim pushes ``run_at`` past the lease, so a worker
 that dies mid-job gives it back when the lease ends. Each kind has a handler,
 registered with ``@handler(kind)`` by the module that owns the work (this
 module imports none of them), returning a ``JobResult``: done, queued again
-after a delay, dead or manual.
+after a delay, dead or manual. Upkeep that is no job (folding the rollups) is
+registered with ``@every(seconds)`` and run by the same loop.
 """
 
 import logging
@@ -32,6 +33,29 @@ class JobResult:
 
 
 _HANDLERS = {}
+_PERIODIC = []  # (seconds, function(rt)): upkeep the worker loop runs between jobs
+
+
+def every(seconds):
+    """Register the decorated ``function(rt)`` to run in the worker loop, at most once every ``seconds``."""
+
+    def register(function):
+        _PERIODIC.append((seconds, function))
+        return function
+
+    return register
+
+
+def run_periodic(rt, last_run, now):
+    """Run each registered upkeep whose interval has passed since ``last_run[function]`` (updated)."""
+    for seconds, function in _PERIODIC:
+        if now - last_run.get(function, float("-inf")) < seconds:
+            continue
+        last_run[function] = now
+        try:
+            function(rt)
+        except Exception:  # noqa: BLE001 - upkeep that fails is tried again next interval; jobs go on
+            log.exception("periodic %s failed", function.__qualname__)
 
 
 def handler(kind):
@@ -75,9 +99,11 @@ def _finish(rt, job, result):
 
 
 def work(rt, once=False, limit=50, poll_seconds=1.0, stop=None):
-    """Run due jobs until stopped (``once``: until none is due now); returns how many ran."""
-    total = 0
+    """Run due jobs and the registered upkeep until stopped (``once``: until none is due now); returns how
+    many jobs ran."""
+    total, last_run = 0, {}
     while stop is None or not stop.is_set():
+        run_periodic(rt, last_run, time.monotonic())
         ran = run_due(rt, limit)
         total += ran
         if once and ran < limit:
