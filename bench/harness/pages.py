@@ -22,14 +22,24 @@ def _csrf(html):
     return match.group(1) or match.group(2)
 
 
+class _LoopbackSession(requests.Session):
+    """A session that keeps sending the switch's Secure cookies over loopback HTTP (production settings)."""
+
+    def request(self, *args, **kwargs):
+        answer = super().request(*args, **kwargs)
+        for cookie in self.cookies:
+            cookie.secure = False
+        return answer
+
+
 def portal_session(base, password):
     """A signed-in portal session of the admin."""
-    session = requests.Session()
+    session = _LoopbackSession()
     token = _csrf(session.get(base + "/portal/login").text)
     answer = session.post(base + "/portal/login", data={"username": "admin", "password": password,
                                                          "csrf_token": token}, allow_redirects=False)
     if answer.status_code != 302:
-        raise RuntimeError(f"portal sign-in: {answer.status_code}")
+        raise RuntimeError(f"portal sign-in: {answer.status_code} {answer.text[:300]}")
     return session
 
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from gateway.admin import reports, rollups
+from gateway.follow_up import jobs
 from gateway.hot_path.settlement import PENDING, Settlement, settle
 
 # The raw truth the rollups must equal: every transaction of the client, by bucket.
@@ -124,8 +125,6 @@ def test_a_fresh_claim_is_left_to_the_hot_path_until_its_grace_passes(rt, db, in
 
 
 def test_the_worker_folds_as_part_of_its_loop(rt, db, integrator):
-    from gateway.follow_up import jobs
-
     answer = integrator.pay().json()
     jobs.work(rt, once=True)
     row = db("SELECT status, rolled_status FROM mospay.transactions WHERE ref = %s::uuid",
