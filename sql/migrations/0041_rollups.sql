@@ -23,14 +23,28 @@ CREATE TABLE mospay.transaction_rollups (
     CONSTRAINT transaction_rollups_key UNIQUE NULLS NOT DISTINCT (hour, client_id, client_service_id, currency, status)
 );
 
+-- The same per day (in the database's TimeZone, as the settlement report's days): a month's report reads
+-- 30 × routes × states rows, not 24 times as many.
+CREATE TABLE mospay.transaction_rollups_daily (
+    day               date NOT NULL,         -- created_at::date
+    client_id         bigint NOT NULL REFERENCES mospay.clients(id),
+    client_service_id bigint NOT NULL REFERENCES mospay.client_services(id),
+    currency          text,
+    status            text NOT NULL,
+    count             bigint NOT NULL,
+    amount            numeric NOT NULL,
+    CONSTRAINT transaction_rollups_daily_key
+        UNIQUE NULLS NOT DISTINCT (day, client_id, client_service_id, currency, status)
+);
+
 -- What the not-yet-folded rows created in [lo, hi) add to the rollups: +1 in the bucket of their state, -1
 -- in the bucket they are still counted in (if any). The one definition of a row's bucket and amount for
 -- readers (sql/queries/rollups.sql); inlined by the planner, it reads the partial index above.
 CREATE FUNCTION mospay.rollup_tail(lo timestamptz, hi timestamptz)
-RETURNS TABLE (hour timestamptz, client_id bigint, client_service_id bigint, currency text, status text, n bigint,
+RETURNS TABLE (hour timestamptz, day date, client_id bigint, client_service_id bigint, currency text, status text, n bigint,
                amount numeric)
 LANGUAGE sql STABLE AS $$
-    SELECT date_trunc('hour', t.created_at), t.client_id, t.client_service_id, t.request ->> 'f005', d.status,
+    SELECT date_trunc('hour', t.created_at), t.created_at::date, t.client_id, t.client_service_id, t.request ->> 'f005', d.status,
            d.n, d.n * a.amount
     FROM mospay.transactions t
     CROSS JOIN LATERAL (SELECT CASE WHEN t.request ->> 'f004' ~ '^[0-9]{1,15}([.][0-9]{1,4})?$'

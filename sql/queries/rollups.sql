@@ -1,10 +1,11 @@
--- Rollups of transactions per hour × client × route × currency × state (migration 0041; gateway/admin/rollups.py).
+-- Rollups of transactions per hour (and per day) × client × route × currency × state (migration 0041;
+-- gateway/admin/rollups.py).
 -- A transaction counts in the bucket of rolled_status; rows whose status differs are the not-yet-folded tail.
 -- Amounts are f004 as numeric (well-formed only), kept per currency (f005): never a sum of currencies.
 
 -- name: fold_rollups
--- Fold up to %(limit)s changed rows: each leaves its old state's bucket (if it was in one) and enters its new
--- one, and remembers the state it is counted in, all in one statement. Rows another session holds (a payment
+-- Fold up to %(limit)s changed rows: each leaves its old state's buckets (hour and day; if it was in one) and
+-- enters its new ones, and remembers the state it is counted in, all in one statement. Rows another session holds (a payment
 -- being settled) are skipped, and so are claims younger than %(claim_grace_seconds)s (their answer is on its way:
 -- folding them now would lock a row the hot path is about to settle, and fold it twice). Buckets are
 -- written in key order, so two workers folding at once never deadlock.
@@ -20,14 +21,14 @@ WITH picked AS (
     UPDATE mospay.transactions t SET rolled_status = t.status
     FROM picked p
     WHERE t.id = p.id
-    RETURNING date_trunc('hour', t.created_at) AS hour, t.client_id, t.client_service_id,
+    RETURNING date_trunc('hour', t.created_at) AS hour, t.created_at::date AS day, t.client_id, t.client_service_id,
               t.request ->> 'f005' AS currency, t.status AS new_status, p.old_status,
               CASE WHEN t.request ->> 'f004' ~ '^[0-9]{1,15}([.][0-9]{1,4})?$'
                    THEN (t.request ->> 'f004')::numeric END AS amount
 ), deltas AS (
-    SELECT hour, client_id, client_service_id, currency, new_status AS status, 1 AS n, amount FROM moved
+    SELECT hour, day, client_id, client_service_id, currency, new_status AS status, 1 AS n, amount FROM moved
     UNION ALL
-    SELECT hour, client_id, client_service_id, currency, old_status, -1, -amount FROM moved
+    SELECT hour, day, client_id, client_service_id, currency, old_status, -1, -amount FROM moved
     WHERE old_status IS NOT NULL
 ), applied AS (
     INSERT INTO mospay.transaction_rollups AS r (hour, client_id, client_service_id, currency, status, count, amount)
@@ -36,6 +37,15 @@ WITH picked AS (
     GROUP BY hour, client_id, client_service_id, currency, status
     ORDER BY hour, client_id, client_service_id, currency, status
     ON CONFLICT ON CONSTRAINT transaction_rollups_key
+    DO UPDATE SET count = r.count + excluded.count, amount = r.amount + excluded.amount
+), applied_daily AS (
+    INSERT INTO mospay.transaction_rollups_daily AS r (day, client_id, client_service_id, currency, status, count,
+                                                      amount)
+    SELECT day, client_id, client_service_id, currency, status, sum(n), coalesce(sum(amount), 0)
+    FROM deltas
+    GROUP BY day, client_id, client_service_id, currency, status
+    ORDER BY day, client_id, client_service_id, currency, status
+    ON CONFLICT ON CONSTRAINT transaction_rollups_daily_key
     DO UPDATE SET count = r.count + excluded.count, amount = r.amount + excluded.amount
 )
 SELECT count(*) AS folded FROM moved
@@ -47,17 +57,16 @@ SELECT count(*) AS folded FROM moved
 -- Completed: a final state (SUCCESS, FAILED, REJECTED), not PENDING, UNKNOWN or RECEIVED; open: those three.
 -- Volume: successful payments only.
 WITH bounds AS (
-    SELECT coalesce(%(date_from)s::date::timestamptz, date_trunc('day', now())) AS lo,
-           coalesce(%(date_to)s::date::timestamptz, date_trunc('day', now()) + interval '1 day') AS hi
+    SELECT coalesce(%(date_from)s::date, current_date) AS lo, coalesce(%(date_to)s::date, current_date + 1) AS hi
 ), buckets AS (
-    SELECT r.hour, r.client_id, r.client_service_id, r.currency, r.status, r.count, r.amount
-    FROM mospay.transaction_rollups r, bounds b
-    WHERE r.hour >= b.lo AND r.hour < b.hi
+    SELECT r.day, r.client_id, r.client_service_id, r.currency, r.status, r.count, r.amount
+    FROM mospay.transaction_rollups_daily r, bounds b
+    WHERE r.day >= b.lo AND r.day < b.hi
     UNION ALL
-    SELECT hour, client_id, client_service_id, currency, status, n, amount
-    FROM mospay.rollup_tail((SELECT lo FROM bounds), (SELECT hi FROM bounds))
+    SELECT day, client_id, client_service_id, currency, status, n, amount
+    FROM mospay.rollup_tail((SELECT lo::timestamptz FROM bounds), (SELECT hi::timestamptz FROM bounds))
 )
-SELECT date_trunc('day', k.hour)::date AS day, c.app_id, c.name, s.microservice, s.service, s.route,
+SELECT k.day, c.app_id, c.name, s.microservice, s.service, s.route,
        k.currency,
        sum(k.count)::bigint AS count,
        coalesce(sum(k.count) FILTER (WHERE k.status = 'SUCCESS'), 0)::bigint AS success,

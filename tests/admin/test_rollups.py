@@ -22,6 +22,9 @@ SELECT hour, client_service_id, currency, status, count, amount
 FROM mospay.transaction_rollups WHERE client_id = %(client_id)s AND count <> 0
 ORDER BY 1, 2, 3, 4
 """
+RAW_DAILY = RAW.replace("date_trunc('hour', created_at) AS hour", "created_at::date AS day")
+FOLDED_DAILY = FOLDED.replace("SELECT hour,", "SELECT day,").replace("transaction_rollups ",
+                                                                     "transaction_rollups_daily ")
 # The settlement report as it was computed before rollups: straight from the raw rows.
 RAW_REPORT = """
 SELECT count(*) AS count, count(*) FILTER (WHERE status = 'SUCCESS') AS success,
@@ -97,6 +100,7 @@ def test_rollups_equal_the_raw_rows_through_payments_folds_and_late_changes(rt, 
 
     rollups.fold(rt, batch=2, claim_grace_seconds=0)  # small batches: the fold is resumable
     assert db(FOLDED, {"client_id": client_id}) == db(RAW, {"client_id": client_id})
+    assert db(FOLDED_DAILY, {"client_id": client_id}) == db(RAW_DAILY, {"client_id": client_id})
     _assert_report_is_raw(rt, db, integrator, client_id)
     assert rollups.fold(rt, claim_grace_seconds=0) == 0  # nothing moved since: nothing to fold
 
