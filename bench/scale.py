@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import history, pages
+from harness import history, pages, plans
 from harness.common import APP_ID, RESULTS_DIR, log
 from harness.database import BenchDatabase
 from harness.onboarding import Client, scale_up
@@ -89,6 +89,13 @@ def main():
         results["fold_seconds"] = fold_rollups(db)
         log(f"rollups folded in {results['fold_seconds']:.1f} s")
         results["sizes"] = history.sizes(db)
+        with db.connect() as conn:
+            app_id, unique_id, ref = conn.execute(
+                "SELECT c.app_id, t.unique_id, t.ref FROM mospay.transactions t JOIN mospay.clients c "
+                "ON c.id = t.client_id WHERE t.unique_id = 'hist-1000'").fetchone()
+            service = conn.execute("SELECT microservice || '/collection/payment' FROM mospay.services "
+                                   "WHERE microservice LIKE 'scalems%%' ORDER BY id LIMIT 1").fetchone()[0]
+        results["plans"] = plans.explain(db, app_id, service, unique_id, ref)
         results["pages"] = pages.time_pages(switch.base, client.admin_password, client.basic,
                                             pages.targets(db, args.rows), args.runs)
         if args.pay_seconds:

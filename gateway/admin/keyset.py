@@ -76,10 +76,19 @@ class Page:
                 "total_more_than": None if self.total_exact else COUNT_CAP}
 
 
-def cursor_args(args):
-    """``(after, before)`` positions from ``?after=`` (next page) and ``?before=`` (previous page)."""
-    after = decode(args["after"], "after") if args.get("after") else None
-    before = decode(args["before"], "before") if args.get("before") and after is None else None
+def cursor_args(args, lenient=False):
+    """``(after, before)`` positions from ``?after=`` (next page) and ``?before=`` (previous page).
+
+    A malformed cursor is a 400 naming it; ``lenient`` (the portal, which drops malformed filters too) reads it
+    as no cursor: the newest page.
+    """
+    try:
+        after = decode(args["after"], "after") if args.get("after") else None
+        before = decode(args["before"], "before") if args.get("before") and after is None else None
+    except ValidationFailed:
+        if lenient:
+            return None, None
+        raise
     return after, before
 
 

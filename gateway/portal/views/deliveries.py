@@ -17,7 +17,7 @@ def deliveries_page():
     rt = runtime()
     state = request.args.get("state") if request.args.get("state") in deliveries.STATES else None
     page = deliveries.deliveries_page(rt, request.args.get("client") or None, state, 50,
-                                      keyset.cursor_args(request.args))
+                                      keyset.cursor_args(request.args, lenient=True))
     return render_template("portal/deliveries.html", page=page, args=request.args, states=deliveries.STATES,
                            clients=[c["app_id"] for c in onboarding.list_clients(rt)], form=action_form())
 

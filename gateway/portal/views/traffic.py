@@ -22,11 +22,16 @@ def _choices(rt):
             "statuses": STATUSES}
 
 
+def _cursors():
+    """The page asked for by ``?after=``/``?before=``; a tampered cursor shows the newest page."""
+    return keyset.cursor_args(request.args, lenient=True)
+
+
 @bp.get("/transactions")
 def transactions():
     """Transactions, newest first, with filters; ``?after=``/``?before=`` cursors page through them."""
     rt = runtime()
-    page = reports.transactions(rt, reports.transaction_filters(request.args), keyset.cursor_args(request.args))
+    page = reports.transactions(rt, reports.transaction_filters(request.args), _cursors())
     return render_template("portal/transactions.html", page=page, args=request.args, **_choices(rt))
 
 
@@ -67,7 +72,7 @@ def transaction(ref):
 def api_logs():
     """Every API call the switch answered, newest first."""
     rt = runtime()
-    page = reports.api_logs(rt, reports.api_log_filters(request.args), keyset.cursor_args(request.args))
+    page = reports.api_logs(rt, reports.api_log_filters(request.args), _cursors())
     return render_template("portal/api_logs.html", page=page, args=request.args, **_choices(rt))
 
 
@@ -75,5 +80,5 @@ def api_logs():
 def audit():
     """Every admin and DBA action: who, what, before and after."""
     rt = runtime()
-    page = reports.audit_log(rt, reports.audit_filters(request.args), keyset.cursor_args(request.args))
+    page = reports.audit_log(rt, reports.audit_filters(request.args), _cursors())
     return render_template("portal/audit.html", page=page, args=request.args, actions=reports.audit_actions(rt))
