@@ -56,15 +56,14 @@ SELECT count(*) AS folded FROM moved
 -- and the settlement report (any range) both read these rows, so each figure is defined here once.
 -- Completed: a final state (SUCCESS, FAILED, REJECTED), not PENDING, UNKNOWN or RECEIVED; open: those three.
 -- Volume: successful payments only.
-WITH bounds AS (
-    SELECT coalesce(%(date_from)s::date, current_date) AS lo, coalesce(%(date_to)s::date, current_date + 1) AS hi
-), buckets AS (
+WITH buckets AS (
     SELECT r.day, r.client_id, r.client_service_id, r.currency, r.status, r.count, r.amount
-    FROM mospay.transaction_rollups_daily r, bounds b
-    WHERE r.day >= b.lo AND r.day < b.hi
+    FROM mospay.transaction_rollups_daily r
+    WHERE r.day >= coalesce(%(date_from)s::date, current_date) AND r.day < coalesce(%(date_to)s::date, current_date + 1)
     UNION ALL
     SELECT day, client_id, client_service_id, currency, status, n, amount
-    FROM mospay.rollup_tail((SELECT lo::timestamptz FROM bounds), (SELECT hi::timestamptz FROM bounds))
+    FROM mospay.rollup_tail(coalesce(%(date_from)s::date, current_date)::timestamptz,
+                            coalesce(%(date_to)s::date, current_date + 1)::timestamptz)
 )
 SELECT k.day, c.app_id, c.name, s.microservice, s.service, s.route,
        k.currency,
