@@ -37,12 +37,16 @@ def explain(db, app_id, service, unique_id, ref):
     results = []
     with db.connect() as conn:
         for name, filters in combos:
+            if "service" in filters:  # looked up first, as reports.transactions does (lists.with_route_ids)
+                ids = conn.execute(compose.compiled(lists.route_ids_of(filters["service"]))[0],
+                                   compose.compiled(lists.route_ids_of(filters["service"]))[1]).fetchall()
+                filters = {**filters, "route_ids": [row[0] for row in ids]}
             query = getattr(lists, f"{name}_query")(filters)
             table = lists.T if name == "transactions" else lists.L
             statement = query.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(26)
             sql, params = compose.compiled(statement)
             plan = conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params).fetchone()[0][0]
-            label = f"{name} {json.dumps(filters, default=str)}"
+            label = f"{name} {json.dumps({k: v for k, v in filters.items() if k != 'route_ids'}, default=str)}"
             results.append({"list": label, "ms": plan["Execution Time"], "indexes": _indexes(plan["Plan"])})
             log(f"EXPLAIN {label}: {plan['Execution Time']:.1f} ms via {', '.join(_indexes(plan['Plan']))}")
     return results

@@ -183,7 +183,7 @@ def _page(rt, query, columns, cursors, per_page):
 def transactions(rt, filters, cursors=None, per_page=PER_PAGE):
     """A page of transactions, newest first, filtered by ``transaction_filters``; ``cursors``: ``(after, before)``
     from ``keyset.cursor_args``."""
-    query = lists.transactions_query(filters)
+    query = lists.transactions_query(lists.with_route_ids(rt.db, filters))
     return _page(rt, query, (lists.T.c.created_at, lists.T.c.id), cursors, per_page)
 
 

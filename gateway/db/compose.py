@@ -15,7 +15,7 @@ _DIALECT = psycopg.dialect()
 
 def compiled(statement):
     """``(sql, params)`` of ``statement`` in psycopg's ``%(name)s`` style."""
-    result = statement.compile(dialect=_DIALECT)
+    result = statement.compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})  # IN lists
     return str(result), result.params
 
 
