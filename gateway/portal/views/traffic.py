@@ -43,6 +43,10 @@ def export_csv(name):
         "Content-Disposition": f'attachment; filename="mospay-{name}.csv"', "Cache-Control": "no-store"})
 
 
+# A month of 200 routes is 6,000 rows: more than a page can show usefully (or render quickly); the CSV has them all.
+SETTLEMENT_ROWS = 500
+
+
 @bp.get("/reports/settlement")
 def settlement():
     """The settlement report: per day, client, service and currency, counts and amounts by state."""
@@ -51,7 +55,7 @@ def settlement():
     except MosPayError as error:
         flash(" ".join(f"{k} {v}" for k, v in (error.details or {}).items()) or error.message, "danger")
         report = reports.settlement(runtime(), {})
-    return render_template("portal/settlement.html", report=report, args=request.args)
+    return render_template("portal/settlement.html", report=report, args=request.args, shown_rows=SETTLEMENT_ROWS)
 
 
 @bp.get("/reports/settlement.csv")
