@@ -92,11 +92,12 @@ def cursor_args(args, lenient=False):
     return after, before
 
 
-def fetch_page(db, select, at_column, id_column, after=None, before=None, per_page=25, position=None):
+def fetch_page(db, select, at_column, id_column, after=None, before=None, per_page=25, position=None, count=True):
     """Run ``select`` (filtered, unordered) as one keyset page; ``position(row)`` gives a row's ``Position``.
 
     Newest first. ``after``: rows older than that position (next); ``before``: newer (previous), read
     oldest-first from the position and turned round. One row more than the page tells whether more follow.
+    ``count=False`` (a preview of the newest rows) skips counting the matching rows: ``count`` is then 0.
     """
     position = position or (lambda row: Position(row["created_at"], row["id"]))
     key = tuple_(at_column, id_column)
@@ -114,7 +115,7 @@ def fetch_page(db, select, at_column, id_column, after=None, before=None, per_pa
         rows.reverse()
     has_older = more if newest_first else True
     has_newer = (after is not None) if newest_first else more
-    count = compose.count_upto(db, select, COUNT_CAP + 1)
+    count = compose.count_upto(db, select, COUNT_CAP + 1) if count else 0
     return Page(rows, encode(position(rows[-1])) if rows and has_older else None,
                 encode(position(rows[0])) if rows and has_newer else None, count, per_page)
 

@@ -90,7 +90,8 @@ def dashboard(rt):
     for row in rows:
         today.add(row)
     return Dashboard(today, _grouped(rows, "app_id", "name"), _grouped(rows, "microservice", "service", "route"),
-                     hourly, transactions(rt, {}, per_page=8).items, api_logs(rt, {}, per_page=8).items)
+                     hourly, transactions(rt, {}, per_page=8, count=False).items,
+                     api_logs(rt, {}, per_page=8, count=False).items)
 
 
 SETTLEMENT_COLUMNS = ("day", "app_id", "microservice", "service", "route", "currency", "count", "success",
@@ -173,18 +174,18 @@ def _ref(value):
         return value
 
 
-def _page(rt, query, columns, cursors, per_page):
+def _page(rt, query, columns, cursors, per_page, count=True):
     after, before = cursors or (None, None)
-    page = keyset.fetch_page(rt.db, query, *columns, after=after, before=before, per_page=per_page)
+    page = keyset.fetch_page(rt.db, query, *columns, after=after, before=before, per_page=per_page, count=count)
     _with_error(page.items)
     return page
 
 
-def transactions(rt, filters, cursors=None, per_page=PER_PAGE):
+def transactions(rt, filters, cursors=None, per_page=PER_PAGE, count=True):
     """A page of transactions, newest first, filtered by ``transaction_filters``; ``cursors``: ``(after, before)``
     from ``keyset.cursor_args``."""
     query = lists.transactions_query(lists.with_route_ids(rt.db, filters))
-    return _page(rt, query, (lists.T.c.created_at, lists.T.c.id), cursors, per_page)
+    return _page(rt, query, (lists.T.c.created_at, lists.T.c.id), cursors, per_page, count)
 
 
 def transaction(rt, ref):
@@ -223,9 +224,9 @@ def api_log_filters(args):
             "date_from": _date(args.get("from")), "date_to": _date(args.get("to"))}
 
 
-def api_logs(rt, filters, cursors=None, per_page=PER_PAGE):
+def api_logs(rt, filters, cursors=None, per_page=PER_PAGE, count=True):
     """A page of API log rows, newest first."""
-    return _page(rt, lists.api_logs_query(filters), (lists.L.c.created_at, lists.L.c.id), cursors, per_page)
+    return _page(rt, lists.api_logs_query(filters), (lists.L.c.created_at, lists.L.c.id), cursors, per_page, count)
 
 
 def audit_filters(args):
