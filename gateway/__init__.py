@@ -33,6 +33,7 @@ def create_app(config=None):
     Migrating and seeding are ``flask db upgrade`` / ``flask seed-demo`` (``python app.py`` runs them).
     """
     from gateway import cli, client_portal, logs, metrics, openapi, portal
+    from gateway.admin import rollups  # noqa: F401
     from gateway.api import (
         admin,
         admin_alerts,
@@ -41,6 +42,7 @@ def create_app(config=None):
         admin_credentials,
         admin_exports,
         admin_functions,
+        admin_lists,
         admin_reconciliation,
         callbacks,
         health,
@@ -52,7 +54,7 @@ def create_app(config=None):
     from gateway.runtime import Runtime
 
     # deliveries, unknown_outcome and alert_notifications are imported for their job handlers (@jobs.handler),
-    # alerts for its periodic evaluation (@schedule.periodic): the runner needs them.
+    # alerts and rollups for their periodic work (@schedule.periodic): the runner needs them.
 
     config = config or Config()
     config.check()
@@ -76,6 +78,7 @@ def create_app(config=None):
     app.register_blueprint(admin_reconciliation.bp)
     app.register_blueprint(admin_alerts.bp)
     app.register_blueprint(admin_credentials.bp)
+    app.register_blueprint(admin_lists.bp)
     app.register_blueprint(health.bp)
     cli.init_app(app)
     cli_operations.init_app(app)

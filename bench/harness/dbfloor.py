@@ -82,7 +82,7 @@ def pgbench_script(queries, request_fn, response_fn, pipeline=False):
     else:
         sandbox = None
     claim = to_pgbench(queries["claim_transaction"],
-                       {"unique_id": "(:prefix::text || :client_id::text || '-' || :r::text)"})
+                       {"unique_id": "(:prefix::text || :client_id::text || '-' || :r::text)", "currency": "'RWF'"})
     if "settle_transaction" in queries:  # the one settlement statement (compare-and-set, API log in it)
         finish = to_pgbench(queries["settle_transaction"],
                             {"expected": "'{RECEIVED}'", "error_code": "NULL", "error_detail": "NULL",

@@ -52,6 +52,7 @@ class Client:
         changed = requests.post(admin + "/password", headers={"Authorization": f"Bearer {token}"},
                                 json={"current_password": admin_password, "new_password": new_password})
         changed.raise_for_status()
+        self.admin_password = new_password
         headers = {"Authorization": f"Bearer {self._admin_token(new_password)}"}
         client = expect(requests.post(admin + "/clients", headers=headers,
                                       json={"name": "Benchmark", "app_id": APP_ID}), 201, "create client").json()

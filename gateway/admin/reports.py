@@ -1,16 +1,15 @@
 """Read-only reports for the portal: dashboard, transactions, API logs, audit log, routes.
 
-Nothing here writes. Every query lives in ``sql/queries/reports.sql``;
-optional filters are passed as ``None`` so one query serves every filter.
+Nothing here writes. Fixed queries live in ``sql/queries/reports.sql``; the filtered lists are composed
+(``gateway.admin.lists``) and paged by keyset (``gateway.admin.keyset``): newest first, by cursor.
 """
 
 import datetime as dt
-import math
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from gateway.admin import routes_config
+from gateway.admin import keyset, lists, routes_config
 from gateway.db import Q
 from gateway.errors import NotFound, ValidationFailed
 from gateway.hot_path.payments import STAGES
@@ -24,35 +23,13 @@ CHART_STATES = (SUCCESS, PENDING, RECEIVED, UNKNOWN, REJECTED, FAILED)
 
 
 @dataclass
-class Page:
-    """One page of a list, with what pagination needs."""
-
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self):
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self):
-        return self.page > 1
-
-    @property
-    def has_next(self):
-        return self.page < self.pages
-
-
-@dataclass
 class Totals:
     """Counts and successful volume (per currency) of a set of transactions."""
 
     count: int = 0
     success: int = 0
     completed: int = 0
-    volume: dict = field(default_factory=dict)  # currency (None: the service has no f005) → Decimal
+    volume: dict = field(default_factory=dict)  # currency (None: the service has none) → Decimal
     labels: dict = field(default_factory=dict)
 
     @property
@@ -113,7 +90,8 @@ def dashboard(rt):
     for row in rows:
         today.add(row)
     return Dashboard(today, _grouped(rows, "app_id", "name"), _grouped(rows, "microservice", "service", "route"),
-                     hourly, transactions(rt, {}, per_page=8).items, api_logs(rt, {}, per_page=8).items)
+                     hourly, transactions(rt, {}, per_page=8, count=False).items,
+                     api_logs(rt, {}, per_page=8, count=False).items)
 
 
 SETTLEMENT_COLUMNS = ("day", "app_id", "microservice", "service", "route", "currency", "count", "success",
@@ -182,23 +160,34 @@ def _with_error(rows):
     return rows
 
 
-def _paged(rt, query, params, page, per_page):
-    page = max(1, page or 1)
-    rows = _with_error(rt.read_db.fetch_all(query, {**params, "limit": per_page, "offset": (page - 1) * per_page}))
-    total = rows[0]["total"] if rows else 0
-    return Page(rows, page, per_page, total)
-
-
 def transaction_filters(args):
     """The transaction filters from a query string, cleaned (unknown or malformed values dropped)."""
     return {"app_id": _text(args.get("client"), 40), "service": _text(args.get("service"), 130),
             "status": _text(args.get("status"), 12), "unique_id": _text(args.get("f010"), 64),
-            "date_from": _date(args.get("from")), "date_to": _date(args.get("to"))}
+            "ref": _ref(args.get("ref")), "date_from": _date(args.get("from")), "date_to": _date(args.get("to"))}
 
 
-def transactions(rt, filters, page=1, per_page=PER_PAGE):
-    """A page of transactions, newest first, filtered by ``transaction_filters``."""
-    return _paged(rt, Q.report_transactions, {**DEFAULT_FILTERS["transactions"], **filters}, page, per_page)
+def _ref(value):
+    """A transaction reference to filter on: its UUID, or the text as given (which matches nothing)."""
+    value = _text(value, 64)
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return value
+
+
+def _page(rt, query, columns, cursors, per_page, count=True):
+    after, before = cursors or (None, None)
+    page = keyset.fetch_page(rt.db, query, *columns, after=after, before=before, per_page=per_page, count=count)
+    _with_error(page.items)
+    return page
+
+
+def transactions(rt, filters, cursors=None, per_page=PER_PAGE, count=True):
+    """A page of transactions, newest first, filtered by ``transaction_filters``; ``cursors``: ``(after, before)``
+    from ``keyset.cursor_args``."""
+    query = lists.transactions_query(lists.with_route_ids(rt.db, filters))
+    return _page(rt, query, (lists.T.c.created_at, lists.T.c.id), cursors, per_page, count)
 
 
 def transaction(rt, ref):
@@ -210,7 +199,8 @@ def transaction(rt, ref):
     row = rt.read_db.fetch_one(Q.report_transaction, {"ref": ref})
     if row is None:
         raise NotFound("No transaction with this reference.")
-    logs = _paged(rt, Q.report_api_logs, {**no_log_filters(), "transaction_id": row["id"]}, 1, 50).items
+    logs = _page(rt, lists.api_logs_query({"transaction_id": row["id"]}), (lists.L.c.created_at, lists.L.c.id),
+                 None, 50).items
     related = rt.read_db.fetch_all(Q.report_related_transactions, {
         "client_id": row["client_id"], "id": row["id"], "unique_id": row["unique_id"],
         "provider_ref": row["provider_ref"]})
@@ -230,36 +220,15 @@ def timeline(timings):
     return {"stages": stages, "total_ms": max(total, start)}
 
 
-def no_log_filters():
-    """API log filters that select everything."""
-    return {"app_id": None, "http_status": None, "transaction_id": None, "date_from": None, "date_to": None}
-
-
-# Every filter of each list, unset: the queries take them all.
-DEFAULT_FILTERS = {
-    "transactions": {"app_id": None, "service": None, "status": None, "unique_id": None, "date_from": None,
-                     "date_to": None},
-    "api-logs": no_log_filters(),
-    "audit": {"actor": None, "action": None, "date_from": None, "date_to": None},
-    "deliveries": {"app_id": None, "state": None},
-}
-
-
-def delivery_filters(args):
-    """The client callback delivery filters from a query string (the Callbacks page's), cleaned."""
-    state = args.get("state")
-    return {"app_id": _text(args.get("client"), 40), "state": state if state in ("queued", "done", "dead") else None}
-
-
 def api_log_filters(args):
     """The API log filters from a query string, cleaned."""
     return {"app_id": _text(args.get("client"), 40), "http_status": _int(args.get("status")),
             "date_from": _date(args.get("from")), "date_to": _date(args.get("to"))}
 
 
-def api_logs(rt, filters, page=1, per_page=PER_PAGE):
+def api_logs(rt, filters, cursors=None, per_page=PER_PAGE, count=True):
     """A page of API log rows, newest first."""
-    return _paged(rt, Q.report_api_logs, {**no_log_filters(), **filters}, page, per_page)
+    return _page(rt, lists.api_logs_query(filters), (lists.L.c.created_at, lists.L.c.id), cursors, per_page, count)
 
 
 def audit_filters(args):
@@ -268,9 +237,9 @@ def audit_filters(args):
             "date_from": _date(args.get("from")), "date_to": _date(args.get("to"))}
 
 
-def audit_log(rt, filters, page=1, per_page=PER_PAGE):
+def audit_log(rt, filters, cursors=None, per_page=PER_PAGE):
     """A page of the audit log (who, what, before/after), newest first."""
-    return _paged(rt, Q.report_audit_log, {**DEFAULT_FILTERS["audit"], **filters}, page, per_page)
+    return _page(rt, lists.audit_query(filters), (lists.A.c.created_at, lists.A.c.id), cursors, per_page)
 
 
 def audit_actions(rt):
@@ -314,3 +283,9 @@ def hourly_chart(hourly, width=720, height=200, pad=28):
     ticks = sorted({0, peak // 2, peak})
     return {"width": width, "height": height, "pad": pad, "bars": bars, "peak": peak, "states": states,
             "ticks": [{"value": t, "y": round(height - pad - t * scale, 1)} for t in ticks]}
+
+
+def delivery_filters(args):
+    """The client callback delivery filters from a query string (the Callbacks page's), cleaned."""
+    state = args.get("state")
+    return {"app_id": _text(args.get("client"), 40), "state": state if state in ("queued", "done", "dead") else None}

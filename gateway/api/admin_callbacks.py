@@ -2,7 +2,7 @@
 
 from flask import Blueprint, g, request
 
-from gateway.admin import onboarding
+from gateway.admin import keyset, onboarding
 from gateway.api import json_body, json_response
 from gateway.api.admin import WRITE_ROLES, admin_required
 from gateway.errors import ValidationFailed
@@ -44,17 +44,19 @@ def _limit():
 @bp.get("/deliveries")
 @admin_required()
 def list_deliveries():
-    """Client callback deliveries, newest first (?app_id=, ?state=queued|done|dead, ?limit=)."""
-    return json_response({"deliveries": deliveries.list_deliveries(
-        runtime(), request.args.get("app_id"), request.args.get("state"), _limit())})
+    """Client callback deliveries, newest first (?app_id=, ?state=queued|done|dead, ?limit=, ?after=|?before=)."""
+    return json_response(deliveries.deliveries_page(
+        runtime(), request.args.get("app_id"), request.args.get("state"), _limit(),
+        keyset.cursor_args(request.args)).to_dict("deliveries"))
 
 
 @bp.get("/unknown-outcomes")
 @admin_required()
 def list_unknown_outcomes():
-    """Follow-ups of UNKNOWN payments, newest first (?app_id=, ?state=queued|done|manual, ?limit=)."""
-    return json_response({"follow_ups": unknown_outcome.list_follow_ups(
-        runtime(), request.args.get("app_id"), request.args.get("state"), _limit())})
+    """Follow-ups of UNKNOWN payments, newest first (?app_id=, ?state=queued|done|manual, ?limit=, ?after=|?before=)."""
+    return json_response(unknown_outcome.follow_ups_page(
+        runtime(), request.args.get("app_id"), request.args.get("state"), _limit(),
+        keyset.cursor_args(request.args)).to_dict("follow_ups"))
 
 
 @bp.post("/deliveries/<int:delivery_id>/resend")

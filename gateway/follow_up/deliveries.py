@@ -18,6 +18,7 @@ import time
 
 import orjson
 
+from gateway.admin import keyset, lists
 from gateway.db import Q
 from gateway.errors import NotFound, ValidationFailed
 from gateway.follow_up import jobs
@@ -76,14 +77,21 @@ def _retry(job, status, error):
     return JobResult("queued", delay_seconds=BACKOFF[job["attempts"] - 1], last_status=status, last_error=error)
 
 
-def list_deliveries(rt, app_id=None, state=None, limit=100):
-    """Client callback deliveries, newest first."""
+def deliveries_page(rt, app_id=None, state=None, limit=100, cursors=None):
+    """A keyset page of client callback deliveries, newest first (``cursors``: ``(after, before)``)."""
     if state is not None and state not in STATES:
         raise ValidationFailed(details={"state": f"must be one of {', '.join(STATES)}"})
-    limit = max(1, min(int(limit), 500))
-    rows = rt.db.fetch_all(Q.list_deliveries, {"app_id": app_id, "state": state, "limit": limit})
-    return [{**row, **{k: row[k].isoformat() if row[k] else None
-                       for k in ("run_at", "created_at", "updated_at", "completed_at")}} for row in rows]
+    after, before = cursors or (None, None)
+    page = keyset.fetch_page(rt.db, lists.jobs_query("client_callback", app_id, state), lists.J.c.created_at,
+                             lists.J.c.id, after=after, before=before, per_page=max(1, min(int(limit), 500)))
+    page.items = [{**row, **{k: row[k].isoformat() if row[k] else None
+                             for k in ("run_at", "created_at", "updated_at", "completed_at")}} for row in page.items]
+    return page
+
+
+def list_deliveries(rt, app_id=None, state=None, limit=100):
+    """The newest client callback deliveries (the first page of ``deliveries_page``)."""
+    return deliveries_page(rt, app_id, state, limit).items
 
 
 def resend(rt, delivery_id, actor):

@@ -5,7 +5,8 @@ same one) and leased: the claim pushes ``run_at`` past the lease, so a worker
 that dies mid-job gives it back when the lease ends. Each kind has a handler,
 registered with ``@handler(kind)`` by the module that owns the work (this
 module imports none of them), returning a ``JobResult``: done, queued again
-after a delay, dead or manual.
+after a delay, dead or manual. Periodic work that is no job (alert rules, folding the
+rollups) is registered with ``schedule.periodic`` and run by the same loop.
 """
 
 import logging
@@ -33,8 +34,6 @@ class JobResult:
 
 
 _HANDLERS = {}
-
-
 def handler(kind):
     """Register the decorated ``function(rt, job) -> JobResult`` as the handler of jobs of ``kind``."""
 

@@ -17,6 +17,7 @@ from the provider settles a payment, and only one that is still UNKNOWN.
 import logging
 from datetime import UTC, datetime
 
+from gateway.admin import keyset, lists
 from gateway.db import Q
 from gateway.errors import OutcomeUnknown, ValidationFailed
 from gateway.follow_up import jobs, status_query
@@ -109,10 +110,18 @@ def _reverse(rt, row, job):
     return _next(job, f"reversal answered {answer['status']} {answer['code']}")
 
 
-def list_follow_ups(rt, app_id=None, state=None, limit=100):
-    """Unknown-outcome follow-ups, newest first (``manual``: waiting for an operator)."""
+def follow_ups_page(rt, app_id=None, state=None, limit=100, cursors=None):
+    """A keyset page of unknown-outcome follow-ups, newest first (``manual``: waiting for an operator)."""
     if state is not None and state not in STATES:
         raise ValidationFailed(details={"state": f"must be one of {', '.join(STATES)}"})
-    rows = rt.db.fetch_all(Q.list_follow_ups, {"app_id": app_id, "state": state, "limit": max(1, min(limit, 500))})
-    return [{**row, **{k: row[k].isoformat() if row[k] else None for k in ("run_at", "created_at", "updated_at")}}
-            for row in rows]
+    after, before = cursors or (None, None)
+    page = keyset.fetch_page(rt.db, lists.jobs_query("unknown_outcome", app_id, state), lists.J.c.created_at,
+                             lists.J.c.id, after=after, before=before, per_page=max(1, min(int(limit), 500)))
+    page.items = [{**row, **{k: row[k].isoformat() if row[k] else None for k in ("run_at", "created_at", "updated_at")}}
+                  for row in page.items]
+    return page
+
+
+def list_follow_ups(rt, app_id=None, state=None, limit=100):
+    """The newest unknown-outcome follow-ups (the first page of ``follow_ups_page``)."""
+    return follow_ups_page(rt, app_id, state, limit).items

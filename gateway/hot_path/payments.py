@@ -36,7 +36,7 @@ from gateway.errors import (
 from gateway.hot_path import routing, settlement
 from gateway.hot_path.fields import ENVELOPE_SCHEMA, ENVELOPE_VALIDATOR, SECRET_CODES, validate_message
 from gateway.hot_path.forwarder import MAX_CONNECT_SECONDS, FailureKind
-from gateway.hot_path.pipeline import RoutePipeline, Stage, lap_timer
+from gateway.hot_path.pipeline import RoutePipeline, Stage, lap_timer, payment_currency
 from gateway.hot_path.settlement import FAILED, RECEIVED, REJECTED, STATUS_HTTP, UNKNOWN, ApiLog, Settlement
 from gateway.security.masking import (
     Secrets,
@@ -169,7 +169,8 @@ class PaymentProcessor:
         """Own (client, f010) and return ``None``, or the ``Outcome`` a repeated message gets."""
         params = {"client_id": self.client.id, "client_service_id": self.route.client_service_id,
                   "unique_id": self.message["f010"], "payload_hash": payload_hash(self.message),
-                  "request": Jsonb(self.masked), "lease_owner": worker_identity(),
+                  "request": Jsonb(self.masked), "currency": payment_currency(self.route, self.message),
+                  "lease_owner": worker_identity(),
                   "lease_seconds": lease_seconds(self.rt.config, self.plan.routes)}
         row = conn.execute(Q.claim_transaction, params).fetchone()
         if row is not None:

@@ -155,11 +155,16 @@ class RoutePipeline:
         return runner.run(self.rt, self.rt.registry.client(self.route.app_id), query, args)
 
 
-def with_currency(context, request, route):
-    """``context`` with the payment's ``currency``: the service's currency field, else its setting."""
+def payment_currency(route, request):
+    """The payment's currency: the route's currency field in the message, else its service's setting."""
     settings = route.context["route"]
     field = settings.get("currency_field")
-    currency = (request.get(field) if field and isinstance(request, dict) else None) or settings.get("currency")
+    return (request.get(field) if field and isinstance(request, dict) else None) or settings.get("currency")
+
+
+def with_currency(context, request, route):
+    """``context`` with the payment's ``currency`` (``payment_currency``)."""
+    currency = payment_currency(route, request)
     return {**context, "currency": currency} if currency and context.get("currency") != currency else context
 
 

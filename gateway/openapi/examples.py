@@ -100,6 +100,10 @@ FUNCTIONS = {
         "url": SERVICE["url"], "method": "POST", "body": {"amount": "1500", "payer": "250788123456"}}},
 }
 
+# Beside the rows of a keyset-paged list: the cursors of the neighbouring pages and the count.
+PAGE = {"next_cursor": "azF8MjAyNS0wMS0xNVQwOTozMDoxMi40MTgyMDQrMDA6MDB8NDI", "prev_cursor": None, "total": None,
+        "total_more_than": 1000}
+
 CALLBACKS = {
     "payload": {"transaction_ref": REF, "status": "SUCCESS", "code": "SUCCESSFUL", "message": "Payment completed.",
                 "data": {"financial_transaction_id": "4410237756"}},
@@ -110,12 +114,28 @@ CALLBACKS = {
     "deliveries": {"deliveries": [{
         "id": 42, "app_id": APP_ID, "transaction_ref": REF, "unique_id": UNIQUE_ID, "status": "SUCCESS",
         "state": "queued", "attempts": 2, "last_status": 503, "last_error": "HTTP 503", "run_at": COMPLETED_AT,
-        "created_at": CREATED_AT, "updated_at": CREATED_AT, "completed_at": None}]},
+        "created_at": CREATED_AT, "updated_at": CREATED_AT, "completed_at": None}], **PAGE},
     "follow_ups": {"follow_ups": [{
         "id": 43, "app_id": APP_ID, "transaction_ref": REF, "unique_id": UNIQUE_ID, "status": "UNKNOWN",
         "policy": "status_query", "state": "manual", "attempts": 7,
         "last_error": "deadline passed: no final answer from the status query yet", "run_at": COMPLETED_AT,
-        "created_at": CREATED_AT, "updated_at": COMPLETED_AT}]},
+        "created_at": CREATED_AT, "updated_at": COMPLETED_AT}], **PAGE},
+}
+
+LISTS = {
+    "transactions": {"transactions": [{
+        "id": 42, "ref": REF, "unique_id": UNIQUE_ID, "status": "SUCCESS", "http_status": 200, "error_code": None,
+        "answer_code": "SUCCESSFUL", "created_at": CREATED_AT, "completed_at": COMPLETED_AT, "app_id": APP_ID,
+        "client_name": DEMO_CLIENT["name"], **ROUTE_KEY, "amount": "1500", "currency": "RWF", "error": None}],
+        **PAGE},
+    "api_logs": {"api_logs": [{
+        "id": 77, "method": "POST", "path": "/api/v1/payment/process", "http_status": 200, "error_code": None,
+        "duration_ms": "84.120", "remote_addr": "10.0.0.7", "created_at": COMPLETED_AT, "app_id": APP_ID,
+        "transaction_ref": REF, "status": "SUCCESS", "answer_code": "SUCCESSFUL", "error": None}], **PAGE},
+    "audit": {"entries": [{
+        "id": 9, "actor": "admin", "action": "client.create", "target": APP_ID, "before": None,
+        "after": {"app_id": APP_ID}, "created_at": CREATED_AT}], **{**PAGE, "next_cursor": None, "total": 1,
+                                                                     "total_more_than": None}},
 }
 
 # Details or extras that make an error example realistic; the rest show the default message.

@@ -154,6 +154,13 @@ _NULLABLE_STR = {"type": ["string", "null"]}
 _CLIENT = {"app_id": _STR, "name": _STR, "username": _STR, "callback_url": _NULLABLE_STR, "active": _BOOL,
            "created_at": _TIME}
 _ROUTE_KEY = {"microservice": _STR, "service": _STR, "route": _STR}
+# What every keyset-paged list answers beside its rows (gateway/admin/keyset.py).
+_PAGE = {"next_cursor": {"type": ["string", "null"], "description": "Older rows: pass as `after`."},
+         "prev_cursor": {"type": ["string", "null"], "description": "Newer rows: pass as `before`."},
+         "total": {"type": ["integer", "null"], "description": "Every matching row; null when more than "
+                                                               "`total_more_than` (not counted further)."},
+         "total_more_than": {"type": ["integer", "null"]}}
+_LOOSE_ROW = {"type": "object", "properties": {"id": _INT, "created_at": _TIME}, "required": ["id", "created_at"]}
 
 
 def _field_definition():
@@ -286,13 +293,16 @@ def component_schemas():
             "state": {"enum": ["queued", "done", "dead"]}, "attempts": _INT,
             "last_status": {"type": ["integer", "null"]}, "last_error": _NULLABLE_STR, "run_at": _TIME,
             "created_at": _TIME, "updated_at": _TIME,
-            "completed_at": {"type": ["string", "null"], "format": "date-time"}})}}),
+            "completed_at": {"type": ["string", "null"], "format": "date-time"}})}, **_PAGE}),
         "DeliveryResent": _object({"id": _INT, "state": {"const": "queued"}}),
         "FollowUpList": _object({"follow_ups": {"type": "array", "items": _object({
             "id": _INT, "app_id": _STR, "transaction_ref": _STR, "unique_id": _STR, "status": _STR,
             "policy": {"enum": ["status_query", "reverse", "manual"]}, "state": {"enum": ["queued", "done", "manual"]},
             "attempts": _INT, "last_error": _NULLABLE_STR, "run_at": _TIME, "created_at": _TIME,
-            "updated_at": _TIME})}}),
+            "updated_at": _TIME})}, **_PAGE}),
+        "TransactionList": _object({"transactions": {"type": "array", "items": _LOOSE_ROW}, **_PAGE}),
+        "ApiLogList": _object({"api_logs": {"type": "array", "items": _LOOSE_ROW}, **_PAGE}),
+        "AuditList": _object({"entries": {"type": "array", "items": _LOOSE_ROW}, **_PAGE}),
         "ResolutionProposal": _object({"status": {"enum": ["SUCCESS", "FAILED"]},
                                        "reason": {"type": "string", "minLength": 3, "maxLength": 500},
                                        "evidence": {"type": "object", "additionalProperties": _STR}},

@@ -9,6 +9,7 @@ from gateway.openapi.paths_api import health_paths, integrator_paths
 from gateway.openapi.paths_callbacks import callback_paths
 from gateway.openapi.paths_client_users import client_user_paths
 from gateway.openapi.paths_functions import function_paths
+from gateway.openapi.paths_lists import list_paths
 from gateway.openapi.paths_ops import operations_paths
 from gateway.openapi.paths_providers import provider_paths, provider_schemas
 from gateway.openapi.schemas import component_schemas
@@ -46,6 +47,7 @@ TAGS = [
     {"name": "Callbacks", "description": "Providers' notifications in; signed notifications out to clients."},
     {"name": "Operations", "description": "Exports, reconciliation against provider statements, alerts."},
     {"name": "Provider credentials", "description": "The write-only vault of each service's provider credentials."},
+    {"name": "Reports", "description": "Transactions, API logs and the audit log, paged by keyset."},
     {"name": "Health", "description": "Liveness, readiness and this description."},
 ]
 
@@ -58,7 +60,7 @@ def _build():
         "servers": [{"url": "/", "description": "This switch"}],
         "tags": TAGS,
         "paths": {**integrator_paths(), **admin_paths(), **function_paths(), **callback_paths(), **operations_paths(),
-                  **client_user_paths(), **provider_paths(), **health_paths()},
+                  **client_user_paths(), **provider_paths(), **list_paths(), **health_paths()},
         "components": {"schemas": {**component_schemas(), **provider_schemas()}, "headers": HEADERS,
                        "securitySchemes": SECURITY_SCHEMES},
     }

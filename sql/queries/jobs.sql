@@ -29,18 +29,6 @@ UPDATE mospay.clients SET callback_secret_sealed = %(sealed)s, updated_at = now(
 WHERE id = %(client_id)s AND callback_secret_sealed IS NULL
 RETURNING callback_secret_sealed
 
--- name: list_deliveries
-SELECT j.id, c.app_id, t.ref::text AS transaction_ref, t.unique_id, j.payload ->> 'status' AS status, j.state,
-       j.attempts, j.last_status, j.last_error, j.run_at, j.created_at, j.updated_at, j.completed_at
-FROM mospay.jobs j
-JOIN mospay.clients c ON c.id = j.client_id
-JOIN mospay.transactions t ON t.id = j.transaction_id
-WHERE j.kind = 'client_callback'
-  AND (%(app_id)s::text IS NULL OR c.app_id = %(app_id)s)
-  AND (%(state)s::text IS NULL OR j.state = %(state)s)
-ORDER BY j.id DESC
-LIMIT %(limit)s
-
 -- name: resend_delivery
 UPDATE mospay.jobs
 SET state = 'queued', run_at = now(), attempts = 0, last_error = NULL, updated_at = now(), completed_at = NULL
@@ -49,15 +37,3 @@ RETURNING id, state
 
 -- name: job_state
 SELECT id, kind, state, attempts, last_status, last_error, payload FROM mospay.jobs WHERE id = %(id)s
-
--- name: list_follow_ups
-SELECT j.id, c.app_id, t.ref::text AS transaction_ref, t.unique_id, t.status, j.payload ->> 'policy' AS policy,
-       j.state, j.attempts, j.last_error, j.run_at, j.created_at, j.updated_at
-FROM mospay.jobs j
-JOIN mospay.clients c ON c.id = j.client_id
-JOIN mospay.transactions t ON t.id = j.transaction_id
-WHERE j.kind = 'unknown_outcome'
-  AND (%(app_id)s::text IS NULL OR c.app_id = %(app_id)s)
-  AND (%(state)s::text IS NULL OR j.state = %(state)s)
-ORDER BY j.id DESC
-LIMIT %(limit)s

@@ -113,7 +113,7 @@ SELECT DISTINCT ON (key) *
 FROM (
     SELECT t.id, CASE %(match_on)s WHEN 'ref' THEN t.ref::text WHEN 'provider_ref' THEN t.provider_ref
                                    ELSE t.unique_id END AS key,
-           t.status, a.amount, upper(t.request ->> 'f005') AS currency,
+           t.status, a.amount, upper(t.currency) AS currency,
            t.created_at >= %(date_from)s::date AND t.created_at < %(date_to)s::date + 1 AS in_period,
            t.updated_at < now() - make_interval(mins => %(overdue_minutes)s) AS overdue
     FROM mospay.transactions t

@@ -1,66 +1,6 @@
 -- Read-only queries of the portal's reports (gateway/admin/reports.py).
 -- Optional filters are NULL when unset: one plan, no SQL built from strings.
 
--- name: report_settlement
--- Transactions by day, client, service and currency, from date_from (default: today) to date_to (excluded;
--- default: tomorrow). The dashboard (today) and the settlement report (any range) both read these rows, so each
--- figure is defined here once.
--- Completed: a final state (SUCCESS, FAILED, REJECTED), not PENDING, UNKNOWN or RECEIVED; open: those three.
--- Amounts are f004 as numeric (well-formed only) and stay per currency (f005): never a sum of currencies.
--- Volume: successful payments only. Fees: what a service declares in settings.fee ({"percent", "fixed"}), on each
--- successful payment in its own currency (percent of f004 plus the fixed part, rounded to 4 places): 0 without.
-SELECT date_trunc('day', t.created_at)::date AS day, c.app_id, c.name, s.microservice, s.service, s.route,
-       t.request ->> 'f005' AS currency,
-       count(*) AS count,
-       count(*) FILTER (WHERE t.status = 'SUCCESS') AS success,
-       count(*) FILTER (WHERE t.status = 'FAILED') AS failed,
-       count(*) FILTER (WHERE t.status = 'REJECTED') AS rejected,
-       count(*) FILTER (WHERE t.status IN ('PENDING', 'UNKNOWN', 'RECEIVED')) AS open,
-       count(*) FILTER (WHERE t.status IN ('SUCCESS', 'FAILED', 'REJECTED')) AS completed,
-       coalesce(sum(a.amount) FILTER (WHERE t.status = 'SUCCESS'), 0) AS volume,
-       coalesce(sum(a.amount) FILTER (WHERE t.status = 'FAILED'), 0) AS failed_amount,
-       coalesce(sum(a.amount) FILTER (WHERE t.status IN ('PENDING', 'UNKNOWN', 'RECEIVED')), 0) AS open_amount,
-       coalesce(sum(round(a.amount * coalesce((s.settings #>> '{fee,percent}')::numeric, 0) / 100
-                          + coalesce((s.settings #>> '{fee,fixed}')::numeric, 0), 4))
-                FILTER (WHERE t.status = 'SUCCESS'), 0) AS fees
-FROM mospay.transactions t
-JOIN mospay.clients c ON c.id = t.client_id
-JOIN mospay.client_services cs ON cs.id = t.client_service_id
-JOIN mospay.services s ON s.id = cs.service_id
-CROSS JOIN LATERAL (SELECT CASE WHEN t.request ->> 'f004' ~ '^[0-9]{1,15}([.][0-9]{1,4})?$'
-                                THEN (t.request ->> 'f004')::numeric END AS amount) a
-WHERE t.created_at >= coalesce(%(date_from)s::date::timestamptz, date_trunc('day', now()))
-  AND t.created_at < coalesce(%(date_to)s::date::timestamptz, date_trunc('day', now()) + interval '1 day')
-GROUP BY 1, c.app_id, c.name, s.microservice, s.service, s.route, t.request ->> 'f005'
-ORDER BY 1, c.app_id, s.microservice, s.service, s.route, 7
-
--- name: report_hourly
--- The last 24 hours: one row per hour and state (an hour without transactions: one row, status NULL).
-SELECT h.hour, t.status, count(t.id) AS count
-FROM generate_series(date_trunc('hour', now()) - interval '23 hours', date_trunc('hour', now()),
-                     interval '1 hour') AS h(hour)
-LEFT JOIN mospay.transactions t ON t.created_at >= h.hour AND t.created_at < h.hour + interval '1 hour'
-GROUP BY h.hour, t.status
-ORDER BY h.hour, t.status
-
--- name: report_transactions
-SELECT t.ref::text AS ref, t.unique_id, t.status, t.http_status, t.error_code, t.answer ->> 'code' AS answer_code,
-       t.created_at, t.completed_at, c.app_id, c.name AS client_name, s.microservice, s.service, s.route,
-       t.request ->> 'f004' AS amount, t.request ->> 'f005' AS currency,
-       count(*) OVER () AS total
-FROM mospay.transactions t
-JOIN mospay.clients c ON c.id = t.client_id
-JOIN mospay.client_services cs ON cs.id = t.client_service_id
-JOIN mospay.services s ON s.id = cs.service_id
-WHERE (%(app_id)s::text IS NULL OR c.app_id = %(app_id)s)
-  AND (%(service)s::text IS NULL OR s.microservice || '/' || s.service || '/' || s.route = %(service)s)
-  AND (%(status)s::text IS NULL OR t.status = %(status)s)
-  AND (%(date_from)s::date IS NULL OR t.created_at >= %(date_from)s::date)
-  AND (%(date_to)s::date IS NULL OR t.created_at < %(date_to)s::date + 1)
-  AND (%(unique_id)s::text IS NULL OR t.unique_id = %(unique_id)s)
-ORDER BY t.created_at DESC, t.id DESC
-LIMIT %(limit)s OFFSET %(offset)s
-
 -- name: report_transaction
 SELECT t.id, t.ref::text AS ref, t.unique_id, t.status, t.request, t.downstream_request, t.downstream_status,
        t.downstream_response, t.answer, t.answer ->> 'code' AS answer_code, t.http_status, t.error_code,
@@ -77,7 +17,7 @@ WHERE t.ref = %(ref)s
 -- name: report_related_transactions
 -- Later payments of the same client that name this one in f009 (a capture, refund or reversal
 -- passes the original's provider reference, or its f010): the templates' convention, not a provider's.
-SELECT t.ref::text AS ref, t.unique_id, t.status, t.request ->> 'f004' AS amount, t.request ->> 'f005' AS currency,
+SELECT t.ref::text AS ref, t.unique_id, t.status, t.request ->> 'f004' AS amount, t.currency,
        t.created_at, s.microservice, s.service, s.route
 FROM mospay.transactions t
 JOIN mospay.client_services cs ON cs.id = t.client_service_id
@@ -86,31 +26,6 @@ WHERE t.client_id = %(client_id)s AND t.id <> %(id)s
   AND t.request ->> 'f009' IN (%(unique_id)s, coalesce(%(provider_ref)s, %(unique_id)s))
 ORDER BY t.created_at
 LIMIT 50
-
--- name: report_api_logs
-SELECT l.id, l.method, l.path, l.http_status, l.error_code, l.duration_ms, l.remote_addr, l.created_at,
-       c.app_id, t.ref::text AS transaction_ref, t.status, t.answer ->> 'code' AS answer_code,
-       count(*) OVER () AS total
-FROM mospay.api_logs l
-LEFT JOIN mospay.clients c ON c.id = l.client_id
-LEFT JOIN mospay.transactions t ON t.id = l.transaction_id
-WHERE (%(app_id)s::text IS NULL OR c.app_id = %(app_id)s)
-  AND (%(http_status)s::integer IS NULL OR l.http_status = %(http_status)s)
-  AND (%(transaction_id)s::bigint IS NULL OR l.transaction_id = %(transaction_id)s)
-  AND (%(date_from)s::date IS NULL OR l.created_at >= %(date_from)s::date)
-  AND (%(date_to)s::date IS NULL OR l.created_at < %(date_to)s::date + 1)
-ORDER BY l.created_at DESC, l.id DESC
-LIMIT %(limit)s OFFSET %(offset)s
-
--- name: report_audit_log
-SELECT id, actor, action, target, before, after, created_at, count(*) OVER () AS total
-FROM mospay.audit_log
-WHERE (%(actor)s::text IS NULL OR actor = %(actor)s)
-  AND (%(action)s::text IS NULL OR action = %(action)s OR action LIKE %(action)s || '.%%')
-  AND (%(date_from)s::date IS NULL OR created_at >= %(date_from)s::date)
-  AND (%(date_to)s::date IS NULL OR created_at < %(date_to)s::date + 1)
-ORDER BY created_at DESC, id DESC
-LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: report_routes
 SELECT cs.id, cs.enabled, cs.settings, cs.request_function, cs.response_function, cs.status_function,

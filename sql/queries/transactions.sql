@@ -1,9 +1,9 @@
 -- name: claim_transaction
 -- The unique constraint decides who owns (client, unique id); committed before forwarding, with the
 -- worker's lease (recovery takes only expired ones).
-INSERT INTO mospay.transactions (client_id, client_service_id, unique_id, payload_hash, status, request,
+INSERT INTO mospay.transactions (client_id, client_service_id, unique_id, payload_hash, status, request, currency,
                                  lease_owner, lease_expires_at)
-VALUES (%(client_id)s, %(client_service_id)s, %(unique_id)s, %(payload_hash)s, 'RECEIVED', %(request)s,
+VALUES (%(client_id)s, %(client_service_id)s, %(unique_id)s, %(payload_hash)s, 'RECEIVED', %(request)s, %(currency)s,
         %(lease_owner)s, now() + make_interval(secs => %(lease_seconds)s::float8))
 ON CONFLICT (client_id, unique_id) DO NOTHING
 RETURNING id, ref::text AS ref
@@ -127,12 +127,16 @@ WHERE t.id = %(id)s
 
 -- name: client_statement
 -- One page of a client's own payments, newest first; the caller asks for one row more to know if more follow.
+-- Paged on (created_at, id), the order of the portal's lists, so the client's index of the portal serves it
+-- (migration 0042); the cursor still names only the last id seen, whose time is looked up here.
 SELECT id, ref::text AS ref, unique_id, status, answer, http_status, created_at, completed_at
 FROM mospay.transactions
 WHERE client_id = %(client_id)s
-  AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s)
+  AND (%(before_id)s::bigint IS NULL
+       OR (created_at, id) < (SELECT b.created_at, b.id FROM mospay.transactions b
+                              WHERE b.id = %(before_id)s AND b.client_id = %(client_id)s))
   AND (%(date_from)s::timestamptz IS NULL OR created_at >= %(date_from)s)
   AND (%(date_to)s::timestamptz IS NULL OR created_at < %(date_to)s)
   AND (%(status)s::text IS NULL OR status = %(status)s)
-ORDER BY id DESC
+ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s

@@ -141,10 +141,10 @@ def test_a_100000_line_statement_with_every_discrepancy_is_reconciled_in_sql(adm
     """A provider's month: 100,000 of our payments and a statement of 100,000 lines disagreeing in every way."""
     paid = integrator.pay(integrator.message(f004="1000")).json()
     # Our side: 100,000 payments of this provider (copies of a real one), every 50th UNKNOWN.
-    db("INSERT INTO mospay.transactions (client_id, client_service_id, unique_id, payload_hash, status, request) "
-       "SELECT client_id, client_service_id, 'bulk-' || n, payload_hash, "
+    db("INSERT INTO mospay.transactions (client_id, client_service_id, unique_id, payload_hash, status, request, "
+       "currency) SELECT client_id, client_service_id, 'bulk-' || n, payload_hash, "
        "CASE WHEN n %% 50 = 0 THEN 'UNKNOWN' ELSE 'SUCCESS' END, "
-       "request || jsonb_build_object('f004', (n %% 900 + 100)::text) "
+       "request || jsonb_build_object('f004', (n %% 900 + 100)::text), currency "
        "FROM mospay.transactions, generate_series(1, 99999) AS n WHERE ref = %s::uuid RETURNING id",
        (paid["transaction_ref"],))
     ours = db("SELECT ref::text AS ref, status, request ->> 'f004' AS amount FROM mospay.transactions t "

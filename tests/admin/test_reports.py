@@ -1,4 +1,4 @@
-"""The pure parts of the portal's reports: timeline, chart geometry, paging, filter cleaning."""
+"""The pure parts of the portal's reports: timeline, chart geometry, page totals, filter cleaning."""
 
 import datetime as dt
 import itertools
@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from werkzeug.datastructures import MultiDict
 
-from gateway.admin import reports
+from gateway.admin import keyset, reports
 from gateway.hot_path.payments import STAGES
 
 
@@ -79,10 +79,12 @@ def test_shown_error_is_the_switchs_code_else_the_answers_for_failed_rejected_an
     assert reports.shown_error({"error_code": None, "status": None, "answer_code": None}) is None
 
 
-def test_paging():
-    page = reports.Page(items=[], page=2, per_page=25, total=51)
-    assert (page.pages, page.has_prev, page.has_next) == (3, True, True)
-    assert reports.Page([], 1, 25, 0).pages == 1
+def test_a_page_counts_exactly_up_to_the_cap_and_says_more_than_beyond_it():
+    assert keyset.Page([], None, None, 51, 25).total_label == "51 in all"
+    beyond = keyset.Page([], "c", None, keyset.COUNT_CAP + 1, 25)
+    assert not beyond.total_exact and beyond.total_label == "more than 1,000"
+    assert beyond.to_dict("rows") == {"rows": [], "next_cursor": "c", "prev_cursor": None, "total": None,
+                                      "total_more_than": 1000}
 
 
 def test_filters_drop_what_is_malformed():

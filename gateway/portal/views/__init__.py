@@ -31,12 +31,6 @@ def secret_page(template, **context):
     return response
 
 
-def page_number():
-    """``?page=N`` (1 when absent or odd)."""
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and 0 < len(value) < 7 else 1
-
-
 def confirmed():
     """Whether a change that cannot be undone was confirmed (portal.js's dialog, or ``confirm_page``)."""
     return request.form.get("confirmed") == "yes"

@@ -3,7 +3,7 @@
 from flask import render_template, request, url_for
 from flask_login import current_user
 
-from gateway.admin import onboarding
+from gateway.admin import keyset, onboarding
 from gateway.admin.roles import WRITE_ROLES
 from gateway.follow_up import deliveries
 from gateway.portal.blueprint import bp, roles_required
@@ -13,11 +13,12 @@ from gateway.runtime import runtime
 
 @bp.get("/deliveries")
 def deliveries_page():
-    """The newest deliveries (``?client=``, ``?state=queued|done|dead``)."""
+    """Deliveries, newest first (``?client=``, ``?state=queued|done|dead``; ``?after=``/``?before=`` cursors)."""
     rt = runtime()
     state = request.args.get("state") if request.args.get("state") in deliveries.STATES else None
-    rows = deliveries.list_deliveries(rt, request.args.get("client") or None, state, 200)
-    return render_template("portal/deliveries.html", deliveries=rows, args=request.args, states=deliveries.STATES,
+    page = deliveries.deliveries_page(rt, request.args.get("client") or None, state, 50,
+                                      keyset.cursor_args(request.args, lenient=True))
+    return render_template("portal/deliveries.html", page=page, args=request.args, states=deliveries.STATES,
                            clients=[c["app_id"] for c in onboarding.list_clients(rt)], form=action_form())
 
 

@@ -2,11 +2,10 @@
 
 from flask import Response, flash, render_template, request, stream_with_context
 
-from gateway.admin import exports, onboarding, reports
+from gateway.admin import exports, keyset, onboarding, reports
 from gateway.errors import MosPayError
 from gateway.portal.blueprint import bp
 from gateway.portal.forms import STATUSES
-from gateway.portal.views import page_number
 from gateway.runtime import runtime
 
 
@@ -23,11 +22,16 @@ def _choices(rt):
             "statuses": STATUSES}
 
 
+def _cursors():
+    """The page asked for by ``?after=``/``?before=``; a tampered cursor shows the newest page."""
+    return keyset.cursor_args(request.args, lenient=True)
+
+
 @bp.get("/transactions")
 def transactions():
-    """Transactions, newest first, with filters and pagination."""
+    """Transactions, newest first, with filters; ``?after=``/``?before=`` cursors page through them."""
     rt = runtime()
-    page = reports.transactions(rt, reports.transaction_filters(request.args), page_number())
+    page = reports.transactions(rt, reports.transaction_filters(request.args), _cursors())
     return render_template("portal/transactions.html", page=page, args=request.args, **_choices(rt))
 
 
@@ -39,6 +43,10 @@ def export_csv(name):
         "Content-Disposition": f'attachment; filename="mospay-{name}.csv"', "Cache-Control": "no-store"})
 
 
+# A month of 200 routes is 6,000 rows: more than a page can show usefully (or render quickly); the CSV has them all.
+SETTLEMENT_ROWS = 500
+
+
 @bp.get("/reports/settlement")
 def settlement():
     """The settlement report: per day, client, service and currency, counts and amounts by state."""
@@ -47,7 +55,7 @@ def settlement():
     except MosPayError as error:
         flash(" ".join(f"{k} {v}" for k, v in (error.details or {}).items()) or error.message, "danger")
         report = reports.settlement(runtime(), {})
-    return render_template("portal/settlement.html", report=report, args=request.args)
+    return render_template("portal/settlement.html", report=report, args=request.args, shown_rows=SETTLEMENT_ROWS)
 
 
 @bp.get("/reports/settlement.csv")
@@ -68,7 +76,7 @@ def transaction(ref):
 def api_logs():
     """Every API call the switch answered, newest first."""
     rt = runtime()
-    page = reports.api_logs(rt, reports.api_log_filters(request.args), page_number())
+    page = reports.api_logs(rt, reports.api_log_filters(request.args), _cursors())
     return render_template("portal/api_logs.html", page=page, args=request.args, **_choices(rt))
 
 
@@ -76,5 +84,5 @@ def api_logs():
 def audit():
     """Every admin and DBA action: who, what, before and after."""
     rt = runtime()
-    page = reports.audit_log(rt, reports.audit_filters(request.args), page_number())
+    page = reports.audit_log(rt, reports.audit_filters(request.args), _cursors())
     return render_template("portal/audit.html", page=page, args=request.args, actions=reports.audit_actions(rt))
