@@ -7,7 +7,7 @@ client answers exactly as a missing thing does (``NotFound``), so ids cannot be 
 
 import secrets
 
-from gateway.admin import exports, onboarding, reports
+from gateway.admin import exports, keyset, onboarding, reports
 from gateway.db import Q
 from gateway.errors import NotFound, UpstreamUnavailable
 from gateway.follow_up import deliveries
@@ -21,9 +21,15 @@ def _scoped(user, args):
     return {**{key: args.get(key) for key in args}, "client": user.app_id}
 
 
-def payments(rt, user, args, page=1):
-    """A page of the user's payments, filtered like the admin list (``status``, ``service``, dates, ``f010``)."""
-    return reports.transactions(rt, reports.transaction_filters(_scoped(user, args)), page)
+def cursors(args):
+    """The ``(after, before)`` page cursors of a list's query string (a tampered one shows the newest page)."""
+    return keyset.cursor_args(args, lenient=True)
+
+
+def payments(rt, user, args, cursors=None):
+    """A page of the user's payments, filtered like the admin list (``status``, ``service``, dates, ``f010``);
+    ``cursors``: ``(after, before)`` from ``keyset.cursor_args``."""
+    return reports.transactions(rt, reports.transaction_filters(_scoped(user, args)), cursors)
 
 
 def payment(rt, user, ref):
@@ -45,9 +51,9 @@ def payments_csv(rt, user, args):
     return exports.rows_as_csv(rt, "transactions", _scoped(user, args))
 
 
-def api_logs(rt, user, args, page=1):
+def api_logs(rt, user, args, cursors=None):
     """A page of the user's client's API calls, newest first."""
-    return reports.api_logs(rt, reports.api_log_filters(_scoped(user, args)), page)
+    return reports.api_logs(rt, reports.api_log_filters(_scoped(user, args)), cursors)
 
 
 def callback_deliveries(rt, user, state=None):

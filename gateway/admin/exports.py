@@ -36,7 +36,7 @@ NAMES = tuple(LISTS)
 def rows_as_csv(rt, name, args):
     """CSV lines (header first) of the list ``name`` filtered by ``args``; a generator, read lazily."""
     query, filters, columns = LISTS[name]
-    statement = query(lists.with_route_ids(rt.db, filters(args)))
+    statement = query(lists.with_route_ids(rt.read_db, filters(args)))
     yield _line(columns)
     sql, params = compose.compiled(_newest_first(statement))
     with rt.read_db.transaction() as conn, conn.cursor(name=f"export_{name.replace('-', '_')}") as cursor:

@@ -178,7 +178,7 @@ def _ref(value):
 
 def _page(rt, query, columns, cursors, per_page, count=True):
     after, before = cursors or (None, None)
-    page = keyset.fetch_page(rt.db, query, *columns, after=after, before=before, per_page=per_page, count=count)
+    page = keyset.fetch_page(rt.read_db, query, *columns, after=after, before=before, per_page=per_page, count=count)
     _with_error(page.items)
     return page
 
@@ -186,7 +186,7 @@ def _page(rt, query, columns, cursors, per_page, count=True):
 def transactions(rt, filters, cursors=None, per_page=PER_PAGE, count=True):
     """A page of transactions, newest first, filtered by ``transaction_filters``; ``cursors``: ``(after, before)``
     from ``keyset.cursor_args``."""
-    query = lists.transactions_query(lists.with_route_ids(rt.db, filters))
+    query = lists.transactions_query(lists.with_route_ids(rt.read_db, filters))
     return _page(rt, query, (lists.T.c.created_at, lists.T.c.id), cursors, per_page, count)
 
 

@@ -11,7 +11,7 @@ from gateway.follow_up import deliveries
 from gateway.own_address import own_address
 from gateway.portal import samples
 from gateway.portal.forms import STATUSES, ActionForm
-from gateway.portal.views import act, confirmed, page_number, secret_page
+from gateway.portal.views import act, confirmed, secret_page
 from gateway.runtime import runtime
 
 
@@ -22,7 +22,8 @@ def _routes():
 @bp.get("/")
 def payments():
     """The client's payments, newest first, with filters and pagination."""
-    page = client_scope.payments(runtime(), g.client_user, request.args, page_number())
+    page = client_scope.payments(runtime(), g.client_user, request.args,
+                                 client_scope.cursors(request.args))
     return render_template("client/payments.html", page=page, args=request.args, statuses=STATUSES,
                            services=_routes())
 
@@ -44,7 +45,8 @@ def payment(ref):
 @bp.get("/api-logs")
 def api_logs():
     """The client's API calls, newest first."""
-    page = client_scope.api_logs(runtime(), g.client_user, request.args, page_number())
+    page = client_scope.api_logs(runtime(), g.client_user, request.args,
+                                 client_scope.cursors(request.args))
     return render_template("client/api_logs.html", page=page, args=request.args)
 
 

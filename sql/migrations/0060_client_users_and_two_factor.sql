@@ -38,4 +38,5 @@ ALTER TABLE mospay.users
     ADD COLUMN recovery_hashes    text[] NOT NULL DEFAULT '{}';
 
 -- The client portal's API log page and "credential last used" read one client's newest rows.
-CREATE INDEX api_logs_client_created_idx ON mospay.api_logs (client_id, created_at);
+CREATE INDEX IF NOT EXISTS api_logs_client_created_idx ON mospay.api_logs (client_id, created_at);
+-- (Migration 0040 makes it on (client_id, created_at, id) first, which serves the same reads.)
