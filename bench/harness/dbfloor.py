@@ -87,7 +87,7 @@ def pgbench_script(queries, request_fn, response_fn, pipeline=False):
         finish = to_pgbench(queries["settle_transaction"],
                             {"expected": "'{RECEIVED}'", "error_code": "NULL", "error_detail": "NULL",
                              "provider_ref": "NULL", "job": "NULL", "job_state": "NULL", "job_delay": "NULL",
-                             "routing": "NULL", "client_service_id": "NULL", "trace_id": "NULL",
+                             "routing": "NULL", "trace_id": "NULL",
                              "notify": "false",
                              "final": "'{SUCCESS,FAILED}'", "log_method": ":method",
                              "log_path": ":path", "log_remote_addr": ":remote_addr",

@@ -113,7 +113,7 @@ class PaymentProcessor:
         self.lap = lap_timer(self.timings, info.started, self.trace.stage if self.trace else None)
         self.lap("auth")  # from the request's arrival: authentication and reading the body
         self.route = self.context = self.ref = self.transaction_id = self.masked = self.plan = None
-        self.pipelines, self.moved = [], False
+        self.pipelines = []
         self.downstream_request = self.downstream_status = self.downstream_response = None
         self.error_detail = self.provider_ref = None
 
@@ -201,7 +201,6 @@ class PaymentProcessor:
 
     def _run_plan(self):
         """Run the plan's routes in order, moving on only while nothing has reached a provider."""
-        named = self.route
         for index, route in enumerate(self.plan.routes):
             if route.client_service_id != self.route.client_service_id:  # recovery must ask this route's provider
                 with self.rt.db.connection() as conn:
@@ -224,7 +223,6 @@ class PaymentProcessor:
             self.plan.attempts.append({"route": routing.route_name(route),
                                        "outcome": "sent" if run.sent else f"not reached: {unreached}" if unreached
                                        else run.kind})
-            self.moved = route is not named
             return self._run(run)
         raise AssertionError("a routing plan always has a route")  # pragma: no cover
 
@@ -292,7 +290,6 @@ class PaymentProcessor:
                             downstream_status=self.downstream_status, downstream_response=self.downstream_response,
                             provider_ref=self.provider_ref, timings=self.timings,
                             routing=self.plan.record() if self.plan.rule or len(self.plan.attempts) > 1 else None,
-                            client_service_id=self.route.client_service_id if self.moved else None,
                             trace_id=self.trace.trace_id if self.trace else None)
         api_log = ApiLog(self.info.method, self.info.path, self.info.remote_addr, self.timings["total"])
         try:

@@ -67,7 +67,6 @@ class Settlement:
     provider_ref: str | None = None
     timings: dict | None = field(default=None)
     routing: dict | None = None  # which rule chose which provider, and every failover (hot path only)
-    client_service_id: int | None = None  # the route finally used, when routing moved the payment to another
     trace_id: str | None = None  # the payment's OpenTelemetry trace, when tracing is on
 
     @classmethod
@@ -119,7 +118,7 @@ def settle(conn, transaction_id, expected, settlement, *, route=None, notify_cli
         "downstream_status": settlement.downstream_status,
         "downstream_response": _jsonb(settlement.downstream_response),
         "provider_ref": settlement.provider_ref, "timings": _jsonb(settlement.timings),
-        "routing": _jsonb(settlement.routing), "client_service_id": settlement.client_service_id,
+        "routing": _jsonb(settlement.routing),
         "trace_id": settlement.trace_id,
         "notify": notify_client, "final": list(FINAL),
         "log_method": log.method, "log_path": log.path, "log_remote_addr": log.remote_addr,

@@ -25,7 +25,7 @@ WITH settled AS (
         downstream_status = coalesce(%(downstream_status)s, downstream_status),
         downstream_response = coalesce(%(downstream_response)s, downstream_response),
         timings = coalesce(%(timings)s, timings), provider_ref = coalesce(%(provider_ref)s, provider_ref),
-        routing = coalesce(%(routing)s, routing), client_service_id = coalesce(%(client_service_id)s, client_service_id),
+        routing = coalesce(%(routing)s, routing),
         trace_id = coalesce(%(trace_id)s, trace_id),
         updated_at = now(), completed_at = now()
     WHERE id = %(id)s AND status = ANY(%(expected)s::text[])
