@@ -39,11 +39,17 @@ _CIRCUIT_VALUES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
 bp = Blueprint("metrics", __name__)
 
 
+_STAGE_CHILDREN = {}  # stage → its histogram child: labels() costs as much as an observation
+
+
 def observe_payment(app_id, service, status, timings_ms):
     """Count a finished payment and its stage timings."""
     PAYMENTS.labels(app_id, service, status).inc()
     for stage, milliseconds in timings_ms.items():
-        STAGE_SECONDS.labels(stage).observe(milliseconds / 1000)
+        child = _STAGE_CHILDREN.get(stage)
+        if child is None:
+            child = _STAGE_CHILDREN[stage] = STAGE_SECONDS.labels(stage)
+        child.observe(milliseconds / 1000)
 
 
 def observe_request(endpoint, method, status):

@@ -18,7 +18,7 @@ FUNCTION_SCHEMA = "mospay_fn"
 
 
 def _dumps(value):
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)  # bytes: psycopg sends them as they are
 
 
 set_json_dumps(_dumps)

@@ -242,18 +242,111 @@ def message_schema(fields):
     return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
 
 
+# The fast path. Each keyword below is checked exactly as jsonschema checks it (the custom ones by the very
+# functions jsonschema calls); a schema with any other keyword has no fast path. tests/hot_path/test_fields.py
+# compares both on generated messages.
+_QUICK_TYPES = {"string": lambda v: isinstance(v, str), "integer": lambda v: _is_int(None, v)}
+
+
+def _quick_check(schema):
+    """``accepts(message)`` for an object schema of string/integer properties, or ``None``."""
+    if set(schema) - {"type", "properties", "required", "additionalProperties"} or schema.get("type") != "object":
+        return None
+    checks = {}
+    for code, rules in schema.get("properties", {}).items():
+        check = _quick_property(rules)
+        if check is None:
+            return None
+        checks[code] = check
+    required = tuple(schema.get("required", ()))
+    closed = schema.get("additionalProperties", True) is False
+
+    def accepts(message):
+        if not isinstance(message, dict):
+            return False
+        for code in required:
+            if code not in message:
+                return False
+        for key, value in message.items():
+            check = checks.get(key)
+            if check is None:
+                if closed:
+                    return False
+            elif not check(value):
+                return False
+        return True
+
+    return accepts
+
+
+def _quick_property(rules):
+    """A predicate equal to jsonschema's verdict on one property's rules, or ``None``."""
+    tests = []
+    for keyword, value in rules.items():
+        if keyword == "type":
+            kinds = value if isinstance(value, list) else [value]
+            if not all(kind in _QUICK_TYPES for kind in kinds):
+                return None
+            is_type = [_QUICK_TYPES[kind] for kind in kinds]
+            tests.append(lambda v, is_type=is_type: any(t(v) for t in is_type))
+        elif keyword == "pattern":
+            search = re.compile(value).search  # jsonschema's own: re.search on strings only
+            tests.append(lambda v, search=search: not isinstance(v, str) or search(v) is not None)
+        elif keyword == "maxLength":
+            tests.append(lambda v, n=value: not isinstance(v, str) or len(v) <= n)
+        elif keyword == "minLength":
+            tests.append(lambda v, n=value: not isinstance(v, str) or len(v) >= n)
+        elif keyword == "enum" and all(isinstance(item, str) for item in value):
+            allowed = frozenset(value)
+            tests.append(lambda v, allowed=allowed: isinstance(v, str) and v in allowed)
+        elif keyword in _CUSTOM_KEYWORDS:
+            keyword_check = _CUSTOM_KEYWORDS[keyword]
+            tests.append(lambda v, f=keyword_check, a=value: next(f(None, a, v, rules), None) is None)
+        else:
+            return None
+
+    def check(value):
+        for test in tests:
+            if not test(value):
+                return False
+        return True
+
+    return check
+
+
+_CUSTOM_KEYWORDS = {"x-decimal-range": _decimal_range, "x-field-pattern": _field_pattern, "x-max-bytes": _max_bytes}
+
+
+class MessageValidator:
+    """A message schema's validator with a fast path: ``accepts`` says yes only when the full validator would
+    find nothing, so a good message costs a few dictionary lookups; a bad one (or a schema the fast path does not
+    know) goes through jsonschema, which names every problem."""
+
+    def __init__(self, schema):
+        self.schema = schema
+        self.full = FieldValidator(schema)
+        self.accepts = _quick_check(schema)
+
+    def iter_errors(self, message):
+        """Every problem of ``message``, as jsonschema reports them."""
+        return self.full.iter_errors(message)
+
+
 def compile_validator(fields):
     """A reusable validator for a service's messages."""
-    return FieldValidator(message_schema(fields))
+    return MessageValidator(message_schema(fields))
 
 
-ENVELOPE_VALIDATOR = FieldValidator(
+ENVELOPE_VALIDATOR = MessageValidator(
     {"type": "object", "properties": ENVELOPE_SCHEMA, "required": list(ENVELOPE_CODES)}
 )
 
 
 def validate_message(validator, message):
     """Raise ``ValidationFailed`` naming every bad field, or return quietly."""
+    accepts = getattr(validator, "accepts", None)
+    if accepts is not None and accepts(message):
+        return
     problems = {}
     for error in validator.iter_errors(message):
         problems.update(_describe(error, message))
@@ -292,3 +385,4 @@ def _reason(error):
     if error.validator == "enum":
         return f"must be one of {', '.join(map(str, error.validator_value))}"
     return error.message
+

@@ -56,11 +56,11 @@ class RouteEntry:
     response_function: str
     validator: object = field(repr=False)
     secret_codes: tuple  # f007/f008 and every field the service types `secret`
-    request_sql: sql.Composed = field(repr=False)
-    response_sql: sql.Composed = field(repr=False)
+    request_sql: bytes = field(repr=False)
+    response_sql: bytes = field(repr=False)
     context: dict = field(repr=False)
     callback_function: str | None = None
-    callback_sql: sql.Composed | None = field(default=None, repr=False)
+    callback_sql: bytes | None = field(default=None, repr=False)
     # The service's "callback" settings: auth, hmac_header, secret_sealed, provider_ref_field (never in context).
     callback: dict = field(default_factory=dict, repr=False)
     # The unguessable token of the route's callback URL (opened from its sealed copy); None: not available.
@@ -73,7 +73,7 @@ class RouteEntry:
     required_credentials: tuple = ()  # what the template declares it needs
     token_step: dict | None = field(default=None, repr=False)  # how to fetch context.auth (template or service)
     status_function: str | None = None
-    status_sql: sql.Composed | None = field(default=None, repr=False)
+    status_sql: bytes | None = field(default=None, repr=False)
     token_scope: str | None = field(default=None, repr=False)  # what its provider token belongs to (hashed)
     msisdn_field: str | None = None  # the field masked into the payment's log line
 
@@ -103,7 +103,8 @@ class RouteEntry:
 
 
 def _function_call(query, name):
-    return sql.SQL(query).format(schema=sql.Identifier(FUNCTION_SCHEMA), function=sql.Identifier(name))
+    # Compiled to bytes once per route: a Composed query would be rebuilt by psycopg on every call.
+    return sql.SQL(query).format(schema=sql.Identifier(FUNCTION_SCHEMA), function=sql.Identifier(name)).as_bytes()
 
 
 def _validator(fields, cache):

@@ -111,3 +111,57 @@ def test_a_service_without_field_rules_takes_the_original_mospay_message():
     with pytest.raises(ValidationFailed) as refused:
         validate_message(validator, {**envelope, "f005": "not a number", "f011": "x"})
     assert set(refused.value.details) == {"f004", "f005", "f011"}
+
+
+# The fast path must never accept what the full validator refuses, and should accept what it accepts.
+QUICK_FIELDS = [
+    {"code": "f004", "name": "amount", "type": "amount", "required": True, "min": "1", "max": "5000.50"},
+    {"code": "f005", "name": "msisdn", "type": "msisdn"},
+    {"code": "f006", "name": "plan", "type": "enum", "values": ["gold", "silver"]},
+    {"code": "f007", "name": "pin", "type": "secret", "min": "4", "max": "6"},
+    {"code": "f008", "name": "otp", "type": "secret", "pattern": "^[0-9]+$"},
+    {"code": "f009", "name": "note", "type": "string", "max": "10"},
+]
+QUICK_VALUES = ["", "0", "1", "1.5", "5000.50", "5000.51", "1e3", "NaN", "12345678901", "+250788123456",
+                "gold", "GOLD", "silver ", "12345", "1234567", "abc", "\x00", "x" * 11, "é" * 10, "a\nb",
+                0, 1, 5000, 5001, -1, True, False, None, 1.5, 5e3, [], {}, ["gold"]]
+ENVELOPE = {"f000": "ms", "f001": "svc", "f002": "route", "f003": "app", "f010": "u-1"}
+
+
+def _full_verdict(validator, message):
+    return not any(True for _ in validator.full.iter_errors(message))
+
+
+def test_the_fast_path_agrees_with_jsonschema_on_every_generated_message():
+    import itertools
+    import random
+
+    validator = compile_validator(QUICK_FIELDS)
+    assert validator.accepts is not None
+    rng = random.Random(16)
+    messages = [dict(ENVELOPE, f004="10")]
+    for code, value in itertools.product([f["code"] for f in QUICK_FIELDS] + list(ENVELOPE), QUICK_VALUES):
+        messages.append({**ENVELOPE, "f004": "10", code: value})
+    for _ in range(3000):  # several fields off at once, some missing, some unknown
+        message = dict(ENVELOPE)
+        for code in [f["code"] for f in QUICK_FIELDS] + list(ENVELOPE) + ["f011", "x"]:
+            roll = rng.random()
+            if roll < 0.3:
+                message.pop(code, None)
+            elif roll < 0.6:
+                message[code] = rng.choice(QUICK_VALUES)
+        messages.append(message)
+    messages += [None, [], "text", 7]
+    accepted = 0
+    for message in messages:
+        full = _full_verdict(validator, message)
+        assert validator.accepts(message) == full, message
+        accepted += full
+    assert accepted > 20  # the sample holds good messages too, not only bad ones
+
+
+def test_a_bad_message_still_gets_every_problem_named():
+    with pytest.raises(ValidationFailed) as raised:
+        validate_message(compile_validator(QUICK_FIELDS), {**ENVELOPE, "f004": "0", "f006": "bronze", "f011": "x"})
+    assert raised.value.details == {"f004": "must be at least 1", "f006": "must be one of gold, silver",
+                                    "f011": "is not a field of this service"}
