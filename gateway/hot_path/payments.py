@@ -188,12 +188,10 @@ class PaymentProcessor:
     def _know_secrets(self, routes):
         """Secrets and the masked message, for the route named and every route it may fail over to."""
         codes = sorted({code for route in (self.route, *routes) for code in route.secret_codes})
-        # A route's callback token rides in context.route.callback_url: a function copying it into its call
-        # (the M-Pesa template's CallBackURL) must not leave it readable in the stored call.
-        tokens = {route.callback_token for route in (self.route, *routes) if route.callback_token}
-        # The provider credentials are masked by value wherever a function copied them.
-        credentials = {value for route in (self.route, *routes) for value in route.credentials.values()}
-        self.secrets = Secrets((*secret_values(self.message, codes), *tokens, *credentials))
+        # A route's callback token (the M-Pesa template copies it into CallBackURL) and its provider credentials
+        # must not stay readable in the stored call.
+        route_secrets = {value for route in (self.route, *routes) for value in route.secret_values}
+        self.secrets = Secrets((*secret_values(self.message, codes), *route_secrets))
         self.masked = mask_message(self.message, codes)  # what is stored and shown
 
     def _sent(self):
@@ -259,7 +257,7 @@ class PaymentProcessor:
         self.downstream_request = self.secrets.scrub(mask_paths(call, sensitive))
         if run.result is not None and run.result.failure is not FailureKind.CIRCUIT_OPEN:
             self.downstream_status = run.result.status_code
-            self.downstream_response = self.secrets.scrub(run.result.as_json())
+            self.downstream_response = self.secrets.scrub(settlement.stored_answer(run.result.as_json()))
 
     def _transport_error(self, kind, answer):
         # The switch, not the function, decides the state after a transport failure, and says what happened

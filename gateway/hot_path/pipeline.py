@@ -10,7 +10,7 @@ drops that token, and the call is built and sent once more with a fresh one.
 
 import enum
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.errors import FunctionError, InvalidCallSpec, MosPayError, ProviderAuthFailed
 from gateway.functions import runner
@@ -54,6 +54,7 @@ class RouteRun:
     answer: dict | None = None  # normalised: the response function's, or the request function's own
     reject: dict | None = None
     failure: PipelineFailure | None = None
+    token: str | None = field(default=None, repr=False)  # the provider token the call carried: masked in records
 
     @property
     def sent(self):
@@ -104,7 +105,7 @@ class RoutePipeline:
             result = self._forward(spec, retry)
             self.sent = result.sent
         if result.failure is FailureKind.CIRCUIT_OPEN:
-            return RouteRun("call", spec=spec, result=result)
+            return RouteRun("call", spec=spec, result=result, token=self.token)
         self.lap("forward")
         args = (request if masked_request is None else masked_request, result.as_json(), self.context)
         try:
@@ -113,9 +114,9 @@ class RoutePipeline:
             detail = problem.detail if isinstance(problem, runner.FunctionFailure) else str(problem)
             failure = PipelineFailure(Stage.RESPONSE_FUNCTION, FunctionError("The route's response function failed."),
                                       detail)
-            return RouteRun("call", spec=spec, result=result, failure=failure)
+            return RouteRun("call", spec=spec, result=result, failure=failure, token=self.token)
         self.lap("response_function")
-        return RouteRun("call", spec=spec, result=result, answer=answer)
+        return RouteRun("call", spec=spec, result=result, answer=answer, token=self.token)
 
     def _forward(self, spec, retry=None):
         """Send one call through its upstream's circuit breaker: the route's call, or its token step."""

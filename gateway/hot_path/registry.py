@@ -101,6 +101,12 @@ class RouteEntry:
     def key(self):
         return (self.app_id, self.microservice, self.service, self.route)
 
+    @property
+    def secret_values(self):
+        """What is masked by value wherever this route's functions may have copied it: the provider
+        credentials and the callback token (in context.route.callback_url)."""
+        return (*self.credentials.values(), *((self.callback_token,) if self.callback_token else ()))
+
 
 def _function_call(query, name):
     # Compiled to bytes once per route: a Composed query would be rebuilt by psycopg on every call.

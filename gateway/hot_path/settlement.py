@@ -81,6 +81,23 @@ class Settlement:
         return cls(status, error.to_dict(), error.status, error_code=error.code, error_detail=detail, **downstream)
 
 
+# Transport headers say nothing about a payment: the response function still sees them, the stored copy
+# (a row per payment, kept for months) does not (issue 16: bytes per payment).
+TRANSPORT_HEADERS = frozenset({
+    "date", "server", "connection", "keep-alive", "content-length", "transfer-encoding", "vary", "cache-control",
+    "expires", "pragma", "strict-transport-security", "x-powered-by", "etag", "last-modified", "accept-ranges",
+    "age", "alt-svc", "via", "x-content-type-options", "x-frame-options", "x-xss-protection", "referrer-policy",
+    "content-security-policy"})
+
+
+def stored_answer(answer):
+    """The provider's answer as the row keeps it: without the transport headers."""
+    headers = answer.get("headers")
+    if not headers:
+        return answer
+    return {**answer, "headers": {k: v for k, v in headers.items() if k not in TRANSPORT_HEADERS}}
+
+
 def unknown_outcome_job(policy, pending=False):
     """The follow-up job of an UNKNOWN payment under its route's ``on_unknown`` policy, or of a PENDING one
     under its ``on_pending`` schedule (``pending``: always the status query)."""

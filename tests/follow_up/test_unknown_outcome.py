@@ -206,3 +206,26 @@ def test_a_payment_recovery_leaves_unknown_is_followed_up_too(status_route, down
 
     job = follow_up_of(db, row["ref"])
     assert job["state"] == "queued" and job["payload"]["policy"] == "status_query"
+
+
+def test_recovery_keeps_the_provider_s_answer_without_the_route_s_secrets(status_route, downstream, admin, rt, db):
+    from gateway.follow_up.recovery import recover
+    path = "/services/{microservice}/{service}/{route}/credentials".format(**status_route.service)
+    assert admin.put(path, {"values": {"api_key": "recovery-api-key-3141"}}).status_code == 200
+    rt.registry.reload()
+    # A careless provider echoes the key the switch authenticated with in its status answer.
+    downstream.behaviour = provider(status=(200, {"status": "SUCCESS", "code": "FOUND",
+                                                  "echo": "key=recovery-api-key-3141"}))
+    route = rt.registry.route(status_route.client["app_id"], status_route.service["microservice"], "collection",
+                              "payment")
+    assert route.credentials == {"api_key": "recovery-api-key-3141"}
+    row = db("INSERT INTO mospay.transactions (client_id, client_service_id, unique_id, payload_hash, status, request, "
+             "updated_at) VALUES (%s, %s, 'crashed-2', '\\x00', 'RECEIVED', '{}', now() - interval '1 hour') "
+             "RETURNING ref::text AS ref", (route.client_id, route.client_service_id))[0]
+
+    assert recover(rt, older_than_seconds=60)[row["ref"]] == "SUCCESS"
+
+    [stored] = db("SELECT downstream_response FROM mospay.transactions WHERE ref = %s::uuid", (row["ref"],))
+    assert stored["downstream_response"]["status_code"] == 200
+    assert "recovery-api-key-3141" not in str(stored["downstream_response"])
+    assert "date" not in stored["downstream_response"]["headers"]  # transport headers are not kept
