@@ -61,11 +61,12 @@ class BufferedWSGI:
             return
         environ = self._environ(scope, body, declared)
         loop, chunks, abandoned = asyncio.get_running_loop(), asyncio.Queue(maxsize=8), threading.Event()
-        call = loop.run_in_executor(self.pool, self._call, environ, loop, chunks, abandoned)
-        status, headers, content, more = await chunks.get()
+        head = loop.create_future()
+        # The thread resolves ``head`` without waiting for this loop: an answer costs one wake-up of the loop.
+        self.pool.submit(self._call, environ, loop, head, chunks, abandoned)
+        status, headers, content, more = await head
         if not more:  # the usual answer: one piece, sent whole
             protocol.response_bytes(status, headers, content)
-            await call
             return
         # A streamed answer (a CSV export): sent as the app yields it, so it is never whole in memory.
         transport = protocol.response_stream(status, headers)
@@ -77,7 +78,6 @@ class BufferedWSGI:
             abandoned.set()
             while await chunks.get() is not None:
                 pass
-        await call
 
     async def _read_body(self, protocol, declared, limit):
         """The body in full, up to one byte past ``limit`` (the app answers 413 for that, in its own shape)."""
@@ -114,11 +114,11 @@ class BufferedWSGI:
             environ["wsgi.input_terminated"] = True
         return environ
 
-    def _call(self, environ, loop, chunks, abandoned):
+    def _call(self, environ, loop, head, chunks, abandoned):
         """Run the WSGI app on one request, on this one thread from start to end (a streamed response keeps its
-        request context): put ``(status, headers, first bytes, more?)`` on ``chunks``, then, when the app yields
-        more than one piece, each further piece and ``None``."""
-        started, head_sent = [], False
+        request context): resolve ``head`` with ``(status, headers, first bytes, more?)``, then, when the app
+        yields more than one piece, put each further piece and ``None`` on ``chunks``."""
+        started = []
 
         def start_response(status, headers, exc_info=None):
             started[:] = [status, headers]
@@ -134,7 +134,8 @@ class BufferedWSGI:
             first, second = next(pieces, b""), next(pieces, None)
             status, headers = started
             streaming = second is not None
-            put((int(status[:3]), [(str(k), str(v)) for k, v in headers], first + (second or b""), streaming))
+            loop.call_soon_threadsafe(_resolve, head, (int(status[:3]), [(str(k), str(v)) for k, v in headers],
+                                                       first + (second or b""), streaming))
             head_sent = True
             for piece in pieces if streaming else ():
                 if abandoned.is_set():
@@ -144,13 +145,19 @@ class BufferedWSGI:
             log.exception("the app failed while answering %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
             if not head_sent:
                 streaming = False
-                put((500, [("content-type", "application/json")],
-                     _error("INTERNAL_ERROR", "The switch could not complete the request."), False))
+                loop.call_soon_threadsafe(_resolve, head, (500, [("content-type", "application/json")],
+                                          _error("INTERNAL_ERROR", "The switch could not complete the request."),
+                                          False))
         finally:
             if streaming:
                 put(None)  # the end of a streamed answer, however it ended
             if result is not None and hasattr(result, "close"):
                 result.close()
+
+
+def _resolve(future, item):
+    if not future.done():  # the request may have been cancelled (the client went away)
+        future.set_result(item)
 
 
 def _no_write(data):
