@@ -37,10 +37,30 @@ function init(args)
     if app_id and app_id ~= "" then wrk.headers["App-ID"] = app_id end
     local authorization = os.getenv("BENCH_AUTHORIZATION")
     if authorization and authorization ~= "" then wrk.headers["Authorization"] = authorization end
+    local many_file = os.getenv("BENCH_MANY_FILE")
+    if many_file and many_file ~= "" then load_many(many_file) end
+end
+
+-- BENCH_MANY_FILE: many clients paying at once. Each line is "Authorization<TAB>App-ID<TAB>head<TAB>tail";
+-- the requests go round the clients, each with its own credentials and route.
+many = {}
+
+function load_many(path)
+    for line in io.lines(path) do
+        local auth, app_id, h, t = string.match(line, "^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+        if auth then
+            many[#many + 1] = {headers = {["Authorization"] = auth, ["App-ID"] = app_id,
+                                          ["Content-Type"] = "application/json"}, head = h, tail = t}
+        end
+    end
 end
 
 function request()
     counter = counter + 1
+    if #many > 0 then
+        local client = many[((counter * 7 + tid) % #many) + 1]
+        return wrk.format(nil, nil, client.headers, client.head .. prefix .. counter .. client.tail)
+    end
     return wrk.format(nil, nil, nil, head .. prefix .. counter .. tail)
 end
 

@@ -9,11 +9,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .common import log
+from .common import PAYING_CLIENTS, log
 from .database import BenchDatabase
 from .dbfloor import DatabaseFloor
 from .meters import peak_rss_mib
-from .onboarding import Client, scale_up
+from .onboarding import Client, paying_clients, scale_up
 from .profiling import profile
 from .report import git_describe, publish, worker_class
 from .servers import Downstream, Processes, Switch
@@ -68,6 +68,13 @@ class Bench:
                                                  a.scale_clients, a.scale_routes)
                 for c in (8, 32):
                     self.steps.switch_step("basic", c, a.seconds, label=f"scaled c{c}")
+                many_file, paying = paying_clients(self.db, self.switch.base, self.switch.secret_key, self.work,
+                                                     PAYING_CLIENTS)
+                self.results["scale"]["paying"] = paying
+                # Not measured: each client's first payment (its bcrypt verify, its pool's first connection).
+                self.steps.switch_step("basic", 32, a.warmup, label="warmup/paying", many_file=many_file)
+                self.results["steps"].pop()
+                self.steps.switch_step("basic", 32, a.seconds, label="paying c32", many_file=many_file)
             self.results["peak_rss_mib_per_worker"] = peak_rss_mib(self.switch.workers)
             if a.profile:
                 profile(self.steps, self.switch.process.pid, self.work, self.results, a.profile_seconds)

@@ -149,3 +149,45 @@ def scale_up(db, base, downstream_port, clients, routes):
         time.sleep(0.5)
     log(f"scaled to {total[0]} clients and {total[1]} routes in {time.monotonic() - started:.1f} s")
     return {"clients": total[0], "routes": total[1]}
+
+
+def paying_clients(db, base, secret_key, work, count):
+    """Give the first ``count`` scaled clients (each with its own route) their own password, and write the
+    file ``bench/payment.lua`` reads in its many-clients mode: per line, Authorization, App-ID and the message
+    around its f010. Returns the file's path."""
+    from gateway.functions import tenants
+    from gateway.security.passwords import hash_password
+    from gateway.security.sealed import Sealer
+
+    lines, started = [], time.monotonic()
+    with psycopg.connect(db.url, row_factory=psycopg.rows.dict_row) as conn:
+        # Clients inserted by scale_up have no execution role yet: made as the switch makes them at start.
+        tenants.provision_missing(conn, Sealer([secret_key]))
+        conn.row_factory = psycopg.rows.tuple_row
+        rows = conn.execute(
+            "SELECT c.app_id, c.username, s.microservice FROM mospay.client_services cs "
+            "JOIN mospay.clients c ON c.id = cs.client_id JOIN mospay.services s ON s.id = cs.service_id "
+            "WHERE c.app_id LIKE 'scale%%' ORDER BY cs.id LIMIT %s", (count,)).fetchall()
+        for app_id, username, microservice in rows:
+            password = f"pay-{app_id}-{secrets.token_hex(6)}"
+            conn.execute("UPDATE mospay.clients SET password_hash = %s WHERE app_id = %s",
+                         (hash_password(password, rounds=4), app_id))
+            basic = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+            message = {"f000": microservice, "f001": "collection", "f002": "payment", "f003": app_id,
+                       "f004": "1500", "f005": "RWF", "f006": "250788123456", "f007": "4321",
+                       "f009": "benchmark payment", "f010": "\x00"}
+            head, tail = json.dumps(message, separators=(",", ":")).split("\\u0000")
+            lines.append("\t".join((basic, app_id, head, tail)))
+        conn.execute("SELECT pg_notify('mospay_registry', 'bench-paying')")  # every worker reloads its clients
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the last client's new password works on every worker
+        basic, app_id = lines[-1].split("\t")[:2]
+        answers = {requests.post(base + "/api/v1/auth/token", headers={"Authorization": basic, "App-ID": app_id},
+                                 timeout=5).status_code for _ in range(8)}
+        if answers == {200}:
+            break
+        time.sleep(0.5)
+    path = work / "paying-clients.tsv"
+    path.write_text("\n".join(lines) + "\n")
+    log(f"{len(lines)} clients given their own credentials in {time.monotonic() - started:.1f} s")
+    return path, len(lines)

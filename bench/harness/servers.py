@@ -116,11 +116,12 @@ class Switch:
         self.base = f"http://127.0.0.1:{self.port}"
         self.admin_password = "bench-initial-" + secrets.token_hex(8)
         env = dict(os.environ)
+        self.secret_key = secrets.token_urlsafe(32)  # also what seals client role passwords (paying_clients)
         env.update({
             "HOST": "127.0.0.1", "PORT": str(self.port), "DATABASE_URL": database_url,
             "MOSPAY_DATA_DIR": str(work / "data"), "MOSPAY_DEMO": "0",
             "MOSPAY_ROUTES_DIR": str(work / "routes"), "MOSPAY_ENV": "production",
-            "SECRET_KEY": secrets.token_urlsafe(32), "JWT_SECRET_KEY": secrets.token_urlsafe(32),
+            "SECRET_KEY": self.secret_key, "JWT_SECRET_KEY": secrets.token_urlsafe(32),
             "MOSPAY_ADMIN_PASSWORD": self.admin_password, "PYTHONUNBUFFERED": "1",
             # The harness onboards through the admin API with a password alone (no authenticator to enrol).
             "MOSPAY_REQUIRE_TOTP": "0",
