@@ -11,7 +11,7 @@
 -- folding them now would lock a row the hot path is about to settle, and fold it twice). Buckets are
 -- written in key order, so two workers folding at once never deadlock.
 WITH picked AS (
-    SELECT id, rolled_status AS old_status
+    SELECT id, created_at, rolled_status AS old_status
     FROM mospay.transactions
     WHERE rolled_status IS DISTINCT FROM status
       AND (status <> 'RECEIVED' OR created_at < now() - make_interval(secs => %(claim_grace_seconds)s))
@@ -21,7 +21,7 @@ WITH picked AS (
 ), moved AS (
     UPDATE mospay.transactions t SET rolled_status = t.status
     FROM picked p
-    WHERE t.id = p.id
+    WHERE t.id = p.id AND t.created_at = p.created_at  -- each row in its own partition (migration 0071)
     RETURNING date_trunc('hour', t.created_at) AS hour, t.created_at::date AS day, t.client_id, t.client_service_id,
               t.currency, t.status AS new_status, p.old_status,
               CASE WHEN t.request ->> 'f004' ~ '^[0-9]{1,15}([.][0-9]{1,4})?$'
