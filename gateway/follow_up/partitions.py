@@ -50,7 +50,7 @@ def maintain(rt):
 
 def ensure_ahead(rt, now=None):
     """Partitions from now (or from a DEFAULT partition's oldest row) to the days ahead; returns how many made."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     until = now + dt.timedelta(days=rt.config.PARTITION_AHEAD_DAYS)
     stray = {row["parent"]: row for row in rt.db.fetch_all(Q.default_partition_rows)}
     made = 0

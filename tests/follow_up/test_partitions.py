@@ -14,7 +14,7 @@ from tests import test_cli
 from tests.test_cli import last_json
 
 cli_env, flask_cli = test_cli.cli_env, test_cli.flask_cli  # the real executable on this module's database
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 
 
 def _age(db, unique_id, days):
@@ -40,7 +40,7 @@ def test_maintenance_makes_partitions_ahead_once(rt):
         ranges = _bounds(rt, table)
         assert any(r["lower_bound"] <= NOW < r["upper_bound"] for r in ranges), table
         assert max(r["upper_bound"] for r in ranges) >= NOW + dt.timedelta(days=rt.config.PARTITION_AHEAD_DAYS)
-        assert all(a["upper_bound"] <= b["lower_bound"] for a, b in zip(ranges, ranges[1:])), table
+        assert all(a["upper_bound"] <= b["lower_bound"] for a, b in zip(ranges, ranges[1:], strict=False)), table
 
 
 def test_a_unique_id_whose_payment_sits_in_an_old_partition_is_still_replayed_not_paid_again(integrator, db, rt):
