@@ -92,7 +92,7 @@ RETURNS boolean
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, mospay SET TimeZone = 'UTC' SET lock_timeout = '10s'
 AS $$
 DECLARE
-    found record;
+    part record;
 BEGIN
     IF p_table IS NULL OR p_table NOT IN ('transactions', 'api_logs', 'provider_callbacks', 'audit_log') THEN
         RAISE EXCEPTION 'not a partitioned table of the switch: %', p_table;
@@ -101,16 +101,16 @@ BEGIN
         RAISE EXCEPTION 'retention must be at least 1 day, not %', p_retain_days;
     END IF;
     PERFORM pg_advisory_xact_lock(7340070);
-    SELECT b.* INTO found FROM mospay.partition_bounds() b
+    SELECT b.* INTO part FROM mospay.partition_bounds() b
     WHERE b.parent = p_table AND b.partition = p_partition;
-    IF found IS NULL OR found.is_default THEN
+    IF part IS NULL OR part.is_default THEN
         RAISE EXCEPTION 'not a range partition of mospay.%: %', p_table, p_partition;
     END IF;
-    IF found.upper_bound > now() - make_interval(days => p_retain_days) THEN
-        RAISE EXCEPTION 'partition % reaches into the last % days', found.partition, p_retain_days;
+    IF part.upper_bound > now() - make_interval(days => p_retain_days) THEN
+        RAISE EXCEPTION 'partition % reaches into the last % days', part.partition, p_retain_days;
     END IF;
-    EXECUTE format('ALTER TABLE mospay.%I DETACH PARTITION mospay.%I', p_table, found.partition);
-    EXECUTE format('DROP TABLE mospay.%I', found.partition);
+    EXECUTE format('ALTER TABLE mospay.%I DETACH PARTITION mospay.%I', p_table, part.partition);
+    EXECUTE format('DROP TABLE mospay.%I', part.partition);
     RETURN true;
 END
 $$;
