@@ -21,7 +21,10 @@ WITH picked AS (
 ), moved AS (
     UPDATE mospay.transactions t SET rolled_status = t.status
     FROM picked p
-    WHERE t.id = p.id AND t.created_at = p.created_at  -- each row in its own partition (migration 0071)
+    WHERE t.id = p.id AND t.created_at = p.created_at
+      -- transactions is partitioned (migration 0071): as arrays, the picked rows' ids and times are index
+      -- conditions and prune the partitions none of them is in; a plain join hashed a scan of every partition.
+      AND t.id = ANY(ARRAY(SELECT id FROM picked)) AND t.created_at = ANY(ARRAY(SELECT created_at FROM picked))
     RETURNING date_trunc('hour', t.created_at) AS hour, t.created_at::date AS day, t.client_id, t.client_service_id,
               t.currency, t.status AS new_status, p.old_status,
               CASE WHEN t.request ->> 'f004' ~ '^[0-9]{1,15}([.][0-9]{1,4})?$'
