@@ -107,13 +107,15 @@ def load(db, rows, days=90):
     return seconds
 
 
-# Summed over each table's partitions (a plain table is its own one leaf).
+# Summed over each table's partitions (pg_partition_tree lists none for a plain table: it is its own one leaf).
 SIZES = """
 SELECT t.name AS table, sum(pg_table_size(p.relid)) AS heap_and_toast, sum(pg_indexes_size(p.relid)) AS indexes,
        (SELECT count(*) FROM mospay.transactions) AS transactions
 FROM unnest(ARRAY['transactions', 'api_logs', 'transaction_rollups', 'payment_keys']) AS t(name)
-CROSS JOIN LATERAL pg_partition_tree(to_regclass('mospay.' || t.name)) AS p
-WHERE p.isleaf
+CROSS JOIN LATERAL (SELECT relid FROM pg_partition_tree(to_regclass('mospay.' || t.name)) WHERE isleaf
+                    UNION ALL
+                    SELECT c.oid FROM pg_class c WHERE c.oid = to_regclass('mospay.' || t.name) AND c.relkind = 'r'
+                   ) AS p(relid)
 GROUP BY t.name
 ORDER BY t.name
 """
