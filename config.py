@@ -141,6 +141,18 @@ class Config:
         self.SMTP_STARTTLS = _env_bool("MOSPAY_SMTP_STARTTLS", False)
         self.SMTP_FROM = _env("MOSPAY_SMTP_FROM", "mospay@localhost")
         self.SMTP_TIMEOUT_SECONDS = float(_env("MOSPAY_SMTP_TIMEOUT_SECONDS", 10))
+        # Time partitions (migration 0071; docs/deployment.md "Partitions and retention"): the worker keeps
+        # partitions of PARTITION_DAYS days made PARTITION_AHEAD_DAYS ahead, checking every PARTITION_EVERY_SECONDS.
+        self.PARTITION_DAYS = _env_int("MOSPAY_PARTITION_DAYS", 7)
+        self.PARTITION_AHEAD_DAYS = _env_int("MOSPAY_PARTITION_AHEAD_DAYS", 14)
+        self.PARTITION_EVERY_SECONDS = float(_env("MOSPAY_PARTITION_EVERY_SECONDS", 3600))
+        # Retention in days per table (0: keep forever): older partitions are dropped whole, after being written
+        # to ARCHIVE_DIR as gzip CSV when it is set. The transactions' retention is also the replay window.
+        self.RETAIN_TRANSACTIONS_DAYS = _env_int("MOSPAY_RETAIN_TRANSACTIONS_DAYS", 0)
+        self.RETAIN_API_LOGS_DAYS = _env_int("MOSPAY_RETAIN_API_LOGS_DAYS", 0)
+        self.RETAIN_CALLBACKS_DAYS = _env_int("MOSPAY_RETAIN_CALLBACKS_DAYS", 0)
+        self.RETAIN_AUDIT_DAYS = _env_int("MOSPAY_RETAIN_AUDIT_DAYS", 0)
+        self.ARCHIVE_DIR = _env("MOSPAY_ARCHIVE_DIR")
         for key, value in overrides.items():
             setattr(self, key, value)
         if not self.is_production and not (self.SECRET_KEY and self.JWT_SECRET_KEY):
@@ -164,6 +176,11 @@ class Config:
             raise ValueError("MOSPAY_TRUSTED_PROXIES must be the number of proxies in front of the switch (0–10)")
         if not 100 <= self.DEFAULT_TIMEOUT_MS <= self.MAX_TIMEOUT_MS:
             raise ValueError("MOSPAY_DEFAULT_TIMEOUT_MS must be between 100 and MOSPAY_MAX_TIMEOUT_MS")
+        if not 1 <= self.PARTITION_DAYS <= 366 or not 1 <= self.PARTITION_AHEAD_DAYS <= 366:
+            raise ValueError("MOSPAY_PARTITION_DAYS and MOSPAY_PARTITION_AHEAD_DAYS must be 1 to 366 (days)")
+        for name in ("TRANSACTIONS", "API_LOGS", "CALLBACKS", "AUDIT"):
+            if getattr(self, f"RETAIN_{name}_DAYS") < 0:
+                raise ValueError(f"MOSPAY_RETAIN_{name}_DAYS must be 0 (keep forever) or a number of days")
 
     @property
     def seal_keys(self):

@@ -50,11 +50,11 @@ def create_app(config=None):
     )
     from gateway.cli import operations as cli_operations
     from gateway.errors import register_error_handlers
-    from gateway.follow_up import alert_notifications, alerts, deliveries, unknown_outcome  # noqa: F401
+    from gateway.follow_up import alert_notifications, alerts, deliveries, partitions, unknown_outcome  # noqa: F401
     from gateway.runtime import Runtime
 
     # deliveries, unknown_outcome and alert_notifications are imported for their job handlers (@jobs.handler),
-    # alerts and rollups for their periodic work (@schedule.periodic): the runner needs them.
+    # alerts, partitions and rollups for their periodic work (@schedule.periodic): the runner needs them.
 
     config = config or Config()
     config.check()

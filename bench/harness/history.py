@@ -68,6 +68,20 @@ FROM mospay.transactions
 WHERE id > %(after_id)s AND unique_id LIKE 'hist-%%'
 """
 
+# Their keys (migration 0071): what the claim writes with each payment.
+INSERT_KEYS = """
+INSERT INTO mospay.payment_keys (client_id, unique_id, transaction_id, created_at)
+SELECT client_id, unique_id, id, created_at
+FROM mospay.transactions
+WHERE id > %(after_id)s AND unique_id LIKE 'hist-%%'
+"""
+
+# Partitions for the whole loaded range first, through the owner's helper the worker's maintenance calls.
+ENSURE_PARTITIONS = """
+SELECT mospay.ensure_partitions(t, now() - make_interval(days => %(days)s + 1), now() + interval '14 days', 7)
+FROM unnest(ARRAY['transactions', 'api_logs', 'provider_callbacks', 'audit_log']) AS t
+"""
+
 BATCH = 250_000
 
 
@@ -75,27 +89,35 @@ def load(db, rows, days=90):
     """Insert ``rows`` transactions and as many API log rows, then VACUUM ANALYZE; returns the seconds it took."""
     started = time.monotonic()
     with db.connect() as conn:
+        conn.execute(ENSURE_PARTITIONS, {"days": days})
         for first in range(1, rows + 1, BATCH):
             last = min(rows, first + BATCH - 1)
             after_id = conn.execute("SELECT coalesce(max(id), 0) FROM mospay.transactions").fetchone()[0]
             with conn.transaction():
                 conn.execute(INSERT_TRANSACTIONS, {"first": first, "last": last, "total": rows, "days": days})
                 conn.execute(INSERT_API_LOGS, {"after_id": after_id})
+                conn.execute(INSERT_KEYS, {"after_id": after_id})
             log(f"history: {last:,}/{rows:,} transactions and API log rows "
                 f"({time.monotonic() - started:.0f} s)")
         conn.execute("VACUUM ANALYZE mospay.transactions")
         conn.execute("VACUUM ANALYZE mospay.api_logs")
+        conn.execute("VACUUM ANALYZE mospay.payment_keys")
     seconds = time.monotonic() - started
     log(f"history: {rows:,} rows loaded and analysed in {seconds:.0f} s")
     return seconds
 
 
+# Summed over each table's partitions (pg_partition_tree lists none for a plain table: it is its own one leaf).
 SIZES = """
-SELECT c.relname AS table, pg_table_size(c.oid) AS heap_and_toast, pg_indexes_size(c.oid) AS indexes,
+SELECT t.name AS table, sum(pg_table_size(p.relid)) AS heap_and_toast, sum(pg_indexes_size(p.relid)) AS indexes,
        (SELECT count(*) FROM mospay.transactions) AS transactions
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'mospay' AND c.relname IN ('transactions', 'api_logs', 'transaction_rollups')
-ORDER BY c.relname
+FROM unnest(ARRAY['transactions', 'api_logs', 'transaction_rollups', 'payment_keys']) AS t(name)
+CROSS JOIN LATERAL (SELECT relid FROM pg_partition_tree(to_regclass('mospay.' || t.name)) WHERE isleaf
+                    UNION ALL
+                    SELECT c.oid FROM pg_class c WHERE c.oid = to_regclass('mospay.' || t.name) AND c.relkind = 'r'
+                   ) AS p(relid)
+GROUP BY t.name
+ORDER BY t.name
 """
 
 

@@ -85,11 +85,18 @@ def transactions_query(filters):
 
 def api_logs_query(filters):
     """API log rows matching ``reports.api_log_filters`` (and ``transaction_id``), with their payment."""
+    # The payment's columns come from correlated subqueries, not a join: transactions is partitioned (migration
+    # 0071), so its id is no longer unique on its own and the planner could not drop an outer join to it from the
+    # bounded count (keyset.fetch_page), which then hashed the whole table. Its row was created before its log.
+    def of_payment(column):
+        return (select(column).where(T.c.id == L.c.transaction_id, T.c.created_at <= L.c.created_at)
+                .limit(1).scalar_subquery())
+
     query = (select(L.c.id, L.c.method, L.c.path, L.c.http_status, L.c.error_code, L.c.duration_ms,
-                    L.c.remote_addr, L.c.created_at, _CLIENT.c.app_id, cast(T.c.ref, Text).label("transaction_ref"),
-                    T.c.status, T.c.answer["code"].astext.label("answer_code"))
-             .select_from(L.outerjoin(_CLIENT, _CLIENT.c.id == L.c.client_id)
-                          .outerjoin(T, T.c.id == L.c.transaction_id)))
+                    L.c.remote_addr, L.c.created_at, _CLIENT.c.app_id,
+                    of_payment(cast(T.c.ref, Text)).label("transaction_ref"), of_payment(T.c.status).label("status"),
+                    of_payment(T.c.answer["code"].astext).label("answer_code"))
+             .select_from(L.outerjoin(_CLIENT, _CLIENT.c.id == L.c.client_id)))
     if filters.get("app_id"):
         query = query.where(L.c.client_id == client_id_of(filters["app_id"]))
     if filters.get("http_status") is not None:

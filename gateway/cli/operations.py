@@ -1,4 +1,4 @@
-"""``flask`` commands of day-to-day operations: reconciliation against provider statements, alerts."""
+"""``flask`` commands of day-to-day operations: reconciliation against provider statements, alerts, partitions."""
 
 import json
 from pathlib import Path
@@ -139,7 +139,28 @@ def alerts_create(definition, actor):
     click.echo(_dumps(_call(alert_rules.create_rule, runtime(), yaml.safe_load(definition) or {}, actor)))
 
 
+partitions_cli = AppGroup("partitions", help="Time partitions of the large tables and their retention.")
+
+
+@partitions_cli.command("status")
+def partitions_status():
+    """Every partition: table, name, range, estimated rows, size (a DEFAULT partition with rows needs a look)."""
+    from gateway.follow_up import partitions
+    for row in partitions.status(runtime()):
+        span = "DEFAULT" if row["is_default"] else f"{row['lower_bound']} .. {row['upper_bound']}"
+        click.echo(f"{row['parent']}\t{row['partition']}\t{span}\t~{row['rows_estimate']} rows\t"
+                   f"{row['bytes']} bytes")
+
+
+@partitions_cli.command("maintain")
+def partitions_maintain():
+    """Run the worker's partition maintenance once: partitions ahead, DEFAULT rows moved, retention applied."""
+    from gateway.follow_up import partitions
+    click.echo(_dumps(partitions.maintain(runtime())))
+
+
 def init_app(app):
     """Attach the operations command groups to ``app``."""
     app.cli.add_command(reconcile_cli)
     app.cli.add_command(alerts_cli)
+    app.cli.add_command(partitions_cli)

@@ -176,7 +176,7 @@ def _apply(rt, conn, route, payload, mapped):
         detail = f"provider callback, confirmed by the status query ({answer['status']})"
     # The row is locked: the compare-and-set cannot miss, and the client is told by callback.
     settle(conn, row["id"], OPEN, Settlement.from_answer(answer, row["ref"], row["unique_id"], detail),
-           notify_client=True)
+           notify_client=True, created_at=row.get("created_at"))
     _record(conn, route, row["id"], "applied", before, answer["status"], payload, answer, None)
     log.info("payment %s %s → %s by provider callback", row["ref"], before, answer["status"],
              extra={"transaction_ref": row["ref"], "status": answer["status"]})

@@ -29,7 +29,8 @@ def recover(rt, older_than_seconds=None, limit=500):
         for row in conn.execute(Q.stale_transactions, {"older_than": older_than_seconds, "limit": limit}).fetchall():
             route = rt.registry.route(row["app_id"], row["microservice"], row["service"], row["route"])
             # Never answered: a final state reaches the client by callback; UNKNOWN is followed up per route.
-            done = settle(conn, row["id"], (RECEIVED,), _settlement(rt, route, row), route=route, notify_client=True)
+            done = settle(conn, row["id"], (RECEIVED,), _settlement(rt, route, row), route=route, notify_client=True,
+                          created_at=row["created_at"])
             if done is not None:
                 settled[row["ref"]] = done["status"]
                 log.warning("recovered payment %s as %s", row["ref"], done["status"])

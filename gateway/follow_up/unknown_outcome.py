@@ -71,7 +71,8 @@ def _settle(rt, row, answer, detail, expected=UNKNOWN):
     Whichever comes first, this or a provider callback, wins: the other finds the payment final."""
     with rt.db.connection() as conn:
         settled = settle(conn, row["id"], (expected,), Settlement.from_answer(answer, row["ref"], row["unique_id"],
-                                                                              detail), notify_client=True)
+                                                                              detail), notify_client=True,
+                         created_at=row.get("created_at"))
     if settled is None:
         return JobResult("done", last_error="already final")
     log.info("payment %s %s → %s (%s)", row["ref"], expected, answer["status"], detail,
@@ -84,7 +85,8 @@ def _give_up_pending(rt, row):
     error = OutcomeUnknown("The provider gave no final result before the deadline; an operator will check.",
                            transaction_ref=row["ref"], extra={"status": UNKNOWN, "unique_id": row["unique_id"]})
     with rt.db.connection() as conn:
-        settle(conn, row["id"], (PENDING,), Settlement.from_error(error, UNKNOWN, "on_pending deadline passed"))
+        settle(conn, row["id"], (PENDING,), Settlement.from_error(error, UNKNOWN, "on_pending deadline passed"),
+               created_at=row.get("created_at"))
 
 
 def _reverse(rt, row, job):

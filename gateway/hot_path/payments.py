@@ -113,6 +113,7 @@ class PaymentProcessor:
         self.lap = lap_timer(self.timings, info.started, self.trace.stage if self.trace else None)
         self.lap("auth")  # from the request's arrival: authentication and reading the body
         self.route = self.context = self.ref = self.transaction_id = self.masked = self.plan = None
+        self.created_at = None  # the claimed row's, naming its partition (migration 0071)
         self.pipelines = []
         self.downstream_request = self.downstream_status = self.downstream_response = None
         self.error_detail = self.provider_ref = None
@@ -174,7 +175,7 @@ class PaymentProcessor:
                   "lease_seconds": lease_seconds(self.rt.config, self.plan.routes)}
         row = conn.execute(Q.claim_transaction, params).fetchone()
         if row is not None:
-            self.transaction_id, self.ref = row["id"], row["ref"]
+            self.transaction_id, self.ref, self.created_at = row["id"], row["ref"], row["created_at"]
             return None
         existing = conn.execute(Q.find_claimed_transaction, params).fetchone()
         if existing is None:  # claimed and gone between two statements: cannot happen, but be exact
@@ -202,7 +203,7 @@ class PaymentProcessor:
         for index, route in enumerate(self.plan.routes):
             if route.client_service_id != self.route.client_service_id:  # recovery must ask this route's provider
                 with self.rt.db.connection() as conn:
-                    conn.execute(Q.move_to_route, {"id": self.transaction_id,
+                    conn.execute(Q.move_to_route, {"id": self.transaction_id, "created_at": self.created_at,
                                                    "client_service_id": route.client_service_id})
             self.route = route
             self.context = {**route.context, "transaction_ref": self.ref, "transaction_id": self.transaction_id,
@@ -311,14 +312,14 @@ class PaymentProcessor:
         try:
             with self.rt.db.connection() as conn:
                 return settlement.settle(conn, self.transaction_id, (RECEIVED,), result, route=self.route,
-                                         api_log=api_log)
+                                         api_log=api_log, created_at=self.created_at)
         except psycopg.DataError:
             # Something the provider sent cannot be stored as jsonb: keep the outcome, drop the raw copy.
             log.warning("payment %s: downstream data could not be stored; recording the outcome only", self.ref)
             result.downstream_request = result.downstream_response = None
             with self.rt.db.connection() as conn:
                 return settlement.settle(conn, self.transaction_id, (RECEIVED,), result, route=self.route,
-                                         api_log=api_log)
+                                         api_log=api_log, created_at=self.created_at)
 
     def _stored_outcome(self):
         row = self.rt.db.fetch_one(Q.find_claimed_transaction, {"client_id": self.client.id,

@@ -112,13 +112,15 @@ def unknown_outcome_job(policy, pending=False):
             "job_delay": 0 if manual else schedule[0]}
 
 
-def settle(conn, transaction_id, expected, settlement, *, route=None, notify_client=False, api_log=None):
+def settle(conn, transaction_id, expected, settlement, *, route=None, notify_client=False, api_log=None,
+           created_at=None):
     """Move a payment from one of the ``expected`` states to ``settlement`` in one statement.
 
     ``route``: an UNKNOWN result queues the route's ``on_unknown`` follow-up, a PENDING one its
     ``on_pending`` follow-up (routes with a status query).
     ``notify_client``: a final result queues the client's signed callback (the
-    client was not answered synchronously). ``api_log``: the request's log row.
+    client was not answered synchronously). ``api_log``: the request's log row. ``created_at``: the row's,
+    when known, so the statement reaches its one partition.
     Returns the settled row (id, client_id, ref, unique_id, status, answer,
     completed_at), or ``None`` when the payment was no longer in an expected state.
     """
@@ -128,7 +130,7 @@ def settle(conn, transaction_id, expected, settlement, *, route=None, notify_cli
         {"job": None, "job_state": None, "job_delay": None}
     log = api_log or ApiLog(None, None, None, None)
     params = {
-        "id": transaction_id, "expected": list(expected), "status": settlement.status,
+        "id": transaction_id, "created_at": created_at, "expected": list(expected), "status": settlement.status,
         "answer": Jsonb(settlement.answer), "http_status": settlement.http_status,
         "error_code": settlement.error_code, "error_detail": settlement.error_detail,
         "downstream_request": _jsonb(settlement.downstream_request),

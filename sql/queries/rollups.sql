@@ -11,7 +11,7 @@
 -- folding them now would lock a row the hot path is about to settle, and fold it twice). Buckets are
 -- written in key order, so two workers folding at once never deadlock.
 WITH picked AS (
-    SELECT id, rolled_status AS old_status
+    SELECT id, created_at, rolled_status AS old_status
     FROM mospay.transactions
     WHERE rolled_status IS DISTINCT FROM status
       AND (status <> 'RECEIVED' OR created_at < now() - make_interval(secs => %(claim_grace_seconds)s))
@@ -21,7 +21,10 @@ WITH picked AS (
 ), moved AS (
     UPDATE mospay.transactions t SET rolled_status = t.status
     FROM picked p
-    WHERE t.id = p.id
+    WHERE t.id = p.id AND t.created_at = p.created_at
+      -- transactions is partitioned (migration 0071): as arrays, the picked rows' ids and times are index
+      -- conditions and prune the partitions none of them is in; a plain join hashed a scan of every partition.
+      AND t.id = ANY(ARRAY(SELECT id FROM picked)) AND t.created_at = ANY(ARRAY(SELECT created_at FROM picked))
     RETURNING date_trunc('hour', t.created_at) AS hour, t.created_at::date AS day, t.client_id, t.client_service_id,
               t.currency, t.status AS new_status, p.old_status,
               CASE WHEN t.request ->> 'f004' ~ '^[0-9]{1,15}([.][0-9]{1,4})?$'

@@ -1,17 +1,26 @@
 -- name: claim_transaction
--- The unique constraint decides who owns (client, unique id); committed before forwarding, with the
--- worker's lease (recovery takes only expired ones).
-INSERT INTO mospay.transactions (client_id, client_service_id, unique_id, payload_hash, status, request, currency,
-                                 lease_owner, lease_expires_at)
-VALUES (%(client_id)s, %(client_service_id)s, %(unique_id)s, %(payload_hash)s, 'RECEIVED', %(request)s, %(currency)s,
-        %(lease_owner)s, now() + make_interval(secs => %(lease_seconds)s::float8))
-ON CONFLICT (client_id, unique_id) DO NOTHING
-RETURNING id, ref::text AS ref
+-- The key table's primary key decides who owns (client, unique id) across every partition (migration 0071): the
+-- key and the row are written in this one statement, committed before forwarding, with the worker's lease
+-- (recovery takes only expired ones). created_at comes back so later statements reach the row's one partition.
+WITH claimed AS (
+    INSERT INTO mospay.payment_keys (client_id, unique_id, transaction_id, created_at)
+    VALUES (%(client_id)s, %(unique_id)s, nextval('mospay.transactions_id_seq'), now())
+    ON CONFLICT DO NOTHING
+    RETURNING transaction_id, created_at
+)
+INSERT INTO mospay.transactions (id, created_at, client_id, client_service_id, unique_id, payload_hash, status,
+                                 request, currency, lease_owner, lease_expires_at)
+SELECT transaction_id, created_at, %(client_id)s, %(client_service_id)s, %(unique_id)s, %(payload_hash)s,
+       'RECEIVED', %(request)s, %(currency)s, %(lease_owner)s, now() + make_interval(secs => %(lease_seconds)s::float8)
+FROM claimed
+RETURNING id, ref::text AS ref, created_at
 
 -- name: find_claimed_transaction
-SELECT id, ref::text AS ref, payload_hash, status, answer, http_status
-FROM mospay.transactions
-WHERE client_id = %(client_id)s AND unique_id = %(unique_id)s
+-- Through the key to (id, created_at): the row is read from its one partition.
+SELECT t.id, t.ref::text AS ref, t.payload_hash, t.status, t.answer, t.http_status
+FROM mospay.payment_keys k
+JOIN mospay.transactions t ON t.id = k.transaction_id AND t.created_at = k.created_at
+WHERE k.client_id = %(client_id)s AND k.unique_id = %(unique_id)s
 
 -- name: settle_transaction
 -- The one settlement statement (gateway/hot_path/settlement.py): compare-and-set from the expected states, and with it,
@@ -29,6 +38,9 @@ WITH settled AS (
         trace_id = coalesce(%(trace_id)s, trace_id),
         updated_at = now(), completed_at = now()
     WHERE id = %(id)s AND status = ANY(%(expected)s::text[])
+      -- the row's partition when the caller knows its created_at (the hot path does), every one's index otherwise
+      AND created_at BETWEEN coalesce(%(created_at)s::timestamptz, '-infinity')
+                         AND coalesce(%(created_at)s::timestamptz, 'infinity')
     RETURNING id, client_id, ref::text AS ref, unique_id, status, answer, completed_at
 ), logged AS (
     INSERT INTO mospay.api_logs (transaction_id, client_id, method, path, http_status, error_code, duration_ms,
@@ -56,9 +68,10 @@ WITH settled AS (
 SELECT id, client_id, ref, unique_id, status, answer, completed_at FROM settled
 
 -- name: transaction_status
-SELECT ref::text AS ref, unique_id, status, answer, http_status, created_at, updated_at, completed_at
-FROM mospay.transactions
-WHERE client_id = %(client_id)s AND unique_id = %(unique_id)s
+SELECT t.ref::text AS ref, t.unique_id, t.status, t.answer, t.http_status, t.created_at, t.updated_at, t.completed_at
+FROM mospay.payment_keys k
+JOIN mospay.transactions t ON t.id = k.transaction_id AND t.created_at = k.created_at
+WHERE k.client_id = %(client_id)s AND k.unique_id = %(unique_id)s
 
 -- name: insert_api_log
 INSERT INTO mospay.api_logs (client_id, method, path, http_status, error_code, duration_ms, remote_addr)
@@ -68,11 +81,11 @@ VALUES (%(client_id)s, %(method)s, %(path)s, %(http_status)s, %(error_code)s, %(
 -- Routing failed over before the next route's call goes out: from now on the payment is that route's (its
 -- status query, recovery and page), even if the switch dies before it settles.
 UPDATE mospay.transactions SET client_service_id = %(client_service_id)s
-WHERE id = %(id)s AND status = 'RECEIVED'
+WHERE id = %(id)s AND created_at = %(created_at)s AND status = 'RECEIVED'
 
 -- name: stale_transactions
 -- Accepted payments whose worker never finished them (killed, database lost): their lease has expired.
-SELECT t.id, t.ref::text AS ref, t.unique_id, t.request, t.client_service_id, t.provider_ref,
+SELECT t.id, t.created_at, t.ref::text AS ref, t.unique_id, t.request, t.client_service_id, t.provider_ref,
        c.app_id, s.microservice, s.service, s.route
 FROM mospay.transactions t
 JOIN mospay.client_services cs ON cs.id = t.client_service_id
@@ -86,19 +99,20 @@ FOR UPDATE OF t SKIP LOCKED
 
 -- name: lock_transaction_by_ref
 -- A provider callback names the payment; only the route's own payments can be found, and each is locked.
-SELECT id, ref::text AS ref, unique_id, status, client_id, request, provider_ref
+SELECT id, created_at, ref::text AS ref, unique_id, status, client_id, request, provider_ref
 FROM mospay.transactions
 WHERE ref = %(value)s::uuid AND client_service_id = %(client_service_id)s
 FOR UPDATE
 
 -- name: lock_transaction_by_unique_id
-SELECT id, ref::text AS ref, unique_id, status, client_id, request, provider_ref
-FROM mospay.transactions
-WHERE client_id = %(client_id)s AND unique_id = %(value)s AND client_service_id = %(client_service_id)s
-FOR UPDATE
+SELECT t.id, t.created_at, t.ref::text AS ref, t.unique_id, t.status, t.client_id, t.request, t.provider_ref
+FROM mospay.payment_keys k
+JOIN mospay.transactions t ON t.id = k.transaction_id AND t.created_at = k.created_at
+WHERE k.client_id = %(client_id)s AND k.unique_id = %(value)s AND t.client_service_id = %(client_service_id)s
+FOR UPDATE OF t
 
 -- name: lock_transaction_by_provider_ref
-SELECT id, ref::text AS ref, unique_id, status, client_id, request, provider_ref
+SELECT id, created_at, ref::text AS ref, unique_id, status, client_id, request, provider_ref
 FROM mospay.transactions
 WHERE client_service_id = %(client_service_id)s AND provider_ref = %(value)s
 ORDER BY id DESC
@@ -117,8 +131,8 @@ VALUES (%(transaction_id)s, %(client_id)s, %(method)s, %(path)s, %(http_status)s
         %(remote_addr)s)
 
 -- name: transaction_to_follow_up
-SELECT t.id, t.ref::text AS ref, t.unique_id, t.status, t.request, t.answer, t.client_id, t.provider_ref,
-       c.app_id, s.microservice, s.service, s.route
+SELECT t.id, t.created_at, t.ref::text AS ref, t.unique_id, t.status, t.request, t.answer, t.client_id,
+       t.provider_ref, c.app_id, s.microservice, s.service, s.route
 FROM mospay.transactions t
 JOIN mospay.client_services cs ON cs.id = t.client_service_id
 JOIN mospay.clients c ON c.id = cs.client_id

@@ -1,0 +1,60 @@
+-- Time partitions of transactions, api_logs, provider_callbacks and audit_log (migrations 0070-0071;
+-- gateway/follow_up/partitions.py). Partitions are made and dropped only through the owner's helpers.
+
+-- name: partition_status
+-- Every partition with its range, the planner's row estimate and its size on disk (indexes included).
+SELECT b.parent, b.partition, b.lower_bound, b.upper_bound, b.is_default,
+       greatest(c.reltuples, 0)::bigint AS rows_estimate,
+       pg_total_relation_size(c.oid) AS bytes
+FROM mospay.partition_bounds() b
+JOIN pg_class c ON c.relname = b.partition AND c.relnamespace = 'mospay'::regnamespace
+ORDER BY b.parent, b.is_default, b.lower_bound
+
+-- name: ensure_partitions
+SELECT mospay.ensure_partitions(%(table)s, %(from)s, %(until)s, %(days)s) AS made
+
+-- name: drop_partition
+SELECT mospay.drop_partition(%(table)s, %(partition)s, %(retain_days)s) AS dropped
+
+-- name: default_partition_rows
+-- What a DEFAULT partition holds (none while the worker keeps partitions ahead) and its oldest row.
+SELECT 'transactions' AS parent, count(*) AS n, min(created_at) AS oldest FROM mospay.transactions_default
+UNION ALL SELECT 'api_logs', count(*), min(created_at) FROM mospay.api_logs_default
+UNION ALL SELECT 'provider_callbacks', count(*), min(created_at) FROM mospay.provider_callbacks_default
+UNION ALL SELECT 'audit_log', count(*), min(created_at) FROM mospay.audit_log_default
+
+-- name: expired_partitions
+-- Range partitions of %(table)s whose whole range is older than %(retain_days)s days, oldest first.
+SELECT partition, lower_bound, upper_bound
+FROM mospay.partition_bounds()
+WHERE parent = %(table)s AND NOT is_default AND upper_bound <= now() - make_interval(days => %(retain_days)s)
+ORDER BY upper_bound
+
+-- name: delete_payment_keys
+-- One batch of the keys of payments retention dropped (their partitions ended by %(before)s): the replay window
+-- is the transactions' retention.
+DELETE FROM mospay.payment_keys
+WHERE ctid = ANY(ARRAY(SELECT ctid FROM mospay.payment_keys WHERE created_at < %(before)s LIMIT %(limit)s))
+
+-- name: delete_finished_jobs
+-- One batch of finished (done) jobs older than %(retain_days)s days; dead and manual ones wait for an operator.
+DELETE FROM mospay.jobs
+WHERE id = ANY(ARRAY(SELECT id FROM mospay.jobs
+                     WHERE state = 'done' AND created_at < now() - make_interval(days => %(retain_days)s)
+                     LIMIT %(limit)s))
+
+-- name: archive_transactions
+COPY (SELECT * FROM mospay.transactions WHERE created_at >= %(lower)s AND created_at < %(upper)s)
+TO STDOUT (FORMAT csv, HEADER)
+
+-- name: archive_api_logs
+COPY (SELECT * FROM mospay.api_logs WHERE created_at >= %(lower)s AND created_at < %(upper)s)
+TO STDOUT (FORMAT csv, HEADER)
+
+-- name: archive_provider_callbacks
+COPY (SELECT * FROM mospay.provider_callbacks WHERE created_at >= %(lower)s AND created_at < %(upper)s)
+TO STDOUT (FORMAT csv, HEADER)
+
+-- name: archive_audit_log
+COPY (SELECT * FROM mospay.audit_log WHERE created_at >= %(lower)s AND created_at < %(upper)s)
+TO STDOUT (FORMAT csv, HEADER)

@@ -1,0 +1,152 @@
+"""The worker keeps the large tables' time partitions (gateway/follow_up/partitions.py): made ahead, DEFAULT rows
+moved out, old ones archived and dropped whole, and the at-most-once guarantee across all of them."""
+
+import csv
+import datetime as dt
+import gzip
+import io
+
+import psycopg
+import pytest
+
+from gateway.follow_up import partitions
+from tests import test_cli
+from tests.test_cli import last_json
+
+cli_env, flask_cli = test_cli.cli_env, test_cli.flask_cli  # the real executable on this module's database
+NOW = dt.datetime.now(dt.UTC)
+
+
+def _age(db, unique_id, days):
+    """Move a payment (its row, key and API log) ``days`` back, as if it had been made then."""
+    db("UPDATE mospay.payment_keys SET created_at = created_at - make_interval(days => %s) WHERE unique_id = %s "
+       "RETURNING 1", (days, unique_id))
+    db("UPDATE mospay.api_logs SET created_at = created_at - make_interval(days => %s) WHERE transaction_id = "
+       "(SELECT transaction_id FROM mospay.payment_keys WHERE unique_id = %s) RETURNING 1", (days, unique_id))
+    return db("UPDATE mospay.transactions SET created_at = created_at - make_interval(days => %s) "
+              "WHERE unique_id = %s RETURNING tableoid::regclass::text AS part", (days, unique_id))[0]["part"]
+
+
+def _bounds(rt, table):
+    return [row for row in partitions.status(rt) if row["parent"] == table and not row["is_default"]]
+
+
+def test_maintenance_makes_partitions_ahead_once(rt):
+    partitions.maintain(rt)
+    again = partitions.maintain(rt)
+
+    assert again["made"] == 0
+    for table in partitions.TABLES:
+        ranges = _bounds(rt, table)
+        assert any(r["lower_bound"] <= NOW < r["upper_bound"] for r in ranges), table
+        assert max(r["upper_bound"] for r in ranges) >= NOW + dt.timedelta(days=rt.config.PARTITION_AHEAD_DAYS)
+        assert all(a["upper_bound"] <= b["lower_bound"] for a, b in zip(ranges, ranges[1:], strict=False)), table
+
+
+def test_a_unique_id_whose_payment_sits_in_an_old_partition_is_still_replayed_not_paid_again(integrator, db, rt):
+    partitions.ensure(rt, "transactions", NOW - dt.timedelta(days=70), NOW)
+    message = integrator.message()
+    first = integrator.pay(message).json()
+    part = _age(db, message["f010"], 60)
+    assert part.startswith("mospay.transactions_p")  # a partition of its own, two months back
+
+    replayed = integrator.pay(message)
+    modified = integrator.pay({**message, "f004": "999"})
+
+    assert replayed.headers["Idempotent-Replayed"] == "true" and replayed.json() == first
+    assert modified.status_code == 409 and modified.json()["error"]["code"] == "MODIFIED_REQUEST"
+    assert db("SELECT count(*) AS n FROM mospay.transactions WHERE unique_id = %s", (message["f010"],))[0]["n"] == 1
+
+
+def test_retention_archives_then_drops_only_whole_old_partitions_and_their_keys(integrator, db, rt, tmp_path,
+                                                                               monkeypatch):
+    for table in ("transactions", "api_logs"):
+        partitions.ensure(rt, table, NOW - dt.timedelta(days=70), NOW)
+    old, recent = integrator.message(), integrator.message()
+    integrator.pay(old)
+    integrator.pay(recent)
+    _age(db, old["f010"], 50)
+    _age(db, recent["f010"], 29)
+    monkeypatch.setattr(rt.config, "RETAIN_TRANSACTIONS_DAYS", 30)
+    monkeypatch.setattr(rt.config, "RETAIN_API_LOGS_DAYS", 30)
+    monkeypatch.setattr(rt.config, "ARCHIVE_DIR", str(tmp_path / "archive"))
+
+    report = partitions.maintain(rt)
+
+    cutoff = NOW - dt.timedelta(days=30)
+    assert report["dropped"] and all(d["upper_bound"] <= cutoff for d in report["dropped"])
+    assert all(r["upper_bound"] > cutoff - dt.timedelta(minutes=1) for r in _bounds(rt, "transactions"))
+    left = {r["unique_id"] for r in db("SELECT unique_id FROM mospay.transactions WHERE unique_id IN (%s, %s)",
+                                       (old["f010"], recent["f010"]))}
+    keys = {r["unique_id"] for r in db("SELECT unique_id FROM mospay.payment_keys WHERE unique_id IN (%s, %s)",
+                                       (old["f010"], recent["f010"]))}
+    assert left == keys == {recent["f010"]} and report["keys_deleted"] >= 1
+    archived = {}
+    for path in (tmp_path / "archive").glob("transactions_*.csv.gz"):
+        with gzip.open(path, "rt", newline="") as file:
+            archived.update({row["unique_id"]: row for row in csv.DictReader(io.StringIO(file.read()))})
+    assert archived[old["f010"]]["status"] == "SUCCESS" and recent["f010"] not in archived
+    assert not list((tmp_path / "archive").glob(".*.tmp"))
+    assert list((tmp_path / "archive").glob("api_logs_*.csv.gz"))
+    # Past the replay window the unique id is free again: a new payment, not a replay.
+    again = integrator.pay(old)
+    assert again.status_code == 200 and "Idempotent-Replayed" not in again.headers
+
+
+@pytest.mark.parametrize("call, refusal", [
+    ("SELECT mospay.drop_partition('clients', 'clients', 1)", "not a partitioned table"),
+    ("SELECT mospay.drop_partition('transactions', 'clients', 1)", "not a range partition"),
+    ("SELECT mospay.drop_partition('transactions', 'api_logs_default', 1)", "not a range partition"),
+    ("SELECT mospay.drop_partition('transactions', 'transactions_default', 1)", "not a range partition"),
+    ("SELECT mospay.drop_partition('transactions', 'transactions_p20000103\"; DROP TABLE mospay.clients; --', 1)",
+     "not a range partition"),
+    ("SELECT mospay.drop_partition('transactions', (SELECT partition FROM mospay.partition_bounds() "
+     "WHERE parent = 'transactions' AND upper_bound > now() LIMIT 1), 1)", "reaches into the last"),
+    ("SELECT mospay.drop_partition('transactions', (SELECT partition FROM mospay.partition_bounds() "
+     "WHERE parent = 'transactions' AND NOT is_default LIMIT 1), 0)", "at least 1 day"),
+    ("SELECT mospay.ensure_partitions('clients', now(), now() + interval '1 day', 7)", "not a partitioned table"),
+    ("SELECT mospay.ensure_partitions('transactions''; DROP TABLE mospay.clients; --', now(), now(), 7)",
+     "not a partitioned table"),
+    ("SELECT mospay.ensure_partitions('transactions', now(), now() + interval '1 day', 0)", "1 to 366 days"),
+    ("SELECT mospay.ensure_partitions('transactions', now(), now() + interval '20 years', 7)", "refused"),
+    ("ALTER TABLE mospay.transactions DETACH PARTITION mospay.transactions_default", "must be owner"),
+    ("CREATE TABLE mospay.transactions_p29990101 PARTITION OF mospay.transactions "
+     "FOR VALUES FROM ('2999-01-01') TO ('2999-01-08')", "permission denied"),
+])
+def test_the_app_role_gets_nothing_from_the_partition_helpers_but_their_one_job(rt, call, refusal):
+    with rt.db.connection() as conn:  # the switch's own serving role, as an attacker holding it would be
+        with pytest.raises(psycopg.Error, match=refusal):
+            conn.execute(call)
+        assert conn.execute("SELECT to_regclass('mospay.clients') IS NOT NULL AS kept").fetchone()["kept"]
+
+
+def test_partitions_are_listed_and_maintained_from_the_shell(flask_cli):
+    maintained = flask_cli("partitions", "maintain")
+    listed = flask_cli("partitions", "status")
+
+    assert maintained.returncode == 0, maintained.stderr
+    assert set(last_json(maintained)) >= {"made", "dropped", "keys_deleted", "jobs_deleted"}
+    assert listed.returncode == 0, listed.stderr
+    assert "transactions\ttransactions_default\tDEFAULT" in listed.stdout and "api_logs_p" in listed.stdout
+
+
+def test_a_payment_lands_in_the_default_partition_when_none_covers_now_and_moves_out_later(integrator, db, rt):
+    with psycopg.connect(rt.config.DATABASE_URL, autocommit=True) as owner:  # the worker was down for weeks
+        for table in ("transactions", "api_logs"):
+            for row in _bounds(rt, table):
+                if row["upper_bound"] > NOW - dt.timedelta(days=1):
+                    owner.execute(f"ALTER TABLE mospay.{table} DETACH PARTITION mospay.{row['partition']}")
+                    owner.execute(f"DROP TABLE mospay.{row['partition']}")
+    message = integrator.message()
+
+    paid = integrator.pay(message)
+    landed = db("SELECT tableoid::regclass::text AS part FROM mospay.transactions WHERE unique_id = %s",
+                (message["f010"],))[0]["part"]
+    report = partitions.maintain(rt)
+    moved = db("SELECT tableoid::regclass::text AS part FROM mospay.transactions WHERE unique_id = %s",
+               (message["f010"],))[0]["part"]
+
+    assert paid.status_code == 200 and landed == "mospay.transactions_default"
+    assert report["made"] >= 2 and moved.startswith("mospay.transactions_p")
+    assert db("SELECT count(*) AS n FROM mospay.transactions_default")[0]["n"] == 0
+    assert integrator.pay(message).headers["Idempotent-Replayed"] == "true"
