@@ -20,6 +20,8 @@ import logging
 import os
 from pathlib import Path
 
+import psycopg
+
 from gateway.db import Q
 from gateway.follow_up import schedule
 
@@ -33,23 +35,49 @@ BATCH = 5000
 
 @schedule.periodic("partitions", lambda config: config.PARTITION_EVERY_SECONDS)
 def maintain(rt):
-    """Make partitions ahead, empty the DEFAULT partitions, apply retention; returns what was done."""
-    report = {"made": ensure_ahead(rt), "dropped": [], "keys_deleted": 0, "jobs_deleted": 0}
-    for table in TABLES:
-        days = getattr(rt.config, RETENTION[table])
-        if days > 0:
-            report["dropped"] += expire(rt, table, days)
-    retain_callbacks = rt.config.RETAIN_CALLBACKS_DAYS
-    if retain_callbacks > 0:
-        report["jobs_deleted"] = _in_batches(rt, Q.delete_finished_jobs, {"retain_days": retain_callbacks})
-    report["keys_deleted"] = _delete_keys(rt, report["dropped"])
-    if report["made"] or report["dropped"]:
-        log.info("partitions: made %s, dropped %s", report["made"], [d["partition"] for d in report["dropped"]])
+    """Make partitions ahead, empty the DEFAULT partitions, apply retention; returns what was done.
+
+    One run at a time across workers and instances (a session advisory lock; a run that finds it taken does
+    nothing). A table whose step fails (a lock not granted in time) is reported and tried again next run; the
+    others go on."""
+    report = {"made": 0, "dropped": [], "kept": [], "keys_deleted": 0, "jobs_deleted": 0, "failed": []}
+    with rt.db.connection() as lock:
+        if not lock.execute(Q.try_partition_maintenance_lock).fetchone()["locked"]:
+            report["skipped"] = "another maintenance run holds the lock"
+            return report
+        try:
+            report["made"] = ensure_ahead(rt, failed=report["failed"])
+            for table in TABLES:
+                days = getattr(rt.config, RETENTION[table])
+                if days > 0:
+                    _guarded(report["failed"], table, expire, rt, table, days, report)
+            retain_callbacks = rt.config.RETAIN_CALLBACKS_DAYS
+            if retain_callbacks > 0:
+                report["jobs_deleted"] = _in_batches(rt, Q.delete_finished_jobs, {"retain_days": retain_callbacks})
+            if rt.config.RETAIN_TRANSACTIONS_DAYS > 0:
+                # Not only this run's drops: keys a failed run left behind go too (older than every kept payment).
+                report["keys_deleted"] = _in_batches(rt, Q.delete_payment_keys, {})
+        finally:
+            lock.execute(Q.release_partition_maintenance_lock)
+    if report["made"] or report["dropped"] or report["kept"] or report["failed"]:
+        log.info("partitions: made %s, dropped %s, kept (open payments) %s, failed %s", report["made"],
+                 [d["partition"] for d in report["dropped"]], report["kept"], report["failed"])
     return report
 
 
-def ensure_ahead(rt, now=None):
-    """Partitions from now (or from a DEFAULT partition's oldest row) to the days ahead; returns how many made."""
+def _guarded(failed, table, step, *args):
+    """Run one table's step; a database error (a lock not granted in 500 ms) is logged and the run goes on."""
+    try:
+        return step(*args)
+    except psycopg.Error as error:
+        log.warning("partitions: %s of %s failed, tried again next run: %s", step.__name__, table, error)
+        failed.append({"table": table, "step": step.__name__, "error": str(error).splitlines()[0]})
+        return None
+
+
+def ensure_ahead(rt, now=None, failed=None):
+    """Partitions from now (or from a DEFAULT partition's oldest row) to the days ahead; returns how many made.
+    With ``failed`` (a list), a table whose step fails is recorded there and the others go on."""
     now = now or dt.datetime.now(dt.UTC)
     until = now + dt.timedelta(days=rt.config.PARTITION_AHEAD_DAYS)
     stray = {row["parent"]: row for row in rt.db.fetch_all(Q.default_partition_rows)}
@@ -61,7 +89,10 @@ def ensure_ahead(rt, now=None):
             log.warning("partitions: %s_default holds %s rows (oldest %s): moving them into partitions",
                         table, stray[table]["n"], stray[table]["oldest"])
             start = max(min(stray[table]["oldest"], now), now - dt.timedelta(days=4 * 365))
-        made += ensure(rt, table, start, until)
+        if failed is None:
+            made += ensure(rt, table, start, until)
+        else:
+            made += _guarded(failed, table, ensure, rt, table, start, until) or 0
     return made
 
 
@@ -72,17 +103,26 @@ def ensure(rt, table, start, until):
                                                   "days": rt.config.PARTITION_DAYS}).fetchone()["made"]
 
 
-def expire(rt, table, retain_days):
-    """Archive (``ARCHIVE_DIR``) and drop the partitions of ``table`` older than ``retain_days``; returns them."""
+def expire(rt, table, retain_days, report=None):
+    """Archive (``ARCHIVE_DIR``) and drop the partitions of ``table`` older than ``retain_days``; returns them.
+
+    A transactions partition that still holds an open payment (or one a job still follows) is kept, whatever its
+    age (the owner's helper refuses it), and listed in ``report["kept"]``."""
+    report = report if report is not None else {"dropped": [], "kept": []}
     dropped = []
     for part in rt.db.fetch_all(Q.expired_partitions, {"table": table, "retain_days": retain_days}):
         if rt.config.ARCHIVE_DIR:
             archive(rt, table, part, Path(rt.config.ARCHIVE_DIR))
         with rt.db.transaction() as conn:
-            conn.execute(Q.drop_partition, {"table": table, "partition": part["partition"],
-                                            "retain_days": retain_days})
+            done = conn.execute(Q.drop_partition, {"table": table, "partition": part["partition"],
+                                                   "retain_days": retain_days}).fetchone()["dropped"]
+        if not done:
+            log.warning("partitions: kept %s past its retention: it holds open payments", part["partition"])
+            report["kept"].append(part["partition"])
+            continue
         log.info("partitions: dropped %s (rows before %s)", part["partition"], part["upper_bound"])
         dropped.append({"table": table, **part})
+    report["dropped"] += dropped
     return dropped
 
 
@@ -91,11 +131,14 @@ def archive(rt, table, part, directory):
 
     Written under a temporary name, flushed to disk and renamed: a file with the final name is complete.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    # Payments, phone numbers and providers' answers (masked, but personal): for the switch's user only.
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     final = directory / f"{part['partition']}.csv.gz"
     partial = directory / f".{part['partition']}.csv.gz.tmp"
+    partial.unlink(missing_ok=True)  # a run that died mid-file (runs never overlap: the maintenance lock)
     params = {"lower": part["lower_bound"], "upper": part["upper_bound"]}
-    with rt.db.connection() as conn, conn.cursor() as cur, open(partial, "wb") as raw:
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with rt.db.connection() as conn, conn.cursor() as cur, os.fdopen(descriptor, "wb") as raw:
         with gzip.GzipFile(fileobj=raw, mode="wb") as out, \
                 cur.copy(getattr(Q, f"archive_{table}"), params) as copy:
             for chunk in copy:
@@ -103,18 +146,17 @@ def archive(rt, table, part, directory):
         raw.flush()
         os.fsync(raw.fileno())
     os.replace(partial, final)
+    folder = os.open(directory, os.O_RDONLY)  # the rename itself on disk before the partition is dropped
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
     return final
 
 
 def status(rt):
     """Every partition: table, name, range, the planner's row estimate and its bytes (indexes included)."""
     return rt.db.fetch_all(Q.partition_status)
-
-
-def _delete_keys(rt, dropped):
-    """Delete the keys of the payments whose partitions were dropped, in batches; returns how many."""
-    ends = [d["upper_bound"] for d in dropped if d["table"] == "transactions"]
-    return _in_batches(rt, Q.delete_payment_keys, {"before": max(ends)}) if ends else 0
 
 
 def _in_batches(rt, query, params):

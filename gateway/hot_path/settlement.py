@@ -143,7 +143,13 @@ def settle(conn, transaction_id, expected, settlement, *, route=None, notify_cli
         "log_method": log.method, "log_path": log.path, "log_remote_addr": log.remote_addr,
         "log_duration_ms": log.duration_ms, **job,
     }
-    return conn.execute(Q.settle_transaction, params).fetchone()
+    settled = conn.execute(Q.settle_transaction, params).fetchone()
+    if settled is None:
+        # Once more, on a fresh snapshot: the row may have just moved between partitions (the maintenance moved
+        # it out of the DEFAULT partition while this statement waited), which reads as "not in an expected
+        # state". Compare-and-set still decides: a row that really left those states is not touched.
+        settled = conn.execute(Q.settle_transaction, params).fetchone()
+    return settled
 
 
 def _jsonb(value):

@@ -3,23 +3,26 @@
 -- embedded PostgreSQL has no pg_partman or pg_cron, so the worker's maintenance step (gateway/follow_up/partitions.py)
 -- asks the owner through these SECURITY DEFINER functions: a fixed search_path, only the four tables, only their own
 -- partitions, partition names made here (never taken from the caller), and no partition dropped whose range reaches
--- into the retention window.
+-- into the retention window. Every helper names pg_temp last in its search_path and the catalogue in full: a
+-- temporary view called pg_class would otherwise be read first and lie about the bounds. Locks wait at most
+-- 500 ms: a DDL step queued behind a long reader would hold every payment behind it (the caller retries later).
 
 -- Every range partition of the four tables with its bounds (read from the catalogue: MINVALUE is -infinity, MAXVALUE
 -- +infinity; the DEFAULT partition has none). Not a definer: anyone who may read the catalogue sees the same.
 CREATE FUNCTION mospay.partition_bounds()
 RETURNS TABLE (parent text, partition text, lower_bound timestamptz, upper_bound timestamptz, is_default boolean)
-LANGUAGE sql STABLE SET search_path = pg_catalog, mospay SET TimeZone = 'UTC' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, mospay, pg_temp SET TimeZone = 'UTC' AS $$
     SELECT p.relname::text, c.relname::text,
            CASE WHEN b[1] IS NULL THEN NULL WHEN b[1] = 'MINVALUE' THEN '-infinity'::timestamptz
                 ELSE btrim(b[1], '''')::timestamptz END,
            CASE WHEN b[2] IS NULL THEN NULL WHEN b[2] = 'MAXVALUE' THEN 'infinity'::timestamptz
                 ELSE btrim(b[2], '''')::timestamptz END,
            b IS NULL
-    FROM pg_inherits i
-    JOIN pg_class p ON p.oid = i.inhparent
-    JOIN pg_class c ON c.oid = i.inhrelid
-    CROSS JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \((.*)\) TO \((.*)\)') AS b
+    FROM pg_catalog.pg_inherits i
+    JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
+    JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+    CROSS JOIN LATERAL pg_catalog.regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid),
+                                               'FROM \((.*)\) TO \((.*)\)') AS b
     WHERE p.relnamespace = 'mospay'::regnamespace
       AND p.relname IN ('transactions', 'api_logs', 'provider_callbacks', 'audit_log')
 $$;
@@ -32,7 +35,7 @@ $$;
 -- Returns the partitions made.
 CREATE FUNCTION mospay.ensure_partitions(p_table text, p_from timestamptz, p_until timestamptz, p_days integer)
 RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, mospay SET TimeZone = 'UTC' SET lock_timeout = '10s'
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, mospay, pg_temp SET TimeZone = 'UTC' SET lock_timeout = '500ms'
 AS $$
 DECLARE
     grid constant timestamptz := '2000-01-03 00:00:00+00';
@@ -71,6 +74,8 @@ BEGIN
             name := format('%s_p%s', p_table, to_char(lo, 'YYYYMMDD'));
             EXECUTE format('CREATE TABLE mospay.%I (LIKE mospay.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
                            name, p_table);
+            -- No claim may land in DEFAULT within [lo, hi) while its rows move: ATTACH would then be refused.
+            EXECUTE format('LOCK TABLE mospay.%I IN SHARE ROW EXCLUSIVE MODE', p_table || '_default');
             EXECUTE format('WITH moved AS (DELETE FROM mospay.%I WHERE created_at >= %L AND created_at < %L '
                            'RETURNING *) INSERT INTO mospay.%I SELECT * FROM moved',
                            p_table || '_default', lo, hi, name);
@@ -84,15 +89,17 @@ BEGIN
 END
 $$;
 
--- Detach and drop one partition of p_table whose whole range is older than p_retain_days days. The name only finds
--- the partition among p_table's own; the DEFAULT partition is never dropped. The app role may already DELETE
+-- Detach and drop one partition of p_table whose whole range is older than p_retain_days days; false (kept) when a
+-- transactions partition still holds an open payment or one a job still follows. The name only finds the partition
+-- among p_table's own; the DEFAULT partition is never dropped. The app role may already DELETE
 -- these rows: this helper only lets it do so in one cheap step.
 CREATE FUNCTION mospay.drop_partition(p_table text, p_partition text, p_retain_days integer)
 RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, mospay SET TimeZone = 'UTC' SET lock_timeout = '10s'
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, mospay, pg_temp SET TimeZone = 'UTC' SET lock_timeout = '500ms'
 AS $$
 DECLARE
     part record;
+    open_payments boolean;
 BEGIN
     IF p_table IS NULL OR p_table NOT IN ('transactions', 'api_logs', 'provider_callbacks', 'audit_log') THEN
         RAISE EXCEPTION 'not a partitioned table of the switch: %', p_table;
@@ -108,6 +115,17 @@ BEGIN
     END IF;
     IF part.upper_bound > now() - make_interval(days => p_retain_days) THEN
         RAISE EXCEPTION 'partition % reaches into the last % days', part.partition, p_retain_days;
+    END IF;
+    IF p_table = 'transactions' THEN
+        -- An open payment (still RECEIVED, PENDING or UNKNOWN) or one a job still follows stays, whatever its age:
+        -- dropping it would lose what an operator or the follow-up must still settle, and free its unique id.
+        -- (By status through the partition's status index; by job from the few jobs not done.)
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM mospay.%1$I t WHERE t.status IN (''RECEIVED'', ''PENDING'', '
+                       '''UNKNOWN'')) OR EXISTS (SELECT 1 FROM mospay.jobs j JOIN mospay.%1$I t '
+                       'ON t.id = j.transaction_id WHERE j.state <> ''done'')', part.partition) INTO open_payments;
+        IF open_payments THEN
+            RETURN false;
+        END IF;
     END IF;
     EXECUTE format('ALTER TABLE mospay.%I DETACH PARTITION mospay.%I', p_table, part.partition);
     EXECUTE format('DROP TABLE mospay.%I', part.partition);

@@ -15,6 +15,12 @@
 -- partitioned table's id alone: the ones that referenced transactions(id) (api_logs, provider_callbacks, jobs,
 -- resolutions, reconciliation_items) are dropped; their plain transaction_id indexes stay.
 
+-- Nothing may claim, log or settle while the keys are copied and the tables change (a payment committed in between
+-- would get no key): the upgrade takes the tables first, in one order. Stop every instance of the previous release
+-- before this migration (docs/deployment.md, "Upgrades"): its claim names a constraint that is gone after it.
+LOCK TABLE mospay.transactions, mospay.api_logs, mospay.provider_callbacks, mospay.audit_log, mospay.jobs,
+    mospay.resolutions, mospay.reconciliation_items IN ACCESS EXCLUSIVE MODE;
+
 CREATE TABLE mospay.payment_keys (
     client_id      bigint NOT NULL,
     unique_id      text NOT NULL,

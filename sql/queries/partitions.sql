@@ -3,7 +3,10 @@
 
 -- name: partition_status
 -- Every partition with its range, the planner's row estimate and its size on disk (indexes included).
-SELECT b.parent, b.partition, b.lower_bound, b.upper_bound, b.is_default,
+-- The historic partition of migration 0071 starts at MINVALUE: its lower bound is NULL here (Python has no
+-- -infinity), as is every bound of a DEFAULT partition.
+SELECT b.parent, b.partition, CASE WHEN isfinite(b.lower_bound) THEN b.lower_bound END AS lower_bound,
+       CASE WHEN isfinite(b.upper_bound) THEN b.upper_bound END AS upper_bound, b.is_default,
        greatest(c.reltuples, 0)::bigint AS rows_estimate,
        pg_total_relation_size(c.oid) AS bytes
 FROM mospay.partition_bounds() b
@@ -25,16 +28,22 @@ UNION ALL SELECT 'audit_log', count(*), min(created_at) FROM mospay.audit_log_de
 
 -- name: expired_partitions
 -- Range partitions of %(table)s whose whole range is older than %(retain_days)s days, oldest first.
-SELECT partition, lower_bound, upper_bound
+SELECT partition, CASE WHEN isfinite(lower_bound) THEN lower_bound END AS lower_bound, upper_bound
 FROM mospay.partition_bounds()
 WHERE parent = %(table)s AND NOT is_default AND upper_bound <= now() - make_interval(days => %(retain_days)s)
 ORDER BY upper_bound
 
 -- name: delete_payment_keys
--- One batch of the keys of payments retention dropped (their partitions ended by %(before)s): the replay window
--- is the transactions' retention.
+-- One batch of the keys older than every payment still kept (the oldest range partition's lower bound, and the
+-- DEFAULT partition's oldest row): the keys of dropped payments, whichever run dropped them. The replay window is
+-- the transactions' retention. While the historic partition (from MINVALUE) exists, nothing is older.
 DELETE FROM mospay.payment_keys
-WHERE ctid = ANY(ARRAY(SELECT ctid FROM mospay.payment_keys WHERE created_at < %(before)s LIMIT %(limit)s))
+WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM mospay.payment_keys
+    WHERE created_at < (SELECT least(min(b.lower_bound) FILTER (WHERE NOT b.is_default),
+                                     (SELECT min(d.created_at) FROM mospay.transactions_default d))
+                        FROM mospay.partition_bounds() b WHERE b.parent = 'transactions')
+    LIMIT %(limit)s))
 
 -- name: delete_finished_jobs
 -- One batch of finished (done) jobs older than %(retain_days)s days; dead and manual ones wait for an operator.
@@ -44,17 +53,29 @@ WHERE id = ANY(ARRAY(SELECT id FROM mospay.jobs
                      LIMIT %(limit)s))
 
 -- name: archive_transactions
-COPY (SELECT * FROM mospay.transactions WHERE created_at >= %(lower)s AND created_at < %(upper)s)
+-- (A NULL lower bound: the historic partition, from its first row.)
+COPY (SELECT * FROM mospay.transactions
+      WHERE (%(lower)s::timestamptz IS NULL OR created_at >= %(lower)s) AND created_at < %(upper)s)
 TO STDOUT (FORMAT csv, HEADER)
 
 -- name: archive_api_logs
-COPY (SELECT * FROM mospay.api_logs WHERE created_at >= %(lower)s AND created_at < %(upper)s)
+COPY (SELECT * FROM mospay.api_logs
+      WHERE (%(lower)s::timestamptz IS NULL OR created_at >= %(lower)s) AND created_at < %(upper)s)
 TO STDOUT (FORMAT csv, HEADER)
 
 -- name: archive_provider_callbacks
-COPY (SELECT * FROM mospay.provider_callbacks WHERE created_at >= %(lower)s AND created_at < %(upper)s)
+COPY (SELECT * FROM mospay.provider_callbacks
+      WHERE (%(lower)s::timestamptz IS NULL OR created_at >= %(lower)s) AND created_at < %(upper)s)
 TO STDOUT (FORMAT csv, HEADER)
 
 -- name: archive_audit_log
-COPY (SELECT * FROM mospay.audit_log WHERE created_at >= %(lower)s AND created_at < %(upper)s)
+COPY (SELECT * FROM mospay.audit_log
+      WHERE (%(lower)s::timestamptz IS NULL OR created_at >= %(lower)s) AND created_at < %(upper)s)
 TO STDOUT (FORMAT csv, HEADER)
+
+-- name: try_partition_maintenance_lock
+-- One maintenance run at a time across workers and instances (held by the run's own connection).
+SELECT pg_try_advisory_lock(7340071) AS locked
+
+-- name: release_partition_maintenance_lock
+SELECT pg_advisory_unlock(7340071) AS unlocked

@@ -150,3 +150,49 @@ def test_a_payment_lands_in_the_default_partition_when_none_covers_now_and_moves
     assert report["made"] >= 2 and moved.startswith("mospay.transactions_p")
     assert db("SELECT count(*) AS n FROM mospay.transactions_default")[0]["n"] == 0
     assert integrator.pay(message).headers["Idempotent-Replayed"] == "true"
+
+
+def test_retention_keeps_a_partition_while_it_holds_an_open_payment(integrator, db, rt, monkeypatch):
+    partitions.ensure(rt, "transactions", NOW - dt.timedelta(days=70), NOW)
+    message = integrator.message()
+    integrator.pay(message)
+    part = _age(db, message["f010"], 50)
+    db("UPDATE mospay.transactions SET status = 'UNKNOWN' WHERE unique_id = %s RETURNING 1", (message["f010"],))
+    monkeypatch.setattr(rt.config, "RETAIN_TRANSACTIONS_DAYS", 30)
+
+    report = partitions.maintain(rt)
+
+    assert part.removeprefix("mospay.") in report["kept"]
+    assert part.removeprefix("mospay.") not in {d["partition"] for d in report["dropped"]}
+    # Still there for its operator, and its unique id is still answered from it, not paid again.
+    assert db("SELECT status FROM mospay.transactions WHERE unique_id = %s", (message["f010"],)) == \
+        [{"status": "UNKNOWN"}]
+    assert integrator.pay(message).headers.get("Idempotent-Replayed") == "true"
+
+
+def test_archives_are_readable_by_the_switch_s_user_only(integrator, db, rt, tmp_path, monkeypatch):
+    import stat
+
+    partitions.ensure(rt, "transactions", NOW - dt.timedelta(days=70), NOW)
+    message = integrator.message()
+    integrator.pay(message)
+    _age(db, message["f010"], 50)
+    monkeypatch.setattr(rt.config, "RETAIN_TRANSACTIONS_DAYS", 30)
+    monkeypatch.setattr(rt.config, "ARCHIVE_DIR", str(tmp_path / "archive"))
+
+    partitions.maintain(rt)
+
+    files = list((tmp_path / "archive").glob("transactions_*.csv.gz"))
+    assert files
+    assert stat.S_IMODE((tmp_path / "archive").stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+
+
+def test_two_maintenance_runs_never_overlap(rt):
+    with rt.db.connection() as holder:  # another worker's run, in progress
+        holder.execute("SELECT pg_advisory_lock(7340071)")
+        try:
+            assert partitions.maintain(rt)["skipped"]
+        finally:
+            holder.execute("SELECT pg_advisory_unlock(7340071)")
+    assert "skipped" not in partitions.maintain(rt)
