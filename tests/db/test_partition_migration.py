@@ -134,3 +134,19 @@ def test_the_sequence_survives_the_old_table(upgraded):
     owned = _owner(upgraded, "SELECT d.refobjid::regclass::text FROM pg_depend d "
                              "WHERE d.objid = 'mospay.transactions_id_seq'::regclass AND d.deptype = 'a'")
     assert owned == [("mospay.transactions",)]
+
+
+def test_maintenance_and_status_read_the_historic_partition_and_keep_its_keys(rt, tmp_path, monkeypatch):
+    from gateway.follow_up import partitions
+
+    history = [p for p in partitions.status(rt) if p["partition"] == "transactions_history"]
+    assert len(history) == 1 and history[0]["lower_bound"] is None  # from MINVALUE: no Python datetime for it
+    monkeypatch.setattr(rt.config, "RETAIN_TRANSACTIONS_DAYS", 1)
+    report = partitions.maintain(rt)
+
+    assert not report["failed"]
+    # Its newest row is days old but its range reaches tomorrow: it stays, and so does every key it holds.
+    assert "transactions_history" in {p["partition"] for p in partitions.status(rt)}
+    assert report["keys_deleted"] == 0
+    assert rt.db.fetch_one("SELECT count(*) AS n FROM mospay.payment_keys WHERE unique_id LIKE 'old-%%'")["n"] \
+        == len(DAYS_AGO)
