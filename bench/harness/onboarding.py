@@ -161,14 +161,15 @@ def paying_clients(db, base, secret_key, work, count):
 
     lines, started = [], time.monotonic()
     with psycopg.connect(db.url, row_factory=psycopg.rows.dict_row) as conn:
-        # Clients inserted by scale_up have no execution role yet: made as the switch makes them at start.
-        tenants.provision_missing(conn, Sealer([secret_key]))
-        conn.row_factory = psycopg.rows.tuple_row
         rows = conn.execute(
-            "SELECT c.app_id, c.username, s.microservice FROM mospay.client_services cs "
+            "SELECT c.id, c.app_id, c.username, s.microservice FROM mospay.client_services cs "
             "JOIN mospay.clients c ON c.id = cs.client_id JOIN mospay.services s ON s.id = cs.service_id "
             "WHERE c.app_id LIKE 'scale%%' ORDER BY cs.id LIMIT %s", (count,)).fetchall()
-        for app_id, username, microservice in rows:
+        sealer = Sealer([secret_key])
+        for row in rows:
+            # Clients inserted by scale_up have no execution role yet: made as the switch makes them.
+            tenants.provision(conn, sealer, row["id"])
+        for app_id, username, microservice in ((r["app_id"], r["username"], r["microservice"]) for r in rows):
             password = f"pay-{app_id}-{secrets.token_hex(6)}"
             conn.execute("UPDATE mospay.clients SET password_hash = %s WHERE app_id = %s",
                          (hash_password(password, rounds=4), app_id))

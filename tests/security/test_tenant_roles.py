@@ -118,3 +118,20 @@ def test_session_state_left_by_one_tenant_never_reaches_another(integrator, admi
         seen.append(victim.pay().json()["error"]["message"])
 
     assert seen == ["table=none setting=none"] * 10
+
+
+def test_the_rates_table_s_grants_do_not_grow_with_each_client(integrator, db, rt):
+    # A table's grants live in its pg_class row, which cannot grow past 8 kB: one grant per client stopped
+    # onboarding at about 2,400 clients. The rates are read through USAGE on mospay_fn (per role, in pg_namespace,
+    # which can grow) and a single grant to PUBLIC.
+    per_client = db("SELECT count(*) AS n FROM pg_class c, aclexplode(c.relacl) a "
+                    "WHERE c.oid = 'mospay_fn.fx_rates'::regclass AND a.grantee::regrole::text LIKE 'mospay_t%%'")
+    assert per_client == [{"n": 0}]
+    replace_function(rt, request_function_name(integrator), """BEGIN
+        RETURN jsonb_build_object('reject', jsonb_build_object('code', 'RATE', 'message',
+            (SELECT rate::text FROM fx_rates WHERE base = 'USD' AND quote = 'RWF')));
+    END""")
+
+    answer = integrator.pay()  # the client's own function still reads the rates, as its own role
+
+    assert answer.status_code == 422 and answer.json()["error"]["message"][0].isdigit(), answer.text
