@@ -73,10 +73,10 @@ def test_a_client_user_sees_their_payments_and_never_another_clients(shop, admin
 
 def test_the_payment_page_shows_the_masked_request_and_answer_and_nothing_of_the_provider(shop, downstream):
     mine, session, _ = shop
-    paid = mine.pay(mine.message(f007="4321", f008="very-secret-pin-99")).json()
+    paid = mine.pay(mine.message(f007="pin-4321-zz", f008="very-secret-pin-99")).json()
     page = session.get(f"/client/payments/{paid['transaction_ref']}").text
     assert 'id="tx-request"' in page and 'id="tx-answer"' in page and paid["transaction_ref"] in page
-    assert "very-secret-pin-99" not in page and "4321" not in page
+    assert "very-secret-pin-99" not in page and "pin-4321-zz" not in page
     assert downstream.url not in page and 'id="tx-downstream-request"' not in page
 
 
