@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from gateway import tracing
 from tests.portal.conftest import FINAL_PASSWORD, PortalSession, create_user
 
-STAGES = ["auth", "validate", "claim", "request_function", "forward", "response_function", "finish"]
+STAGES = ["auth", "validate", "claim", "request_function", "forward", "response_function", "answer", "finish"]
 
 
 @pytest.fixture

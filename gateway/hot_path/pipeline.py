@@ -170,8 +170,9 @@ def with_currency(context, request, route):
 
 
 def lap_timer(timings, start=None, on_lap=None):
-    """A ``lap(stage)`` callable recording the ms since the previous lap into ``timings``; ``on_lap(stage,
-    started, ended)`` (perf_counter seconds) hears of each one too (a payment's trace)."""
+    """A ``lap(stage)`` callable recording the ms since the previous lap into ``timings`` and returning the
+    lap's end (perf_counter seconds); ``on_lap(stage, started, ended)`` hears of each one too (a payment's
+    trace)."""
     mark = [start if start is not None else time.perf_counter()]
 
     def lap(stage):
@@ -181,5 +182,6 @@ def lap_timer(timings, start=None, on_lap=None):
         # A stage run again (a failover's second provider) adds to its time: the stages still sum to the total.
         timings[stage] = round(timings.get(stage, 0) + (now - mark[0]) * 1000, 3)
         mark[0] = now
+        return now
 
     return lap

@@ -47,7 +47,8 @@ def test_the_stored_stage_timings_add_up_to_the_total(integrator, db):
     timings = transaction(db, integrator, body["unique_id"])["timings"]
     stages = [ms for stage, ms in timings.items() if stage != "total"]
     assert {"auth", "validate", "claim", "request_function", "forward", "response_function"} <= set(timings)
-    assert 0 <= timings["total"] - sum(stages) < 5, timings
+    # Each figure is rounded to a microsecond: the stages meet the total within that rounding.
+    assert abs(timings["total"] - sum(stages)) < 0.01, timings
 
 
 def test_the_status_endpoint_returns_the_stored_answer(integrator):
