@@ -75,12 +75,11 @@ class Config:
         # OpenTelemetry: each payment a trace, exported over OTLP/HTTP to this collector. Unset: no tracing.
         self.OTLP_ENDPOINT = _env("MOSPAY_OTLP_ENDPOINT") or _env("OTEL_EXPORTER_OTLP_ENDPOINT")
         self.FUNCTION_TIMEOUT_MS = _env_int("MOSPAY_FUNCTION_TIMEOUT_MS", 2000)
-        # Each client app's functions run on a pool of its own, logged in as its own role (issue 11 point 2):
-        # at most TENANT_POOL_MAX connections each, closed after TENANT_POOL_IDLE_SECONDS unused, and at
-        # most TENANT_POOLS_MAX pools open per worker (the least recently used is closed first).
-        self.TENANT_POOL_MAX = _env_int("MOSPAY_TENANT_POOL_MAX", 4)
-        self.TENANT_POOL_IDLE_SECONDS = float(_env("MOSPAY_TENANT_POOL_IDLE_SECONDS", 60))
-        self.TENANT_POOLS_MAX = _env_int("MOSPAY_TENANT_POOLS_MAX", 64)
+        # Client functions run on one pool per worker, logged in as the function runner, each call through its
+        # client's gate (migration 0074): at most FUNCTION_POOL_MAX connections, closed after
+        # FUNCTION_POOL_IDLE_SECONDS unused. Defaults to the switch's own pool size: one call per serving thread.
+        self.FUNCTION_POOL_MAX = _env_int("MOSPAY_FUNCTION_POOL_MAX", self.DB_POOL_MAX)
+        self.FUNCTION_POOL_IDLE_SECONDS = float(_env("MOSPAY_FUNCTION_POOL_IDLE_SECONDS", 60))
         self.MAX_BODY_BYTES = _env_int("MOSPAY_MAX_BODY_BYTES", 64 * 1024)
         # A provider statement uploaded for reconciliation (POST …/reconciliation/runs, the portal's upload).
         self.MAX_STATEMENT_BYTES = _env_int("MOSPAY_MAX_STATEMENT_BYTES", 64 * 1024 * 1024)

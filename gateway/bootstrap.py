@@ -52,6 +52,7 @@ def prepare_database(config):
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn, conn.transaction():
         _app_role(conn, sealer, repair=True)  # privileges on the tables the migrations just made
         tenants.provision_missing(conn, sealer)
+        tenants.ensure_runner(conn, sealer, repair=True)  # after the gates: it is granted each of them
     return applied
 
 

@@ -60,10 +60,7 @@ def observe_request(endpoint, method, status):
 def _refresh_gauges(rt):
     for (scheme, host, port), state in rt.forwarder.circuits.states().items():
         CIRCUIT_STATE.labels(f"{scheme}://{host}:{port}").set(_CIRCUIT_VALUES[state])
-    tenants = rt.tenants.stats()  # one pool per client app: summed, not one series per client
-    pools = {rt.db.pool.name: rt.db.pool.get_stats(),
-             "mospay-functions": {key: sum(stats.get(key, 0) for stats in tenants.values())
-                                  for key in ("pool_size", "pool_available", "requests_waiting")}}
+    pools = {rt.db.pool.name: rt.db.pool.get_stats(), "mospay-functions": rt.tenants.stats()}
     for name, stats in pools.items():
         POOL_CONNECTIONS.labels(name, "size").set(stats.get("pool_size", 0))
         POOL_CONNECTIONS.labels(name, "available").set(stats.get("pool_available", 0))

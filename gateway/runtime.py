@@ -13,7 +13,7 @@ from flask import current_app
 from gateway import tracing
 from gateway.db import Database, Q
 from gateway.functions import runner
-from gateway.functions.tenants import TenantPools
+from gateway.functions.tenants import FunctionPool, runner_url
 from gateway.functions.watchdog import Watchdog
 from gateway.hot_path.circuit import CircuitBoard
 from gateway.hot_path.forwarder import Forwarder
@@ -94,8 +94,14 @@ class Runtime:
             if config.DATABASE_READ_URL:
                 read_db = Database(read_url(config), 1, config.DB_POOL_MAX, config.DB_POOL_TIMEOUT, name="mospay-read")
                 read_db.open()
-            self._tenants = TenantPools(serving_url(config), self.sealer, config,
-                                        configure=runner.configure_connection(config.FUNCTION_TIMEOUT_MS))
+            try:
+                self._tenants = FunctionPool(runner_url(serving_url(config), db, self.sealer), config,
+                                             configure=runner.configure_connection(config.FUNCTION_TIMEOUT_MS))
+            except BaseException:
+                db.close()
+                if read_db is not None:
+                    read_db.close()
+                raise
             self._db, self._read_db, self._registry = db, read_db, registry
         return self
 

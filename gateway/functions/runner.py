@@ -1,8 +1,8 @@
 """Calls a client's request and response functions inside the sandbox.
 
-Each call is its own short transaction on a connection logged in as the
+Each call is its own short statement on the shared function pool, through the client's gate, as the
 client's own execution role (``gateway.functions.tenants``), with a statement timeout: a function cannot touch the
-switch's tables (not even by RESET ROLE) and cannot run for ever. A function's PostgreSQL
+switch's tables (not even by RESET ROLE), cannot reach another client and cannot run for ever. A function's PostgreSQL
 error becomes the switch's error through the one SQLSTATE map (``errors.from_database_error``).
 """
 
@@ -26,14 +26,16 @@ def configure_connection(timeout_ms):
     """Pool hook: every sandbox connection starts with the function statement timeout."""
 
     def configure(conn):
+        # Never prepared: each call's end_call deallocates whatever the session holds (a function may PREPARE).
+        conn.prepare_threshold = None
         conn.execute(Q.set_function_timeout, (str(timeout_ms),))
 
     return configure
 
 
 def run(rt, client, query, args, rollback=False):
-    """Run ``client``'s function the one way every caller must: on that client's own pool (its own role,
-    ``rt.tenants``), under the statement
+    """Run ``client``'s function the one way every caller must: on the function pool through its gate (its own
+    role, ``rt.tenants``), under the statement
     timeout, and watched from outside (``rt.watchdog``) so that catching ``query_canceled`` or switching
     the timeout off cannot outlive the limit: such a call's backend is terminated and answers
     ``FUNCTION_TIMEOUT``."""

@@ -1,24 +1,22 @@
-"""One execution role, and one small connection pool, per client app (issue 11 point 2).
+"""Client execution roles, and the one pool every client's functions run on (migration 0074).
 
-Each client's functions run on connections that log in as that client's own role
-(``mospay_t_<database oid>_<client id>``, migration 0010): NOINHERIT, a member of nothing,
-EXECUTE on its own functions only. So a function can signal only its own client's
-backends, cannot ``SET ROLE`` to another tenant, and no session state (temp tables,
-``set_config``) ever reaches another tenant's call: connections are never shared.
+Each client app has its own role (``mospay_t_<database oid>_<client id>``): NOINHERIT, no login, a
+member of nothing, EXECUTE on its own functions only. Its functions are reached through its gate,
+``mospay_gate.gate_<client id>``, a SECURITY DEFINER function that role owns. The pool logs in as the
+function runner (``mospay_r_<database oid>``), which may only call the gates; inside one, PostgreSQL
+refuses any change of role, so a function runs as its own client and nobody else. What it leaves in
+the session is cleared in the same statement (``mospay_gate.end_call``) and a failed call's connection
+is closed (``runner.call``): no state reaches the next client's call.
 
-Pools open lazily (no connection until the client's first call), shrink to nothing
-when idle, and at most ``TENANT_POOLS_MAX`` stay open: the least recently used is
-closed first, so 10,000 clients do not hold 10,000 connections.
+One shared pool instead of one per client: 1,000 clients paying at once used to open a PostgreSQL
+session per call once more than ``MOSPAY_TENANT_POOLS_MAX`` (64) client pools were wanted.
 """
 
 import logging
 import secrets
-import threading
-from collections import OrderedDict
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 
 import psycopg
-from psycopg_pool import PoolClosed
 
 from gateway.db import Database, Q
 from gateway.errors import DatabaseUnavailable
@@ -27,74 +25,67 @@ log = logging.getLogger(__name__)
 
 
 def provision(conn, sealer, client_id):
-    """Create (or repair) the client's execution role with a new random password; returns its name.
+    """Create (or repair) the client's execution role and its gate; returns the role's name.
 
-    The password matters only where PostgreSQL asks for one (md5/scram); it is stored sealed.
+    ``sealer`` is unused since the roles stopped logging in (kept: callers pass what they have).
     """
-    password = secrets.token_urlsafe(32)
-    return conn.execute(Q.ensure_tenant_role, {"client_id": client_id, "password": password,
-                                               "password_sealed": sealer.seal(password)}).fetchone()["role"]
+    return conn.execute(Q.ensure_tenant_role, {"client_id": client_id, "password": None,
+                                               "password_sealed": None}).fetchone()["role"]
 
 
 def provision_missing(conn, sealer):
-    """Give every client without a working execution role one (clients from before migration 0010)."""
+    """Give every client without a working execution role or gate one (clients from before migration 0074)."""
     made = [provision(conn, sealer, row["id"]) for row in conn.execute(Q.clients_without_tenant_role).fetchall()]
     if made:
         log.info("created %d client execution roles", len(made))
     return made
 
 
-class TenantPools:
-    """The per-client pools, created on first use and capped by an LRU."""
+def ensure_runner(conn, sealer, repair=False):
+    """``(role, password)`` of the function runner, made (or its password renewed) when missing or unreadable.
 
-    def __init__(self, url, sealer, config, configure=None):
-        self.url, self.sealer, self.config, self.configure = url, sealer, config, configure
-        self._pools = OrderedDict()  # role → Database, least recently used first
-        self._lock = threading.Lock()
+    Run by the owner at start (``bootstrap.prepare_database``), like the app role.
+    """
+    row = conn.execute(Q.function_runner).fetchone()
+    password = sealer.open(row["password_sealed"]) if row else None
+    if row and password and row["exists"] and not repair:
+        return row["role"], password
+    if not (row and password and row["exists"]):
+        password = secrets.token_urlsafe(32)
+    role = conn.execute(Q.ensure_function_runner, {"password": password, "password_sealed": sealer.seal(password)}
+                        ).fetchone()["role"]
+    return role, password
+
+
+def runner_url(serving_url, db, sealer):
+    """The serving URL logged in as the function runner, whose sealed password the app role reads."""
+    row = db.fetch_one(Q.function_runner)
+    password = sealer.open(row["password_sealed"]) if row else None
+    if not (row and password and row["exists"]):
+        raise DatabaseUnavailable("The function runner role is missing: run `flask db upgrade` (or `python app.py`).")
+    return psycopg.conninfo.make_conninfo(serving_url, user=row["role"], password=password)
+
+
+class FunctionPool:
+    """The shared pool client functions run on, opened on first use."""
+
+    def __init__(self, url, config, configure=None):
+        self.pool = Database(url, 0, config.FUNCTION_POOL_MAX, config.DB_POOL_TIMEOUT, name="mospay-functions",
+                             configure=configure, max_idle=config.FUNCTION_POOL_IDLE_SECONDS)
+        self.pool.open()
 
     @contextmanager
     def connection(self, client):
-        """A connection logged in as ``client``'s role (a registry ``ClientEntry``)."""
+        """A runner connection for a call of ``client``'s functions (a registry ``ClientEntry``)."""
         if client is None or not client.function_role:
             raise DatabaseUnavailable("The client has no execution role yet: restart the switch to create it.")
-        with ExitStack() as stack:
-            try:
-                conn = stack.enter_context(self._pool(client).connection())
-            except PoolClosed:  # evicted between lookup and checkout: open it again
-                conn = stack.enter_context(self._pool(client).connection())
+        with self.pool.connection() as conn:
             yield conn
 
-    def _pool(self, client):
-        role = client.function_role
-        with self._lock:
-            pool = self._pools.get(role)
-            if pool is not None:
-                self._pools.move_to_end(role)
-                return pool
-            password = self.sealer.open(client.function_role_password_sealed or "")
-            config = self.config
-            pool = Database(psycopg.conninfo.make_conninfo(self.url, user=role, password=password), 0,
-                            config.TENANT_POOL_MAX, config.DB_POOL_TIMEOUT, name=f"mospay-{role}",
-                            configure=self.configure, max_idle=config.TENANT_POOL_IDLE_SECONDS)
-            pool.open()
-            self._pools[role] = pool
-            evicted = []
-            while len(self._pools) > config.TENANT_POOLS_MAX:
-                evicted.append(self._pools.popitem(last=False)[1])
-        for old in evicted:  # connections still in use close when they are returned
-            old.close()
-        return pool
-
     def stats(self):
-        """``{name: pool stats}`` of the open pools (for the metrics page)."""
-        with self._lock:
-            pools = list(self._pools.values())
-        return {p.pool.name: p.pool.get_stats() for p in pools}
+        """The pool's stats (for the metrics page)."""
+        return self.pool.pool.get_stats()
 
     def close(self):
-        """Close every pool."""
-        with self._lock:
-            pools = list(self._pools.values())
-            self._pools.clear()
-        for pool in pools:
-            pool.close()
+        """Close the pool."""
+        self.pool.close()

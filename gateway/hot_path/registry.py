@@ -14,7 +14,7 @@ import orjson
 import psycopg
 from psycopg import sql
 
-from gateway.db import FUNCTION_SCHEMA, Q
+from gateway.db import Q
 from gateway.functions import manifest
 from gateway.hot_path import provider_tokens
 from gateway.hot_path.fields import SECRET_CODES, STANDARD_FIELDS, compile_validator
@@ -34,8 +34,7 @@ class ClientEntry:
     password_hash: str
     credential_version: int
     active: bool
-    function_role: str | None = None  # the login role its functions run as (migration 0010)
-    function_role_password_sealed: str | None = None
+    function_role: str | None = None  # the role its functions run as, through its gate (migration 0074)
 
 
 @dataclass(frozen=True)
@@ -108,9 +107,10 @@ class RouteEntry:
         return (*self.credentials.values(), *((self.callback_token,) if self.callback_token else ()))
 
 
-def _function_call(query, name):
+def _function_call(query, name, client_id):
+    # Through the client's gate (migration 0074), which calls the function in mospay_fn as the client's role.
     # Compiled to bytes once per route: a Composed query would be rebuilt by psycopg on every call.
-    return sql.SQL(query).format(schema=sql.Identifier(FUNCTION_SCHEMA), function=sql.Identifier(name)).as_bytes()
+    return sql.SQL(query).format(gate=sql.Identifier(f"gate_{int(client_id)}"), function=sql.Literal(name)).as_bytes()
 
 
 def _validator(fields, cache):
@@ -172,17 +172,17 @@ def _route_entry(row, validators, public_url=None, callback_token=None, credenti
         url=upstream["url"], method=upstream["method"], timeout_ms=upstream["timeout_ms"], enabled=row["enabled"],
         request_function=row["request_function"], response_function=row["response_function"],
         validator=_validator(fields, validators), secret_codes=secret_codes(fields),
-        request_sql=_function_call(Q.call_request_function, row["request_function"]),
-        response_sql=_function_call(Q.call_response_function, row["response_function"]),
+        request_sql=_function_call(Q.call_request_function, row["request_function"], row["client_id"]),
+        response_sql=_function_call(Q.call_response_function, row["response_function"], row["client_id"]),
         fields=tuple(overrides.get("fields", row["fields"]) or STANDARD_FIELDS),
         callback_function=row["callback_function"], callback=callback, callback_token=token,
-        callback_sql=_function_call(Q.call_callback_function, row["callback_function"])
+        callback_sql=_function_call(Q.call_callback_function, row["callback_function"], row["client_id"])
         if row["callback_function"] else None,
         template=template, msisdn_field=msisdn_field(fields), credentials=credentials or {},
         required_credentials=manifest.required_credentials(template),
         token_step=token_step, status_function=row.get("status_function"),
         token_scope=provider_tokens.scope_of(upstream["url"], token_step, credentials or {}) if token_step else None,
-        status_sql=_function_call(Q.call_request_function, row["status_function"])
+        status_sql=_function_call(Q.call_request_function, row["status_function"], row["client_id"])
         if row.get("status_function") else None,
         context={
             "client": {"app_id": row["app_id"], "name": row["client_name"]},

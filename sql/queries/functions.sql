@@ -18,16 +18,16 @@ RETURNING version
 SELECT set_config('statement_timeout', %s, false)
 
 -- name: call_request_function
--- One statement, one round trip. The trailing set_config restores the session's
--- timeout for the next call, should the function have changed it.
-SELECT {schema}.{function}(%s::jsonb, %s::jsonb) AS result, set_config('statement_timeout', %s, false)
+-- One statement, one round trip, on the shared pool (migration 0074): the client's gate runs the function as the
+-- client's role; end_call then clears what the function left in the session and restores the timeout.
+SELECT mospay_gate.end_call(mospay_gate.{gate}({function}, ARRAY[%s::jsonb, %s::jsonb]), %s) AS result
 
 -- name: call_response_function
-SELECT {schema}.{function}(%s::jsonb, %s::jsonb, %s::jsonb) AS result, set_config('statement_timeout', %s, false)
+SELECT mospay_gate.end_call(mospay_gate.{gate}({function}, ARRAY[%s::jsonb, %s::jsonb, %s::jsonb]), %s) AS result
 
 -- name: call_callback_function
 -- (payload, headers, context): a provider's notification
-SELECT {schema}.{function}(%s::jsonb, %s::jsonb, %s::jsonb) AS result, set_config('statement_timeout', %s, false)
+SELECT mospay_gate.end_call(mospay_gate.{gate}({function}, ARRAY[%s::jsonb, %s::jsonb, %s::jsonb]), %s) AS result
 
 -- name: schema_function_definitions
 SELECT p.oid::bigint AS oid, p.proname AS name, pg_get_functiondef(p.oid) AS definition

@@ -151,9 +151,13 @@ DROP FUNCTION IF EXISTS {schema}.{function}(jsonb, jsonb, jsonb)
 SELECT mospay.ensure_tenant_role(%(client_id)s, %(password)s, %(password_sealed)s) AS role
 
 -- name: clients_without_tenant_role
--- Clients whose execution role is missing (created before migration 0010, or a restored dump on another server).
+-- Clients whose execution role or gate is missing (created before migration 0074, or a restored dump on another
+-- server).
 SELECT c.id
 FROM mospay.clients c
-WHERE c.function_role IS NULL OR c.function_role_password_sealed IS NULL
+WHERE c.function_role IS NULL
    OR NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = c.function_role)
+   OR NOT EXISTS (SELECT 1 FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner
+                  WHERE p.pronamespace = 'mospay_gate'::regnamespace AND p.proname = mospay.tenant_gate_name(c.id)
+                    AND p.prosecdef AND r.rolname = c.function_role)
 ORDER BY c.id

@@ -1,6 +1,5 @@
 -- name: load_clients
-SELECT id, app_id, name, username, password_hash, credential_version, active, function_role,
-       function_role_password_sealed
+SELECT id, app_id, name, username, password_hash, credential_version, active, function_role
 FROM mospay.clients
 
 -- name: load_routes
@@ -22,8 +21,10 @@ RETURNING callback_token_sealed
 
 -- name: notify_from_tenant
 -- Whether a notification came from a client's function (any role may NOTIFY any channel): it is ignored.
-SELECT EXISTS (SELECT 1 FROM pg_stat_activity a JOIN mospay.clients c ON c.function_role = a.usename
-               WHERE a.pid = %s) AS tenant
+SELECT EXISTS (SELECT 1 FROM pg_stat_activity a
+               WHERE a.pid = %s
+                 AND (a.usename = mospay.function_runner_role()
+                      OR EXISTS (SELECT 1 FROM mospay.clients c WHERE c.function_role = a.usename))) AS tenant
 
 -- name: notify_registry_changed
 SELECT pg_notify('mospay_registry', %s)

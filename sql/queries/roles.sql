@@ -11,3 +11,12 @@ FROM mospay.app_role a
 -- name: ensure_app_role
 -- Create (or repair) the app role with this password and grant it the switch's tables, again.
 SELECT mospay.ensure_app_role(%(password)s, %(password_sealed)s) AS role
+
+-- name: function_runner
+-- The role client functions' pool logs in as (migration 0074), and its sealed password.
+SELECT f.role, f.password_sealed, EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = f.role) AS exists
+FROM mospay.function_runner f
+
+-- name: ensure_function_runner
+-- Create (or repair) the function runner with this password and grant it every client's gate, again.
+SELECT mospay.ensure_function_runner(%(password)s, %(password_sealed)s) AS role

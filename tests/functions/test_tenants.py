@@ -1,20 +1,10 @@
-"""Per-client execution roles and pools (``gateway/functions/tenants.py``)."""
+"""Client execution roles and the one function pool (``gateway/functions/tenants.py``, migration 0074)."""
 
 import psycopg
-import pytest
 from psycopg import sql
 
-from config import Config
 from gateway import bootstrap
-from tests.conftest import TEST_SETTINGS
 from tests.factories import Integrator
-
-
-@pytest.fixture(scope="module")
-def config(database_url, tmp_path_factory):
-    """At most two client pools open at once, to see the least recently used one closed."""
-    return Config(DATABASE_URL=database_url, ROUTES_DIR=tmp_path_factory.mktemp("routes"),
-                  **{**TEST_SETTINGS, "TENANT_POOLS_MAX": 2})
 
 
 def _integrators(admin, base_url, downstream, n):
@@ -27,27 +17,30 @@ def _integrators(admin, base_url, downstream, n):
     return integrators
 
 
-def test_pools_open_on_first_use_and_the_least_recently_used_closes_past_the_cap(admin, base_url, downstream, rt):
-    first, second, third = _integrators(admin, base_url, downstream, 3)
-    rt.tenants.close()
+def test_many_clients_share_one_small_pool_logged_in_as_the_runner(admin, base_url, downstream, rt, db):
+    """Before, each client had a pool of its own: going round more clients than pools opened a session per call."""
+    integrators = _integrators(admin, base_url, downstream, 6)
+    rt.stop()  # a fresh runtime: its function pool opens on first use
 
-    assert rt.tenants.stats() == {}
-    for integrator in (first, second, third, first):
-        assert integrator.pay().status_code == 200
+    for _ in range(3):
+        for integrator in integrators:
+            assert integrator.pay().status_code == 200
 
-    roles = {integrator.client["app_id"]: rt.registry.client(integrator.client["app_id"]).function_role
-             for integrator in (first, second, third)}
-    open_pools = set(rt.tenants.stats())
-    assert open_pools == {f"mospay-{roles[third.client['app_id']]}", f"mospay-{roles[first.client['app_id']]}"}
+    stats = rt.tenants.stats()
+    assert 1 <= stats["pool_size"] <= 2, stats  # payments one at a time: one or two sessions, not one per client
+    runner = db("SELECT role FROM mospay.function_runner")[0]["role"]
+    logins = {row["usename"] for row in db("SELECT usename FROM pg_stat_activity WHERE datname = current_database() "
+                                             "AND usename LIKE 'mospay\\_%%' AND usename NOT LIKE 'mospay\\_app\\_%%'")}
+    assert logins == {runner}, logins  # no client role logs in
 
 
 def test_a_client_whose_role_is_missing_gets_it_back_at_start(admin, base_url, downstream, rt, config, db):
     (integrator,) = _integrators(admin, base_url, downstream, 1)
     role = rt.registry.client(integrator.client["app_id"]).function_role
-    rt.tenants.close()
     with psycopg.connect(config.DATABASE_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))  # its gate goes with it
         conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+    assert integrator.pay().status_code != 200  # its gate is gone: nothing is sent
 
     bootstrap.prepare_database(config)
     rt.registry.reload()

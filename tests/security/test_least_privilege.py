@@ -122,4 +122,4 @@ def test_python_app_py_runs_on_a_database_url_that_is_no_superuser(non_superuser
 
     assert answer.status_code == 202, answer.text + output  # MTN's real flow: PENDING, settled later
     assert answer.json()["status"] == "PENDING"
-    assert serving and all(name.startswith(("mospay_app_", "mospay_t_")) for name in serving), serving
+    assert serving and all(name.startswith(("mospay_app_", "mospay_r_")) for name in serving), serving

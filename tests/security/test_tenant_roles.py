@@ -3,7 +3,10 @@
 Before, every client's functions ran as one shared role, ``mospay_sandbox``: a function calling
 ``pg_terminate_backend`` / ``pg_cancel_backend`` over that role's backends failed 240 of 244 (219 of 223)
 of another tenant's payments, and temp tables and ``set_config`` settings survived on pooled connections
-into the next tenant's call. Now each client app runs as its own login role, on its own pool.
+into the next tenant's call. Now each client app runs as its own role, through its own SECURITY DEFINER gate,
+on one pool that logs in as the function runner (migration 0074): inside a gate PostgreSQL refuses any change
+of role, the runner's backends are out of every tenant's reach, and what a call leaves in the session is cleared
+before the next call.
 """
 
 import concurrent.futures
@@ -19,7 +22,7 @@ SIGNALS_EVERYONE = """DECLARE
     hit integer := 0;
 BEGIN
     FOR target IN SELECT pid FROM pg_stat_activity
-                  WHERE (usename LIKE 'mospay\\_t\\_%' OR usename = 'mospay_sandbox')
+                  WHERE (usename LIKE 'mospay\\_t\\_%' OR usename LIKE 'mospay\\_r\\_%' OR usename = 'mospay_sandbox')
                     AND usename <> current_user AND pid <> pg_backend_pid() LOOP
         seen := seen + 1;
         BEGIN
@@ -46,7 +49,8 @@ def _role(db, integrator):
         "function_role"]
 
 
-def test_each_client_runs_as_a_login_role_of_its_own_that_is_a_member_of_nothing(integrator, admin, base_url, db):
+def test_each_client_runs_as_a_role_of_its_own_that_cannot_log_in_and_is_a_member_of_nothing(integrator, admin,
+                                                                                            base_url, db):
     other = _other(admin, base_url, integrator.service)
     roles = [_role(db, integrator), _role(db, other)]
 
@@ -54,11 +58,41 @@ def test_each_client_runs_as_a_login_role_of_its_own_that_is_a_member_of_nothing
     for role in roles:
         row = db("SELECT rolcanlogin, rolinherit, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, "
                  "(SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid) AS memberships, "
-                 "(SELECT count(*) FROM pg_auth_members m WHERE m.roleid = r.oid) AS members "
+                 "(SELECT count(*) FROM pg_auth_members m WHERE m.roleid = r.oid "
+                 "   AND m.member <> (SELECT datdba FROM pg_database WHERE datname = current_database())) AS members "
                  "FROM pg_roles r WHERE rolname = %s", (role,))[0]
-        assert row == {"rolcanlogin": True, "rolinherit": False, "rolsuper": False, "rolcreaterole": False,
+        assert row == {"rolcanlogin": False, "rolinherit": False, "rolsuper": False, "rolcreaterole": False,
                        "rolcreatedb": False, "rolbypassrls": False, "memberships": 0, "members": 0}
     assert integrator.pay().status_code == 200 and other.pay().status_code == 200
+
+
+def test_the_function_runner_may_only_call_the_gates(integrator, db):
+    """The one login client functions' pool uses: a member of nothing, owning nothing, USAGE on mospay_gate only."""
+    assert integrator.pay().status_code == 200
+    (runner,) = db("SELECT r.rolname, r.rolcanlogin, r.rolinherit, r.rolsuper, r.rolcreaterole, r.rolcreatedb, "
+                   "r.rolbypassrls, (SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid) AS memberships "
+                   "FROM mospay.function_runner f JOIN pg_roles r ON r.rolname = f.role")
+    name = runner.pop("rolname")
+    assert runner == {"rolcanlogin": True, "rolinherit": False, "rolsuper": False, "rolcreaterole": False,
+                      "rolcreatedb": False, "rolbypassrls": False, "memberships": 0}
+    reach = db("SELECT n.nspname AS schema, has_schema_privilege(%(r)s, n.oid, 'USAGE') AS usage, "
+               "has_schema_privilege(%(r)s, n.oid, 'CREATE') AS create FROM pg_namespace n "
+               "WHERE n.nspname IN ('mospay', 'mospay_fn', 'mospay_legacy', 'mospay_gate') ORDER BY 1",
+               {"r": name})
+    assert reach == [{"schema": "mospay", "usage": False, "create": False},
+                     {"schema": "mospay_fn", "usage": False, "create": False},
+                     {"schema": "mospay_gate", "usage": True, "create": False},
+                     {"schema": "mospay_legacy", "usage": False, "create": False}]
+    owned = db("SELECT count(*) AS n FROM pg_class WHERE relowner = %(r)s::regrole", {"r": name})
+    assert owned == [{"n": 0}]
+    gates = db("SELECT p.proname, p.prosecdef, pg_get_userbyid(p.proowner) AS owner, "
+               "has_function_privilege(%(r)s, p.oid, 'EXECUTE') AS runner_may, "
+               "has_function_privilege(%(t)s, p.oid, 'EXECUTE') AS tenant_may "
+               "FROM pg_proc p WHERE p.pronamespace = 'mospay_gate'::regnamespace AND p.proname LIKE 'gate%%'",
+               {"r": name, "t": _role(db, integrator)})
+    mine = next(g for g in gates if g["owner"] == _role(db, integrator))
+    assert mine["prosecdef"] and mine["runner_may"]
+    assert all(not g["tenant_may"] or g is mine for g in gates)  # a tenant may call no other tenant's gate
 
 
 def test_a_tenant_signalling_every_backend_cannot_stop_another_tenants_payments(integrator, admin, base_url, rt):
@@ -95,7 +129,7 @@ def test_a_tenant_cannot_call_another_tenants_function_or_become_its_role(integr
         assert becoming.json()["error"]["code"] == "FUNCTION_ERROR", (statement, becoming.text)
         detail = db("SELECT error_detail FROM mospay.transactions WHERE unique_id = %s",
                     (becoming.json()["unique_id"],))
-        assert "permission denied to set role" in detail[0]["error_detail"], statement
+        assert 'cannot set parameter "role" within security-definer function' in detail[0]["error_detail"], statement
     assert downstream.received == []
     assert victim.pay().status_code == 200
 

@@ -1,0 +1,113 @@
+"""Attack: a tenant's function going after the next tenant through the session they now share (migration 0074).
+
+Every client's functions run on one pool that logs in as the function runner, each call through its client's
+SECURITY DEFINER gate. Here the pool holds a single connection, so the attacker's call and the victim's run in the
+same PostgreSQL session, one after the other: whatever the attacker leaves behind, the victim would meet.
+"""
+
+import pytest
+
+from config import Config
+from tests.conftest import TEST_SETTINGS
+from tests.factories import Integrator, replace_function, request_function_name
+
+FORWARD = "RETURN jsonb_build_object('url', context #>> '{service,url}', 'body', request);"
+
+# Everything a function can leave in its session: settings (its own, the timeout, the search path, the role's),
+# a temporary table offered to everyone and shadowing the rates, a session advisory lock, a LISTEN, a prepared
+# statement, a cursor that outlives its transaction, a sequence's cached value.
+LEAVES_EVERYTHING = f"""BEGIN
+    PERFORM set_config('mospay.leak', 'A-secret', false);
+    PERFORM set_config('statement_timeout', '0', false);
+    PERFORM set_config('search_path', 'pg_temp, mospay_fn, pg_catalog', false);
+    PERFORM set_config('application_name', 'owned-by-A', false);
+    CREATE TEMP TABLE IF NOT EXISTS fx_rates AS SELECT 'USD'::text AS base, 'RWF'::text AS quote, 0.0001 AS rate;
+    GRANT SELECT ON pg_temp.fx_rates TO PUBLIC;
+    PERFORM pg_advisory_lock(7340074);
+    LISTEN tenant_a;
+    EXECUTE 'PREPARE a_leak AS SELECT 1';
+    EXECUTE 'DECLARE a_cursor CURSOR WITH HOLD FOR SELECT 1';
+    RETURN jsonb_build_object('url', context #>> '{{service,url}}', 'body', jsonb_build_object('pid', pg_backend_pid()));
+END"""
+
+# What the victim reports of its session: nothing of the above may be there.
+REPORTS_ITS_SESSION = """BEGIN
+    RAISE EXCEPTION '%', jsonb_build_object(
+        'pid', pg_backend_pid(),
+        'user', current_user,
+        'setting', coalesce(nullif(current_setting('mospay.leak', true), ''), 'none'),
+        'timeout', current_setting('statement_timeout'),
+        'application', current_setting('application_name'),
+        'temp', coalesce(to_regclass('pg_temp.fx_rates')::text, 'none'),
+        'rate_read', (SELECT count(*) FROM fx_rates WHERE rate = 0.0001),
+        'advisory', (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()),
+        'listening', (SELECT count(*) FROM pg_listening_channels()),
+        'prepared', (SELECT count(*) FROM pg_prepared_statements WHERE name = 'a_leak'),
+        'cursors', (SELECT count(*) FROM pg_cursors WHERE name = 'a_cursor'))::text;
+END"""
+
+
+@pytest.fixture(scope="module")
+def config(database_url, tmp_path_factory):
+    """One connection in the function pool: every call shares one session."""
+    return Config(DATABASE_URL=database_url, ROUTES_DIR=tmp_path_factory.mktemp("routes"),
+                  **{**TEST_SETTINGS, "FUNCTION_POOL_MAX": 1})
+
+
+def _other(admin, base_url, service):
+    client = admin.create_client()
+    admin.assign(client, service)
+    return Integrator(base_url, client, service)
+
+
+def _report(answer):
+    import json
+    return json.loads(answer.json()["error"]["message"])
+
+
+def test_nothing_one_tenant_leaves_in_the_shared_session_reaches_the_next(integrator, admin, base_url, rt, db,
+                                                                         downstream):
+    victim = _other(admin, base_url, integrator.service)
+    replace_function(rt, request_function_name(integrator), LEAVES_EVERYTHING)
+    replace_function(rt, request_function_name(victim), REPORTS_ITS_SESSION)
+
+    reports, attacker_sessions = [], []
+    for _ in range(3):
+        assert integrator.pay().status_code == 200
+        attacker_sessions.append(downstream.received[-1]["body"]["pid"])  # the attacker tells where it ran
+        reports.append(_report(victim.pay()))
+
+    victim_role = db("SELECT function_role FROM mospay.clients WHERE app_id = %s",
+                     (victim.client["app_id"],))[0]["function_role"]
+    assert [report.pop("pid") for report in reports] == attacker_sessions  # the victim ran in the attacker's session
+    assert reports == [{"user": victim_role, "setting": "none", "timeout": "1s", "application": "",
+                        "temp": "none", "rate_read": 0, "advisory": 0, "listening": 0, "prepared": 0,
+                        "cursors": 0}] * 3, reports
+
+
+def test_a_tenant_cannot_reach_the_gates_or_the_runners_sessions(integrator, admin, base_url, rt, db):
+    victim = _other(admin, base_url, integrator.service)
+    assert victim.pay().status_code == 200
+    victim_id = db("SELECT id FROM mospay.clients WHERE app_id = %s", (victim.client["app_id"],))[0]["id"]
+    name = request_function_name(integrator)
+    attempts = {
+        "call the victim's gate": f"PERFORM mospay_gate.gate_{victim_id}('{request_function_name(victim)}', "
+                                  "ARRAY[request, context]);",
+        "replace its own gate": "EXECUTE 'CREATE OR REPLACE FUNCTION mospay_gate.mine() RETURNS int "
+                                "LANGUAGE sql AS ''SELECT 1''';",
+        "end the session's reset": "PERFORM mospay_gate.end_call('{}'::jsonb, '0');",
+        "become the login": "SET SESSION AUTHORIZATION DEFAULT;",
+        "become the runner by set_config": "PERFORM set_config('role', 'none', false);",
+    }
+    for attempt, statement in attempts.items():
+        replace_function(rt, name, f"BEGIN {statement} {FORWARD} END")
+        answer = integrator.pay()
+        assert answer.json()["error"]["code"] == "FUNCTION_ERROR", (attempt, answer.text)
+
+    # The runner's sessions (the attacker's own included) keep their queries from every tenant.
+    replace_function(rt, name, """BEGIN
+        RAISE EXCEPTION '%', (SELECT string_agg(DISTINCT coalesce(query, 'null'), '|') FROM pg_stat_activity
+                              WHERE usename LIKE 'mospay\\_r\\_%');
+    END""")
+    assert integrator.pay().json()["error"]["message"] == "<insufficient privilege>"
+    assert victim.pay().status_code == 200
