@@ -5,12 +5,16 @@ import csv
 import datetime as dt
 import gzip
 import io
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
 
 from gateway.follow_up import partitions
 from tests import test_cli
+from tests.follow_up.test_provider_callbacks import notify
+from tests.follow_up.test_provider_callbacks import pending as pending_answer
 from tests.test_cli import last_json
 
 cli_env, flask_cli = test_cli.cli_env, test_cli.flask_cli  # the real executable on this module's database
@@ -196,3 +200,46 @@ def test_two_maintenance_runs_never_overlap(rt):
         finally:
             holder.execute("SELECT pg_advisory_unlock(7340071)")
     assert "skipped" not in partitions.maintain(rt)
+
+
+def _wait_for_a_lock_wait(rt, timeout=10):
+    """Until some backend waits on a lock with a FOR UPDATE lookup (the callback's), or the timeout."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(rt.config.DATABASE_URL, autocommit=True) as watcher:
+        while time.monotonic() < deadline:
+            if watcher.execute("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                               "AND query LIKE '%%FOR UPDATE%%'").fetchone():
+                return True
+            time.sleep(0.02)
+    return False
+
+
+def test_a_callback_finds_its_payment_while_maintenance_moves_it_out_of_the_default_partition(
+        base_url, integrator, downstream, db, rt):
+    with psycopg.connect(rt.config.DATABASE_URL, autocommit=True) as owner:  # the worker was down: no partition
+        for row in _bounds(rt, "transactions"):
+            if row["upper_bound"] > NOW - dt.timedelta(days=1):
+                owner.execute(f"ALTER TABLE mospay.transactions DETACH PARTITION mospay.{row['partition']}")
+                owner.execute(f"DROP TABLE mospay.{row['partition']}")
+    downstream.behaviour = pending_answer
+    payment = integrator.pay().json()
+    assert db("SELECT tableoid::regclass::text AS part FROM mospay.transactions WHERE ref = %s::uuid",
+              (payment["transaction_ref"],)) == [{"part": "mospay.transactions_default"}]
+
+    with psycopg.connect(rt.config.DATABASE_URL) as maintenance, ThreadPoolExecutor(1) as provider:
+        # The worker is back: its move of the DEFAULT rows into a new partition is done but not yet committed
+        # when the provider's callback arrives and looks the payment up by its reference. The lookup's plan knows
+        # the partitions of before the move; it waits for the DEFAULT partition, then finds the row deleted there.
+        maintenance.execute("SELECT mospay.ensure_partitions('transactions', now() - interval '1 day', "
+                            "now() + interval '14 days', 7)")
+        answered = provider.submit(notify, base_url, integrator, {
+            "transaction_ref": payment["transaction_ref"], "status": "SUCCESS", "code": "PAID"})
+        assert _wait_for_a_lock_wait(rt)
+        maintenance.commit()
+        response = answered.result(timeout=10)
+
+    assert response.status_code == 200 and response.json()["outcome"] == "applied", response.text
+    assert db("SELECT status, tableoid::regclass::text AS part FROM mospay.transactions WHERE ref = %s::uuid",
+              (payment["transaction_ref"],))[0]["part"].startswith("mospay.transactions_p")
+    assert db("SELECT status FROM mospay.transactions WHERE ref = %s::uuid", (payment["transaction_ref"],)) == \
+        [{"status": "SUCCESS"}]
