@@ -107,23 +107,39 @@ def expire(rt, table, retain_days, report=None):
     """Archive (``ARCHIVE_DIR``) and drop the partitions of ``table`` older than ``retain_days``; returns them.
 
     A transactions partition that still holds an open payment (or one a job still follows) is kept, whatever its
-    age (the owner's helper refuses it), and listed in ``report["kept"]``."""
+    age, and listed in ``report["kept"]``: asked before archiving, so it is not archived again each run (the
+    owner's helper refuses to drop it as well)."""
     report = report if report is not None else {"dropped": [], "kept": []}
     dropped = []
     for part in rt.db.fetch_all(Q.expired_partitions, {"table": table, "retain_days": retain_days}):
+        # Asked first, so a partition kept run after run is not archived (a large file rewritten) each time.
+        if table == "transactions" and holds_open_payments(rt, part):
+            _keep(report, part)
+            continue
         if rt.config.ARCHIVE_DIR:
             archive(rt, table, part, Path(rt.config.ARCHIVE_DIR))
         with rt.db.transaction() as conn:
             done = conn.execute(Q.drop_partition, {"table": table, "partition": part["partition"],
                                                    "retain_days": retain_days}).fetchone()["dropped"]
-        if not done:
-            log.warning("partitions: kept %s past its retention: it holds open payments", part["partition"])
-            report["kept"].append(part["partition"])
+        if not done:  # the owner's helper has the last word (a job queued since the question above)
+            _keep(report, part)
             continue
         log.info("partitions: dropped %s (rows before %s)", part["partition"], part["upper_bound"])
         dropped.append({"table": table, **part})
     report["dropped"] += dropped
     return dropped
+
+
+def holds_open_payments(rt, part):
+    """Whether a transactions partition (a row of ``expired_partitions``) holds a payment still open
+    (RECEIVED, PENDING, UNKNOWN) or one a job still follows: such a partition is kept, whatever its age."""
+    return rt.db.fetch_one(Q.partition_holds_open_payments,
+                           {"lower": part["lower_bound"], "upper": part["upper_bound"]})["holds_open"]
+
+
+def _keep(report, part):
+    log.warning("partitions: kept %s past its retention: it holds open payments", part["partition"])
+    report["kept"].append(part["partition"])
 
 
 def archive(rt, table, part, directory):
