@@ -31,6 +31,7 @@ TABLES = ("transactions", "api_logs", "provider_callbacks", "audit_log")
 RETENTION = {"transactions": "RETAIN_TRANSACTIONS_DAYS", "api_logs": "RETAIN_API_LOGS_DAYS",
              "provider_callbacks": "RETAIN_CALLBACKS_DAYS", "audit_log": "RETAIN_AUDIT_DAYS"}
 BATCH = 5000
+DEFAULT_ROWS_CAP = 10000  # enough to tell "a few strays" from "maintenance stopped"; bounded work per scrape
 
 
 @schedule.periodic("partitions", lambda config: config.PARTITION_EVERY_SECONDS)
@@ -171,8 +172,17 @@ def archive(rt, table, part, directory):
 
 
 def status(rt):
-    """Every partition: table, name, range, the planner's row estimate and its bytes (indexes included)."""
-    return rt.db.fetch_all(Q.partition_status)
+    """Every partition: table, name, range, the planner's row estimate and its bytes (indexes included); a DEFAULT
+    partition also its ``default_rows``, counted (up to ``DEFAULT_ROWS_CAP``): the estimate may say 0 when not."""
+    counted = default_rows(rt)
+    return [{**row, "default_rows": counted.get(row["parent"]) if row["is_default"] else None}
+            for row in rt.db.fetch_all(Q.partition_status)]
+
+
+def default_rows(rt, cap=DEFAULT_ROWS_CAP):
+    """``{table: rows in its DEFAULT partition}``, each counted up to ``cap``. Above 0 means traffic outside every
+    partition's range: maintenance is behind (the worker was down or its runs fail)."""
+    return {row["parent"]: row["n"] for row in rt.db.fetch_all(Q.default_partition_rows_capped, {"cap": cap})}
 
 
 def _in_batches(rt, query, params):

@@ -26,6 +26,16 @@ UNION ALL SELECT 'api_logs', count(*), min(created_at) FROM mospay.api_logs_defa
 UNION ALL SELECT 'provider_callbacks', count(*), min(created_at) FROM mospay.provider_callbacks_default
 UNION ALL SELECT 'audit_log', count(*), min(created_at) FROM mospay.audit_log_default
 
+-- name: default_partition_rows_capped
+-- How many rows each DEFAULT partition holds, counted up to %(cap)s: cheap enough for every metrics scrape (an
+-- empty partition is read in no time, a full one stops at the cap). Above 0, maintenance is behind.
+SELECT 'transactions' AS parent,
+       (SELECT count(*) FROM (SELECT FROM mospay.transactions_default LIMIT %(cap)s) d) AS n
+UNION ALL SELECT 'api_logs', (SELECT count(*) FROM (SELECT FROM mospay.api_logs_default LIMIT %(cap)s) d)
+UNION ALL SELECT 'provider_callbacks',
+                 (SELECT count(*) FROM (SELECT FROM mospay.provider_callbacks_default LIMIT %(cap)s) d)
+UNION ALL SELECT 'audit_log', (SELECT count(*) FROM (SELECT FROM mospay.audit_log_default LIMIT %(cap)s) d)
+
 -- name: expired_partitions
 -- Range partitions of %(table)s whose whole range is older than %(retain_days)s days, oldest first.
 SELECT partition, CASE WHEN isfinite(lower_bound) THEN lower_bound END AS lower_bound, upper_bound

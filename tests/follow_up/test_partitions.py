@@ -5,11 +5,13 @@ import csv
 import datetime as dt
 import gzip
 import io
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
+import requests
 
 from gateway.follow_up import partitions
 from tests import test_cli
@@ -247,3 +249,31 @@ def test_a_callback_finds_its_payment_while_maintenance_moves_it_out_of_the_defa
               (payment["transaction_ref"],))[0]["part"].startswith("mospay.transactions_p")
     assert db("SELECT status FROM mospay.transactions WHERE ref = %s::uuid", (payment["transaction_ref"],)) == \
         [{"status": "SUCCESS"}]
+
+
+def _default_rows_metric(base_url, table):
+    text = requests.get(f"{base_url}/metrics", timeout=10).text
+    return float(re.search(rf'^mospay_partition_default_rows{{table="{table}"}} (\S+)$', text, re.M).group(1))
+
+
+def test_rows_in_a_default_partition_show_in_the_metrics_and_the_status_until_maintenance_moves_them(
+        base_url, db, rt, flask_cli):
+    with psycopg.connect(rt.config.DATABASE_URL, autocommit=True) as owner:  # the worker was down for weeks
+        for row in _bounds(rt, "audit_log"):
+            if row["upper_bound"] > NOW - dt.timedelta(days=1):
+                owner.execute(f"ALTER TABLE mospay.audit_log DETACH PARTITION mospay.{row['partition']}")
+                owner.execute(f"DROP TABLE mospay.{row['partition']}")
+    assert _default_rows_metric(base_url, "audit_log") == 0
+    for n in range(3):  # an operator's changes meanwhile
+        db("INSERT INTO mospay.audit_log (actor, action, target) VALUES ('ops', 'client.update', %s) RETURNING 1",
+           (f"client:{n}",))
+
+    behind = _default_rows_metric(base_url, "audit_log")
+    listed = flask_cli("partitions", "status")
+    partitions.maintain(rt)
+    caught_up = _default_rows_metric(base_url, "audit_log")
+
+    assert behind == 3 and _default_rows_metric(base_url, "transactions") == 0
+    assert "audit_log\taudit_log_default\tDEFAULT\t3 rows" in listed.stdout
+    assert "audit_log_default holds 3 rows" in listed.stderr and "maintenance is behind" in listed.stderr
+    assert caught_up == 0
