@@ -13,6 +13,8 @@ import psycopg
 import pytest
 import requests
 
+from gateway.admin import lists, reports
+from gateway.db import Q, compose
 from gateway.follow_up import partitions
 from tests import test_cli
 from tests.follow_up.test_provider_callbacks import notify
@@ -277,3 +279,41 @@ def test_rows_in_a_default_partition_show_in_the_metrics_and_the_status_until_ma
     assert "audit_log\taudit_log_default\tDEFAULT\t3 rows" in listed.stdout
     assert "audit_log_default holds 3 rows" in listed.stderr and "maintenance is behind" in listed.stderr
     assert caught_up == 0
+
+
+def _scanned(rt, sql, params):
+    """The partitions a statement's plan reads (EXPLAIN, not run): pruned ones are not in it."""
+    with rt.db.connection() as conn:
+        plan = conn.execute("EXPLAIN (FORMAT JSON) " + sql, params).fetchone()["QUERY PLAN"]
+    found, nodes = set(), [plan[0]["Plan"]]
+    while nodes:
+        node = nodes.pop()
+        found.add(node.get("Relation Name"))
+        nodes.extend(node.get("Plans", []))
+    return found - {None}
+
+
+def test_the_payment_page_reads_only_the_partitions_that_can_hold_its_logs_and_later_payments(integrator, db, rt):
+    for table in ("transactions", "api_logs"):
+        partitions.ensure(rt, table, NOW - dt.timedelta(days=70), NOW)
+    original = integrator.message()
+    integrator.pay(original)
+    part = _age(db, original["f010"], 50).removeprefix("mospay.")
+    refund = integrator.message(f009=original["f010"])  # a later payment naming it, today
+    integrator.pay(refund)
+    ref = db("SELECT ref::text FROM mospay.transactions WHERE unique_id = %s", (original["f010"],))[0]["ref"]
+
+    page = reports.transaction(rt, ref)
+
+    assert [log["transaction_ref"] for log in page["api_logs"]] == [ref]
+    assert [related["unique_id"] for related in page["related"]] == [refund["f010"]]
+    older = {r["partition"] for table in ("transactions", "api_logs") for r in _bounds(rt, table)
+             if r["upper_bound"] <= page["created_at"]}
+    assert older  # partitions the page has no reason to read
+    logs = _scanned(rt, *compose.compiled(lists.api_logs_query(
+        {"transaction_id": page["id"], "transaction_created_at": page["created_at"]})))
+    assert not logs & older and {p for p in logs if p.startswith("transactions")} == {part}
+    related = _scanned(rt, Q.report_related_transactions, {
+        "client_id": page["client_id"], "id": page["id"], "created_at": page["created_at"],
+        "unique_id": page["unique_id"], "provider_ref": page["provider_ref"]})
+    assert part in related and not related & older
