@@ -27,14 +27,9 @@ UNION ALL SELECT 'provider_callbacks', count(*), min(created_at) FROM mospay.pro
 UNION ALL SELECT 'audit_log', count(*), min(created_at) FROM mospay.audit_log_default
 
 -- name: default_partition_rows_capped
--- How many rows each DEFAULT partition holds, counted up to %(cap)s: cheap enough for every metrics scrape (an
--- empty partition is read in no time, a full one stops at the cap). Above 0, maintenance is behind.
-SELECT 'transactions' AS parent,
-       (SELECT count(*) FROM (SELECT FROM mospay.transactions_default LIMIT %(cap)s) d) AS n
-UNION ALL SELECT 'api_logs', (SELECT count(*) FROM (SELECT FROM mospay.api_logs_default LIMIT %(cap)s) d)
-UNION ALL SELECT 'provider_callbacks',
-                 (SELECT count(*) FROM (SELECT FROM mospay.provider_callbacks_default LIMIT %(cap)s) d)
-UNION ALL SELECT 'audit_log', (SELECT count(*) FROM (SELECT FROM mospay.audit_log_default LIMIT %(cap)s) d)
+-- How many rows each DEFAULT partition holds, counted up to %(cap)s (migration 0080): cheap enough for every metrics
+-- scrape. Above 0, maintenance is behind.
+SELECT parent, n FROM mospay.default_partition_rows(%(cap)s)
 
 -- name: expired_partitions
 -- Range partitions of %(table)s whose whole range is older than %(retain_days)s days, oldest first.
