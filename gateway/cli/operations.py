@@ -158,6 +158,8 @@ def partitions_status():
 
 def _counted(rows):
     from gateway.follow_up.partitions import DEFAULT_ROWS_CAP
+    if rows is None:
+        return "? rows (a maintenance run holds it)"
     return f"{rows}{'+' if rows >= DEFAULT_ROWS_CAP else ''} rows"
 
 

@@ -173,10 +173,14 @@ def archive(rt, table, part, directory):
 
 def status(rt):
     """Every partition: table, name, range, the planner's row estimate and its bytes (indexes included); a DEFAULT
-    partition also its ``default_rows``, counted (up to ``DEFAULT_ROWS_CAP``): the estimate may say 0 when not."""
-    counted = default_rows(rt)
-    return [{**row, "default_rows": counted.get(row["parent"]) if row["is_default"] else None}
-            for row in rt.db.fetch_all(Q.partition_status)]
+    partition also its ``default_rows``, counted up to ``DEFAULT_ROWS_CAP`` (the estimate says 0 until the partition
+    is analysed), or ``None`` while a maintenance run holds it."""
+    rows = rt.db.fetch_all(Q.partition_status)  # (its sizes wait for a run's locks, as they always have)
+    try:
+        counted = default_rows(rt)
+    except psycopg.errors.LockNotAvailable:  # a run is moving its rows right now (migration 0080's lock timeout)
+        counted = {}
+    return [{**row, "default_rows": counted.get(row["parent"]) if row["is_default"] else None} for row in rows]
 
 
 def default_rows(rt, cap=DEFAULT_ROWS_CAP):

@@ -317,3 +317,15 @@ def test_the_payment_page_reads_only_the_partitions_that_can_hold_its_logs_and_l
         "client_id": page["client_id"], "id": page["id"], "created_at": page["created_at"],
         "unique_id": page["unique_id"], "provider_ref": page["provider_ref"]})
     assert part in related and not related & older
+
+
+def test_metrics_are_served_at_once_while_maintenance_holds_a_default_partition(base_url, rt):
+    before = _default_rows_metric(base_url, "api_logs")
+    with psycopg.connect(rt.config.DATABASE_URL) as maintenance:  # moving a large DEFAULT partition's rows
+        maintenance.execute("LOCK TABLE mospay.api_logs_default IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        during = _default_rows_metric(base_url, "api_logs")
+        waited = time.monotonic() - started
+        maintenance.rollback()
+
+    assert waited < 2 and during == before  # the last count stands; the scrape does not queue behind the move
