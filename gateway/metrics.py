@@ -6,9 +6,11 @@ live gauges of workers that have died. Without it the process's own registry
 is served.
 """
 
+import logging
 import os
 from pathlib import Path
 
+import psycopg
 from flask import Blueprint, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -21,8 +23,12 @@ from prometheus_client import (
     multiprocess,
 )
 
+from gateway.errors import DatabaseUnavailable
+from gateway.follow_up import partitions
 from gateway.hot_path.circuit import CLOSED, HALF_OPEN, OPEN
 from gateway.runtime import runtime
+
+log = logging.getLogger(__name__)
 
 HTTP_REQUESTS = Counter("mospay_http_requests_total", "HTTP requests by endpoint and status",
                         ["endpoint", "method", "status"])
@@ -34,6 +40,11 @@ CIRCUIT_STATE = Gauge("mospay_circuit_state", "Upstream circuit: 0 closed, 1 hal
                       multiprocess_mode="max")
 POOL_CONNECTIONS = Gauge("mospay_db_pool_connections", "Database pool connections", ["pool", "state"],
                          multiprocess_mode="livesum")
+# Counted at each scrape (capped: partitions.DEFAULT_ROWS_CAP); the latest scrape's answer stands, whichever process.
+PARTITION_DEFAULT_ROWS = Gauge("mospay_partition_default_rows",
+                               "Rows in each table's DEFAULT partition, counted up to a cap: above 0, traffic fell "
+                               "outside every partition (partition maintenance is behind)", ["table"],
+                               multiprocess_mode="mostrecent")
 _CIRCUIT_VALUES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
 
 bp = Blueprint("metrics", __name__)
@@ -67,6 +78,18 @@ def _refresh_gauges(rt):
         POOL_CONNECTIONS.labels(name, "waiting").set(stats.get("requests_waiting", 0))
 
 
+def _refresh_default_partitions(rt):
+    """The DEFAULT partitions' row counts; a database that does not answer leaves the last ones (and the rest of
+    /metrics, which matters most then, is still served)."""
+    try:
+        counted = partitions.default_rows(rt)
+    except (DatabaseUnavailable, psycopg.Error) as error:
+        log.warning("metrics: DEFAULT partition rows not counted: %s", type(error).__name__)
+        return
+    for table, rows in counted.items():
+        PARTITION_DEFAULT_ROWS.labels(table).set(rows)
+
+
 def forget_dead_processes(directory):
     """Drop the live gauges (pool sizes) of processes that no longer run: a worker that died and was replaced."""
     for path in Path(directory).glob("gauge_live*_*.db"):
@@ -88,7 +111,9 @@ def _running(pid):
 @bp.get("/metrics")
 def metrics():
     """Prometheus text format."""
-    _refresh_gauges(runtime())
+    rt = runtime()
+    _refresh_gauges(rt)
+    _refresh_default_partitions(rt)
     if directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         forget_dead_processes(directory)
         registry = CollectorRegistry()

@@ -8,7 +8,9 @@ microservice; absent: each one separately):
 * ``circuit_open``: a provider's latest ``threshold`` payments within ``minutes`` (default 5) all failed to reach it;
 * ``latency_p99``: ``scope`` switch|client|service, ``threshold_ms``, ``minutes``, ``min_count`` (default 20);
 * ``dead_callbacks``: at least ``min_count`` (default 1) dead-lettered client callbacks per client;
-* ``reconciliation``: a provider's latest reconciliation run found at least ``min_count`` (default 1) discrepancies.
+* ``reconciliation``: a provider's latest reconciliation run found at least ``min_count`` (default 1) discrepancies;
+* ``default_partition``: a table's DEFAULT partition holds at least ``min_count`` (default 1) rows: traffic outside
+  every time partition, the worker's partition maintenance is behind (``subject``: a table, e.g. ``transactions``).
 
 The webhook's signing secret is made with the rule, sealed at rest and shown in the creation answer only.
 """
@@ -21,7 +23,8 @@ from gateway.hot_path.fields import FieldValidator, validate_message
 from gateway.security.addresses import internal_address
 from gateway.security.sealed import new_signing_secret
 
-KINDS = ("success_rate", "unknown_age", "circuit_open", "latency_p99", "dead_callbacks", "reconciliation")
+KINDS = ("success_rate", "unknown_age", "circuit_open", "latency_p99", "dead_callbacks", "reconciliation",
+         "default_partition")
 _MINUTES = {"type": "integer", "minimum": 1, "maximum": 10080}
 _COUNT = {"type": "integer", "minimum": 1, "maximum": 1000000}
 _PARAMS = {
@@ -35,6 +38,7 @@ _PARAMS = {
         ["threshold_ms", "minutes"]),
     "dead_callbacks": ({"min_count": _COUNT}, []),
     "reconciliation": ({"min_count": _COUNT}, []),
+    "default_partition": ({"min_count": _COUNT}, []),
 }
 _SUBJECT = {"type": "string", "minLength": 1, "maxLength": 200}
 _URL = {"type": "string", "pattern": r"^https?://[^\s/$.?#][^\s]*\Z", "maxLength": 2000}

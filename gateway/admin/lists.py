@@ -84,13 +84,21 @@ def transactions_query(filters):
 
 
 def api_logs_query(filters):
-    """API log rows matching ``reports.api_log_filters`` (and ``transaction_id``), with their payment."""
+    """API log rows matching ``reports.api_log_filters`` (and ``transaction_id``), with their payment.
+
+    With ``transaction_id``, ``transaction_created_at`` (the payment's ``created_at``, when the caller has its row)
+    keeps both tables' scans to the partitions that can hold them: the payment's one, and the logs' from its week on.
+    """
+    created_at = filters.get("transaction_created_at") if filters.get("transaction_id") is not None else None
+
     # The payment's columns come from correlated subqueries, not a join: transactions is partitioned (migration
     # 0071), so its id is no longer unique on its own and the planner could not drop an outer join to it from the
     # bounded count (keyset.fetch_page), which then hashed the whole table. Its row was created before its log.
     def of_payment(column):
-        return (select(column).where(T.c.id == L.c.transaction_id, T.c.created_at <= L.c.created_at)
-                .limit(1).scalar_subquery())
+        found = select(column).where(T.c.id == L.c.transaction_id, T.c.created_at <= L.c.created_at)
+        if created_at is not None:
+            found = found.where(T.c.created_at == bindparam(None, created_at, T.c.created_at.type))
+        return found.limit(1).scalar_subquery()
 
     query = (select(L.c.id, L.c.method, L.c.path, L.c.http_status, L.c.error_code, L.c.duration_ms,
                     L.c.remote_addr, L.c.created_at, _CLIENT.c.app_id,
@@ -103,6 +111,8 @@ def api_logs_query(filters):
         query = query.where(L.c.http_status == filters["http_status"])
     if filters.get("transaction_id") is not None:
         query = query.where(L.c.transaction_id == bindparam(None, filters["transaction_id"], BigInteger))
+    if created_at is not None:  # a payment's logs are written with it or after it, never before
+        query = query.where(L.c.created_at >= bindparam(None, created_at, L.c.created_at.type))
     return _dates(query, L.c.created_at, filters)
 
 

@@ -199,11 +199,12 @@ def transaction(rt, ref):
     row = rt.read_db.fetch_one(Q.report_transaction, {"ref": ref})
     if row is None:
         raise NotFound("No transaction with this reference.")
-    logs = _page(rt, lists.api_logs_query({"transaction_id": row["id"]}), (lists.L.c.created_at, lists.L.c.id),
-                 None, 50).items
+    # The row's created_at goes along: each lookup then reads only the partitions that can hold what it seeks.
+    logs = _page(rt, lists.api_logs_query({"transaction_id": row["id"], "transaction_created_at": row["created_at"]}),
+                 (lists.L.c.created_at, lists.L.c.id), None, 50).items
     related = rt.read_db.fetch_all(Q.report_related_transactions, {
-        "client_id": row["client_id"], "id": row["id"], "unique_id": row["unique_id"],
-        "provider_ref": row["provider_ref"]})
+        "client_id": row["client_id"], "id": row["id"], "created_at": row["created_at"],
+        "unique_id": row["unique_id"], "provider_ref": row["provider_ref"]})
     return {**row, "error": shown_error(row), "timeline": timeline(row["timings"] or {}), "api_logs": logs,
             "related": related}
 

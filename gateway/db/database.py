@@ -82,3 +82,18 @@ class Database:
         """Run ``query`` and return every row."""
         with self.connection() as conn:
             return conn.execute(query, params).fetchall()
+
+
+def fetch_one_across_a_move(conn, query, params):
+    """Run a statement that locks or changes one row; when it finds none, run it once more and return that.
+
+    Maintenance moves rows out of a DEFAULT partition (migration 0070) by deleting them there and inserting them
+    into a new partition. A statement that waited for that move (READ COMMITTED, its plan made before the move's
+    commit) sees the deletion and not the new partition: the row reads as missing. Run again, the statement gets a
+    fresh snapshot and plan, and finds the row where it now is. Only an empty answer is retried: a found row, or
+    an update's compare-and-set that really missed, decides as before.
+    """
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        row = conn.execute(query, params).fetchone()
+    return row

@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 from gateway.admin import alert_rules
 from gateway.db import Q
 from gateway.errors import Conflict, NotFound, ValidationFailed
-from gateway.follow_up import schedule
+from gateway.follow_up import partitions, schedule
 
 log = logging.getLogger(__name__)
 STATES = ("open", "resolved")
@@ -38,6 +38,8 @@ def _summary(rule, row):
                                f"above {params['threshold_ms']} ms",
         "dead_callbacks": lambda: f"{subject}: {count} dead client callback(s)",
         "reconciliation": lambda: f"{subject}: {count} discrepancies in reconciliation run {row['run_id']}",
+        "default_partition": lambda: f"{subject}: {count} row(s) in the DEFAULT partition, outside every time "
+                                     "partition (partition maintenance is behind)",
     }[rule["kind"]]()
 
 
@@ -47,7 +49,7 @@ def _condition_params(rt, rule):
             "minutes": params.get("minutes", 5), "min_count": params.get("min_count", {
                 "success_rate": 10, "latency_p99": 20}.get(rule["kind"], 1)),
             "threshold": params.get("threshold_percent", params.get("threshold_ms", params.get(
-                "threshold", rt.config.CIRCUIT_THRESHOLD)))}
+                "threshold", rt.config.CIRCUIT_THRESHOLD))), "cap": partitions.DEFAULT_ROWS_CAP}
 
 
 @schedule.periodic("alerts", lambda config: config.ALERT_EVERY_SECONDS)

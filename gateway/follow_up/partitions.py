@@ -31,6 +31,7 @@ TABLES = ("transactions", "api_logs", "provider_callbacks", "audit_log")
 RETENTION = {"transactions": "RETAIN_TRANSACTIONS_DAYS", "api_logs": "RETAIN_API_LOGS_DAYS",
              "provider_callbacks": "RETAIN_CALLBACKS_DAYS", "audit_log": "RETAIN_AUDIT_DAYS"}
 BATCH = 5000
+DEFAULT_ROWS_CAP = 10000  # enough to tell "a few strays" from "maintenance stopped"; bounded work per scrape
 
 
 @schedule.periodic("partitions", lambda config: config.PARTITION_EVERY_SECONDS)
@@ -107,23 +108,39 @@ def expire(rt, table, retain_days, report=None):
     """Archive (``ARCHIVE_DIR``) and drop the partitions of ``table`` older than ``retain_days``; returns them.
 
     A transactions partition that still holds an open payment (or one a job still follows) is kept, whatever its
-    age (the owner's helper refuses it), and listed in ``report["kept"]``."""
+    age, and listed in ``report["kept"]``: asked before archiving, so it is not archived again each run (the
+    owner's helper refuses to drop it as well)."""
     report = report if report is not None else {"dropped": [], "kept": []}
     dropped = []
     for part in rt.db.fetch_all(Q.expired_partitions, {"table": table, "retain_days": retain_days}):
+        # Asked first, so a partition kept run after run is not archived (a large file rewritten) each time.
+        if table == "transactions" and holds_open_payments(rt, part):
+            _keep(report, part)
+            continue
         if rt.config.ARCHIVE_DIR:
             archive(rt, table, part, Path(rt.config.ARCHIVE_DIR))
         with rt.db.transaction() as conn:
             done = conn.execute(Q.drop_partition, {"table": table, "partition": part["partition"],
                                                    "retain_days": retain_days}).fetchone()["dropped"]
-        if not done:
-            log.warning("partitions: kept %s past its retention: it holds open payments", part["partition"])
-            report["kept"].append(part["partition"])
+        if not done:  # the owner's helper has the last word (a job queued since the question above)
+            _keep(report, part)
             continue
         log.info("partitions: dropped %s (rows before %s)", part["partition"], part["upper_bound"])
         dropped.append({"table": table, **part})
     report["dropped"] += dropped
     return dropped
+
+
+def holds_open_payments(rt, part):
+    """Whether a transactions partition (a row of ``expired_partitions``) holds a payment still open
+    (RECEIVED, PENDING, UNKNOWN) or one a job still follows: such a partition is kept, whatever its age."""
+    return rt.db.fetch_one(Q.partition_holds_open_payments,
+                           {"lower": part["lower_bound"], "upper": part["upper_bound"]})["holds_open"]
+
+
+def _keep(report, part):
+    log.warning("partitions: kept %s past its retention: it holds open payments", part["partition"])
+    report["kept"].append(part["partition"])
 
 
 def archive(rt, table, part, directory):
@@ -155,8 +172,21 @@ def archive(rt, table, part, directory):
 
 
 def status(rt):
-    """Every partition: table, name, range, the planner's row estimate and its bytes (indexes included)."""
-    return rt.db.fetch_all(Q.partition_status)
+    """Every partition: table, name, range, the planner's row estimate and its bytes (indexes included); a DEFAULT
+    partition also its ``default_rows``, counted up to ``DEFAULT_ROWS_CAP`` (the estimate says 0 until the partition
+    is analysed), or ``None`` while a maintenance run holds it."""
+    rows = rt.db.fetch_all(Q.partition_status)  # (its sizes wait for a run's locks, as they always have)
+    try:
+        counted = default_rows(rt)
+    except psycopg.errors.LockNotAvailable:  # a run is moving its rows right now (migration 0080's lock timeout)
+        counted = {}
+    return [{**row, "default_rows": counted.get(row["parent"]) if row["is_default"] else None} for row in rows]
+
+
+def default_rows(rt, cap=DEFAULT_ROWS_CAP):
+    """``{table: rows in its DEFAULT partition}``, each counted up to ``cap``. Above 0 means traffic outside every
+    partition's range: maintenance is behind (the worker was down or its runs fail)."""
+    return {row["parent"]: row["n"] for row in rt.db.fetch_all(Q.default_partition_rows_capped, {"cap": cap})}
 
 
 def _in_batches(rt, query, params):

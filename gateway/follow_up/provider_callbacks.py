@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from psycopg.types.json import Jsonb
 
-from gateway.db import Q
+from gateway.db import Q, fetch_one_across_a_move
 from gateway.errors import (
     CallbackNotConfirmed,
     CallbackNotReady,
@@ -139,9 +139,9 @@ def _lock(conn, route, mapped):
             uuid.UUID(mapped.match_value)
         except ValueError:
             return None
-    return conn.execute(_LOCK_BY[mapped.match_key], {"client_service_id": route.client_service_id,
-                                                     "client_id": route.client_id,
-                                                     "value": mapped.match_value}).fetchone()
+    # Not found may mean "moved out of the DEFAULT partition meanwhile": every way of matching looks once more.
+    return fetch_one_across_a_move(conn, _LOCK_BY[mapped.match_key], {
+        "client_service_id": route.client_service_id, "client_id": route.client_id, "value": mapped.match_value})
 
 
 def _apply(rt, conn, route, payload, mapped):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from psycopg.types.json import Jsonb
 
-from gateway.db import Q
+from gateway.db import Q, fetch_one_across_a_move
 
 # Every state a payment can be in, declared here once.
 RECEIVED = "RECEIVED"  # claimed: committed before anything is forwarded, no answer yet
@@ -143,13 +143,9 @@ def settle(conn, transaction_id, expected, settlement, *, route=None, notify_cli
         "log_method": log.method, "log_path": log.path, "log_remote_addr": log.remote_addr,
         "log_duration_ms": log.duration_ms, **job,
     }
-    settled = conn.execute(Q.settle_transaction, params).fetchone()
-    if settled is None:
-        # Once more, on a fresh snapshot: the row may have just moved between partitions (the maintenance moved
-        # it out of the DEFAULT partition while this statement waited), which reads as "not in an expected
-        # state". Compare-and-set still decides: a row that really left those states is not touched.
-        settled = conn.execute(Q.settle_transaction, params).fetchone()
-    return settled
+    # A row the maintenance just moved out of the DEFAULT partition reads as "not in an expected state": once more.
+    # Compare-and-set still decides: a row that really left those states is not touched.
+    return fetch_one_across_a_move(conn, Q.settle_transaction, params)
 
 
 def _jsonb(value):

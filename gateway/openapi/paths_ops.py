@@ -144,7 +144,8 @@ each is watched apart): `success_rate` {scope: client|service, threshold_percent
 `unknown_age` {minutes, min_count=1}; `circuit_open` {minutes=5, threshold=MOSPAY_CIRCUIT_THRESHOLD} (the
 provider's latest payments all failed to reach it); `latency_p99` {scope: switch|client|service, threshold_ms,
 minutes, min_count=20}; `dead_callbacks` {min_count=1}; `reconciliation` {min_count=1} (the provider's latest
-run). `webhook_url` follows the client callback URL rules; `emails` need `MOSPAY_SMTP_HOST`. The webhook's
+run); `default_partition` {min_count=1} (rows in a table's DEFAULT partition: partition maintenance is behind;
+`subject` a table). `webhook_url` follows the client callback URL rules; `emails` need `MOSPAY_SMTP_HOST`. The webhook's
 signing secret (`webhook_secret`) is in the creation answer only. """ + ADMIN_ONLY
 
 

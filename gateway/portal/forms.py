@@ -82,7 +82,7 @@ class AlertRuleForm(FlaskForm):
 
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
     kind = SelectField("Kind", choices=["success_rate", "unknown_age", "circuit_open", "latency_p99",
-                                        "dead_callbacks", "reconciliation"])
+                                        "dead_callbacks", "reconciliation", "default_partition"])
     params = TextAreaField("Parameters (JSON)", validators=[DataRequired(), Length(max=2000)],
                            default='{"scope": "client", "threshold_percent": 90, "minutes": 15, "min_count": 20}')
     webhook_url = StringField("Webhook URL", validators=[Optional(), Length(max=2000)])

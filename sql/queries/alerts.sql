@@ -123,6 +123,14 @@ WHERE r.id IN (SELECT max(id) FROM mospay.reconciliation_runs GROUP BY microserv
   AND coalesce((r.figures ->> 'discrepancies')::bigint, 0) >= %(min_count)s
 ORDER BY r.microservice
 
+-- name: alert_condition_default_partition
+-- Tables whose DEFAULT partition holds at least min_count rows (counted up to %(cap)s, migration 0080): traffic
+-- outside every time partition, so the worker's partition maintenance is behind. Clears once it has moved them.
+SELECT parent AS subject, n AS count, n AS value
+FROM mospay.default_partition_rows(%(cap)s)
+WHERE n >= %(min_count)s AND (%(subject)s::text IS NULL OR parent = %(subject)s)
+ORDER BY parent
+
 -- name: upsert_open_alert
 -- Opens the alert of a rule and subject once; while it stays open, each evaluation updates it.
 WITH before AS (

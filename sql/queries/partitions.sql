@@ -26,12 +26,29 @@ UNION ALL SELECT 'api_logs', count(*), min(created_at) FROM mospay.api_logs_defa
 UNION ALL SELECT 'provider_callbacks', count(*), min(created_at) FROM mospay.provider_callbacks_default
 UNION ALL SELECT 'audit_log', count(*), min(created_at) FROM mospay.audit_log_default
 
+-- name: default_partition_rows_capped
+-- How many rows each DEFAULT partition holds, counted up to %(cap)s (migration 0080): cheap enough for every metrics
+-- scrape. Above 0, maintenance is behind.
+SELECT parent, n FROM mospay.default_partition_rows(%(cap)s)
+
 -- name: expired_partitions
 -- Range partitions of %(table)s whose whole range is older than %(retain_days)s days, oldest first.
 SELECT partition, CASE WHEN isfinite(lower_bound) THEN lower_bound END AS lower_bound, upper_bound
 FROM mospay.partition_bounds()
 WHERE parent = %(table)s AND NOT is_default AND upper_bound <= now() - make_interval(days => %(retain_days)s)
 ORDER BY upper_bound
+
+-- name: partition_holds_open_payments
+-- Whether the transactions in [%(lower)s, %(upper)s) (one partition's range; a NULL lower bound: the historic
+-- partition) hold an open payment or one a job still follows: what drop_partition (migration 0070) refuses to
+-- drop, asked before the partition is archived. The bounds prune the scan to that one partition.
+SELECT EXISTS (SELECT 1 FROM mospay.transactions t
+               WHERE t.created_at >= coalesce(%(lower)s::timestamptz, '-infinity') AND t.created_at < %(upper)s
+                 AND t.status IN ('RECEIVED', 'PENDING', 'UNKNOWN'))
+    OR EXISTS (SELECT 1 FROM mospay.jobs j JOIN mospay.transactions t ON t.id = j.transaction_id
+               WHERE j.state <> 'done'
+                 AND t.created_at >= coalesce(%(lower)s::timestamptz, '-infinity') AND t.created_at < %(upper)s)
+    AS holds_open
 
 -- name: delete_payment_keys
 -- One batch of the keys older than every payment still kept (the oldest range partition's lower bound, and the

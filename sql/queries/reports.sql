@@ -17,12 +17,13 @@ WHERE t.ref = %(ref)s
 -- name: report_related_transactions
 -- Later payments of the same client that name this one in f009 (a capture, refund or reversal
 -- passes the original's provider reference, or its f010): the templates' convention, not a provider's.
+-- Later: from this one's created_at on, so the partitions before it are not read.
 SELECT t.ref::text AS ref, t.unique_id, t.status, t.request ->> 'f004' AS amount, t.currency,
        t.created_at, s.microservice, s.service, s.route
 FROM mospay.transactions t
 JOIN mospay.client_services cs ON cs.id = t.client_service_id
 JOIN mospay.services s ON s.id = cs.service_id
-WHERE t.client_id = %(client_id)s AND t.id <> %(id)s
+WHERE t.client_id = %(client_id)s AND t.id <> %(id)s AND t.created_at >= %(created_at)s
   AND t.request ->> 'f009' IN (%(unique_id)s, coalesce(%(provider_ref)s, %(unique_id)s))
 ORDER BY t.created_at
 LIMIT 50

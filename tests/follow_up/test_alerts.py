@@ -5,19 +5,23 @@ import hashlib
 import hmac
 import threading
 import time
+from datetime import UTC, datetime
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import psycopg
 import pytest
 import requests
 from aiosmtpd.controller import Controller
 
 from config import Config
-from gateway.follow_up import alerts, jobs
+from gateway.follow_up import alerts, jobs, partitions
 from tests.admin.test_reconciliation import statement, upload
 from tests.conftest import TEST_SETTINGS
 from tests.factories import Admin, Integrator, user_token
 from tests.servers import free_port
+
+NOW = datetime.now(UTC)
 
 
 class Mailbox:
@@ -197,6 +201,32 @@ def test_latency_dead_callbacks_and_reconciliation_rules_open_and_clear(admin, i
 
     assert alerts.evaluate(rt)["resolved"] >= 3
     assert not {"slow", "dead", "recon"} & {a["rule"] for a in admin.get("/alerts?state=open").json()["alerts"]}
+
+
+def _open_alerts_of(admin, rule):
+    return [a for a in admin.get("/alerts?state=open").json()["alerts"] if a["rule"] == rule]
+
+
+def test_rows_in_a_default_partition_open_an_alert_until_maintenance_moves_them(admin, rt):
+    created = admin.post("/alerts/rules", {"name": "partitions behind", "kind": "default_partition", "params": {}})
+    assert created.status_code == 201, created.text
+    alerts.evaluate(rt)
+    assert not _open_alerts_of(admin, "partitions behind")  # maintenance keeps up
+    with psycopg.connect(rt.config.DATABASE_URL, autocommit=True) as owner:  # the worker was down for weeks
+        for row in partitions.status(rt):
+            if row["parent"] == "audit_log" and not row["is_default"] and row["upper_bound"] > NOW:
+                owner.execute(f"ALTER TABLE mospay.audit_log DETACH PARTITION mospay.{row['partition']}")
+                owner.execute(f"DROP TABLE mospay.{row['partition']}")
+    admin.post("/alerts/rules", {"name": "meanwhile", "kind": "unknown_age", "params": {"minutes": 60}})  # audited
+
+    alerts.evaluate(rt)
+    behind = _open_alerts_of(admin, "partitions behind")
+    partitions.maintain(rt)
+    alerts.evaluate(rt)
+
+    assert [(a["subject"], a["value"]) for a in behind] == [("audit_log", "1")]
+    assert "outside every time partition" in behind[0]["summary"]
+    assert not _open_alerts_of(admin, "partitions behind")
 
 
 @pytest.mark.parametrize("rule, problems", [

@@ -5,12 +5,20 @@ import csv
 import datetime as dt
 import gzip
 import io
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
+import requests
 
+from gateway.admin import lists, reports
+from gateway.db import Q, compose
 from gateway.follow_up import partitions
 from tests import test_cli
+from tests.follow_up.test_provider_callbacks import notify
+from tests.follow_up.test_provider_callbacks import pending as pending_answer
 from tests.test_cli import last_json
 
 cli_env, flask_cli = test_cli.cli_env, test_cli.flask_cli  # the real executable on this module's database
@@ -152,18 +160,22 @@ def test_a_payment_lands_in_the_default_partition_when_none_covers_now_and_moves
     assert integrator.pay(message).headers["Idempotent-Replayed"] == "true"
 
 
-def test_retention_keeps_a_partition_while_it_holds_an_open_payment(integrator, db, rt, monkeypatch):
+def test_retention_keeps_a_partition_while_it_holds_an_open_payment_and_does_not_archive_it(
+        integrator, db, rt, monkeypatch, tmp_path):
     partitions.ensure(rt, "transactions", NOW - dt.timedelta(days=70), NOW)
     message = integrator.message()
     integrator.pay(message)
-    part = _age(db, message["f010"], 50)
+    part = _age(db, message["f010"], 50).removeprefix("mospay.")
     db("UPDATE mospay.transactions SET status = 'UNKNOWN' WHERE unique_id = %s RETURNING 1", (message["f010"],))
     monkeypatch.setattr(rt.config, "RETAIN_TRANSACTIONS_DAYS", 30)
+    monkeypatch.setattr(rt.config, "ARCHIVE_DIR", str(tmp_path / "archive"))
 
-    report = partitions.maintain(rt)
+    runs = [partitions.maintain(rt), partitions.maintain(rt)]  # the worker's hourly runs
 
-    assert part.removeprefix("mospay.") in report["kept"]
-    assert part.removeprefix("mospay.") not in {d["partition"] for d in report["dropped"]}
+    for report in runs:
+        assert part in report["kept"] and part not in {d["partition"] for d in report["dropped"]}
+    # Not archived either: a partition kept for months is not written out again (a large file) every hour.
+    assert not list((tmp_path / "archive").glob(f"*{part}*"))
     # Still there for its operator, and its unique id is still answered from it, not paid again.
     assert db("SELECT status FROM mospay.transactions WHERE unique_id = %s", (message["f010"],)) == \
         [{"status": "UNKNOWN"}]
@@ -196,3 +208,124 @@ def test_two_maintenance_runs_never_overlap(rt):
         finally:
             holder.execute("SELECT pg_advisory_unlock(7340071)")
     assert "skipped" not in partitions.maintain(rt)
+
+
+def _wait_for_a_lock_wait(rt, timeout=10):
+    """Until some backend waits on a lock with a FOR UPDATE lookup (the callback's), or the timeout."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(rt.config.DATABASE_URL, autocommit=True) as watcher:
+        while time.monotonic() < deadline:
+            if watcher.execute("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                               "AND query LIKE '%%FOR UPDATE%%'").fetchone():
+                return True
+            time.sleep(0.02)
+    return False
+
+
+def test_a_callback_finds_its_payment_while_maintenance_moves_it_out_of_the_default_partition(
+        base_url, integrator, downstream, db, rt):
+    with psycopg.connect(rt.config.DATABASE_URL, autocommit=True) as owner:  # the worker was down: no partition
+        for row in _bounds(rt, "transactions"):
+            if row["upper_bound"] > NOW - dt.timedelta(days=1):
+                owner.execute(f"ALTER TABLE mospay.transactions DETACH PARTITION mospay.{row['partition']}")
+                owner.execute(f"DROP TABLE mospay.{row['partition']}")
+    downstream.behaviour = pending_answer
+    payment = integrator.pay().json()
+    assert db("SELECT tableoid::regclass::text AS part FROM mospay.transactions WHERE ref = %s::uuid",
+              (payment["transaction_ref"],)) == [{"part": "mospay.transactions_default"}]
+
+    with psycopg.connect(rt.config.DATABASE_URL) as maintenance, ThreadPoolExecutor(1) as provider:
+        # The worker is back: its move of the DEFAULT rows into a new partition is done but not yet committed
+        # when the provider's callback arrives and looks the payment up by its reference. The lookup's plan knows
+        # the partitions of before the move; it waits for the DEFAULT partition, then finds the row deleted there.
+        maintenance.execute("SELECT mospay.ensure_partitions('transactions', now() - interval '1 day', "
+                            "now() + interval '14 days', 7)")
+        answered = provider.submit(notify, base_url, integrator, {
+            "transaction_ref": payment["transaction_ref"], "status": "SUCCESS", "code": "PAID"})
+        assert _wait_for_a_lock_wait(rt)
+        maintenance.commit()
+        response = answered.result(timeout=10)
+
+    assert response.status_code == 200 and response.json()["outcome"] == "applied", response.text
+    assert db("SELECT status, tableoid::regclass::text AS part FROM mospay.transactions WHERE ref = %s::uuid",
+              (payment["transaction_ref"],))[0]["part"].startswith("mospay.transactions_p")
+    assert db("SELECT status FROM mospay.transactions WHERE ref = %s::uuid", (payment["transaction_ref"],)) == \
+        [{"status": "SUCCESS"}]
+
+
+def _default_rows_metric(base_url, table):
+    text = requests.get(f"{base_url}/metrics", timeout=10).text
+    return float(re.search(rf'^mospay_partition_default_rows{{table="{table}"}} (\S+)$', text, re.M).group(1))
+
+
+def test_rows_in_a_default_partition_show_in_the_metrics_and_the_status_until_maintenance_moves_them(
+        base_url, db, rt, flask_cli):
+    with psycopg.connect(rt.config.DATABASE_URL, autocommit=True) as owner:  # the worker was down for weeks
+        for row in _bounds(rt, "audit_log"):
+            if row["upper_bound"] > NOW - dt.timedelta(days=1):
+                owner.execute(f"ALTER TABLE mospay.audit_log DETACH PARTITION mospay.{row['partition']}")
+                owner.execute(f"DROP TABLE mospay.{row['partition']}")
+    assert _default_rows_metric(base_url, "audit_log") == 0
+    for n in range(3):  # an operator's changes meanwhile
+        db("INSERT INTO mospay.audit_log (actor, action, target) VALUES ('ops', 'client.update', %s) RETURNING 1",
+           (f"client:{n}",))
+
+    behind = _default_rows_metric(base_url, "audit_log")
+    listed = flask_cli("partitions", "status")
+    partitions.maintain(rt)
+    caught_up = _default_rows_metric(base_url, "audit_log")
+
+    assert behind == 3 and _default_rows_metric(base_url, "transactions") == 0
+    assert "audit_log\taudit_log_default\tDEFAULT\t3 rows" in listed.stdout
+    assert "audit_log_default holds 3 rows" in listed.stderr and "maintenance is behind" in listed.stderr
+    assert caught_up == 0
+
+
+def _scanned(rt, sql, params):
+    """The partitions a statement's plan reads (EXPLAIN, not run): pruned ones are not in it."""
+    with rt.db.connection() as conn:
+        plan = conn.execute("EXPLAIN (FORMAT JSON) " + sql, params).fetchone()["QUERY PLAN"]
+    found, nodes = set(), [plan[0]["Plan"]]
+    while nodes:
+        node = nodes.pop()
+        found.add(node.get("Relation Name"))
+        nodes.extend(node.get("Plans", []))
+    return found - {None}
+
+
+def test_the_payment_page_reads_only_the_partitions_that_can_hold_its_logs_and_later_payments(integrator, db, rt):
+    for table in ("transactions", "api_logs"):
+        partitions.ensure(rt, table, NOW - dt.timedelta(days=70), NOW)
+    original = integrator.message()
+    integrator.pay(original)
+    part = _age(db, original["f010"], 50).removeprefix("mospay.")
+    refund = integrator.message(f009=original["f010"])  # a later payment naming it, today
+    integrator.pay(refund)
+    ref = db("SELECT ref::text FROM mospay.transactions WHERE unique_id = %s", (original["f010"],))[0]["ref"]
+
+    page = reports.transaction(rt, ref)
+
+    assert [log["transaction_ref"] for log in page["api_logs"]] == [ref]
+    assert [related["unique_id"] for related in page["related"]] == [refund["f010"]]
+    older = {r["partition"] for table in ("transactions", "api_logs") for r in _bounds(rt, table)
+             if r["upper_bound"] <= page["created_at"]}
+    assert older  # partitions the page has no reason to read
+    logs = _scanned(rt, *compose.compiled(lists.api_logs_query(
+        {"transaction_id": page["id"], "transaction_created_at": page["created_at"]})))
+    assert not logs & older and {p for p in logs if p.startswith("transactions")} == {part}
+    related = _scanned(rt, Q.report_related_transactions, {
+        "client_id": page["client_id"], "id": page["id"], "created_at": page["created_at"],
+        "unique_id": page["unique_id"], "provider_ref": page["provider_ref"]})
+    assert part in related and not related & older
+
+
+def test_metrics_are_served_at_once_while_maintenance_holds_a_default_partition(base_url, rt):
+    before = _default_rows_metric(base_url, "api_logs")
+    with psycopg.connect(rt.config.DATABASE_URL) as maintenance:  # moving a large DEFAULT partition's rows
+        maintenance.execute("LOCK TABLE mospay.api_logs_default IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        during = _default_rows_metric(base_url, "api_logs")
+        waited = time.monotonic() - started
+        maintenance.rollback()
+
+    assert waited < 2 and during == before  # the last count stands; the scrape does not queue behind the move
