@@ -74,6 +74,21 @@ def serving_url(config):
     return config.APP_DATABASE_URL
 
 
+def function_url(config, db, sealer):
+    """The URL client functions' pool logs in with: the function runner's (migration 0074).
+
+    Like the app role's: read through the owner, who remakes the runner's password when this process cannot
+    open it (another secret key); read through the app role when only ``MOSPAY_APP_DATABASE_URL`` is given.
+    """
+    if config.DATABASE_URL:
+        with psycopg.connect(config.DATABASE_URL, autocommit=True, row_factory=dict_row) as conn, \
+                conn.transaction():
+            conn.execute(Q.lock_app_role)
+            role, password = tenants.ensure_runner(conn, sealer)
+        return psycopg.conninfo.make_conninfo(serving_url(config), user=role, password=password)
+    return tenants.runner_url(serving_url(config), db, sealer)
+
+
 def read_url(config):
     """``DATABASE_READ_URL`` (a streaming replica) logged in as the app role, which it has from its primary."""
     app = psycopg.conninfo.conninfo_to_dict(serving_url(config))

@@ -13,7 +13,7 @@ from flask import current_app
 from gateway import tracing
 from gateway.db import Database, Q
 from gateway.functions import runner
-from gateway.functions.tenants import FunctionPool, runner_url
+from gateway.functions.tenants import FunctionPool
 from gateway.functions.watchdog import Watchdog
 from gateway.hot_path.circuit import CircuitBoard
 from gateway.hot_path.forwarder import Forwarder
@@ -76,7 +76,7 @@ class Runtime:
 
     def open(self):
         """Open the pools and load the route table, once; the embedded server starts here if it must."""
-        from gateway.bootstrap import read_url, serving_url  # late: bootstrap builds runtimes too
+        from gateway.bootstrap import function_url, read_url, serving_url  # late: bootstrap builds runtimes too
 
         with self._lock:
             if self._registry is not None:
@@ -95,7 +95,7 @@ class Runtime:
                 read_db = Database(read_url(config), 1, config.DB_POOL_MAX, config.DB_POOL_TIMEOUT, name="mospay-read")
                 read_db.open()
             try:
-                self._tenants = FunctionPool(runner_url(serving_url(config), db, self.sealer), config,
+                self._tenants = FunctionPool(function_url(config, db, self.sealer), config,
                                              configure=runner.configure_connection(config.FUNCTION_TIMEOUT_MS))
             except BaseException:
                 db.close()

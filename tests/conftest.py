@@ -42,7 +42,8 @@ def _create_database(server_url, name, template=None):
 
 
 def _drop_database(server_url, name):
-    """Drop the database and the roles it created: ``mospay_t_<its oid>_<client id>``, ``mospay_app_<its oid>``.
+    """Drop the database and the roles it created: ``mospay_t_<its oid>_<client id>``, ``mospay_app_<its oid>``,
+    ``mospay_r_<its oid>``.
 
     Copies of the template serve as the template's app role; it goes when the template does."""
     with psycopg.connect(server_url, autocommit=True) as conn:
@@ -50,8 +51,8 @@ def _drop_database(server_url, name):
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         if row is None:
             return
-        roles = conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s OR rolname = %s",
-                             (f"mospay\\_t\\_{row[0]}\\_%", f"mospay_app_{row[0]}"))
+        roles = conn.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s OR rolname IN (%s, %s)",
+                             (f"mospay\\_t\\_{row[0]}\\_%", f"mospay_app_{row[0]}", f"mospay_r_{row[0]}"))
         for (role,) in roles.fetchall():
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 

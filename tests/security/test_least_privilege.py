@@ -98,8 +98,8 @@ def non_superuser_database(server_url):
         with psycopg.connect(server_url, autocommit=True) as su:
             oid = su.execute("SELECT oid FROM pg_database WHERE datname = %s", (dbname,)).fetchone()[0]
             su.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(dbname)))
-            made = su.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s OR rolname = %s",
-                              (f"mospay\\_t\\_{oid}\\_%", f"mospay_app_{oid}")).fetchall()
+            made = su.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s OR rolname IN (%s, %s)",
+                              (f"mospay\\_t\\_{oid}\\_%", f"mospay_app_{oid}", f"mospay_r_{oid}")).fetchall()
             for (role,) in [*made, (owner,)]:
                 su.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
