@@ -69,10 +69,14 @@ def to_pgbench(query, named=None, positional=()):
     return out
 
 
-def pgbench_script(queries, request_fn, response_fn, pipeline=False):
+def pgbench_script(queries, request_fn, response_fn, pipeline=False, client_id=None):
     """One payment's SQL, in the order and transactions the switch issues it (see docs/performance.md)."""
     def call(name, function, args):
-        text = queries[name].replace("{schema}", '"mospay_fn"').replace("{function}", '"' + function + '"')
+        text = queries[name]
+        if "{gate}" in text:  # through the client's gate on the shared function pool (migration 0074)
+            text = text.replace("{gate}", f'"gate_{int(client_id)}"').replace("{function}", "'" + function + "'")
+        else:
+            text = text.replace("{schema}", '"mospay_fn"').replace("{function}", '"' + function + '"')
         return to_pgbench(text, positional=args)
 
     if "enter_sandbox" in queries:  # functions run on the main connection after SET ROLE
@@ -158,7 +162,7 @@ class DatabaseFloor:
         # pgbench's own :client_id is its client number; the table's client_id is :client_id_
         queries["claim_transaction"] = queries["claim_transaction"].replace("%(client_id)s", "%(client_id_)s")
         pipeline = runner_uses_pipeline(self.switch_dir)
-        script = pgbench_script(queries, *functions, pipeline=pipeline)
+        script = pgbench_script(queries, *functions, pipeline=pipeline, client_id=client_id)
         self.results["database_floor_pipeline"] = pipeline
         self.pgbench_file = self.work / "payment.pgbench.sql"
         self.pgbench_file.write_text(script)

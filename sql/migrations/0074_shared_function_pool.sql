@@ -52,9 +52,14 @@ $$;
 -- session goes; the session's function timeout comes back.
 CREATE OR REPLACE FUNCTION mospay_gate.end_call(p_result jsonb, p_timeout text) RETURNS jsonb
 LANGUAGE plpgsql AS $$
+DECLARE
+    statement record;
 BEGIN
     RESET ALL;
-    EXECUTE 'DEALLOCATE ALL';
+    -- Statements a function PREPAREd (SQL-level); the client's own, prepared over the protocol, stay.
+    FOR statement IN SELECT name FROM pg_catalog.pg_prepared_statements WHERE from_sql LOOP
+        EXECUTE pg_catalog.format('DEALLOCATE %I', statement.name);
+    END LOOP;
     EXECUTE 'CLOSE ALL';
     UNLISTEN *;
     PERFORM pg_catalog.pg_advisory_unlock_all();
