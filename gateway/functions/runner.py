@@ -10,7 +10,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from gateway.db import Q
-from gateway.errors import FunctionTimeout, from_database_error
+from gateway.errors import FunctionError, FunctionTimeout, from_database_error
 
 
 class FunctionFailure(Exception):
@@ -41,15 +41,16 @@ def run(rt, client, query, args, rollback=False):
     ``FUNCTION_TIMEOUT``."""
     timeout_ms = rt.config.FUNCTION_TIMEOUT_MS
     with rt.tenants.connection(client) as conn:
-        with rt.watchdog.guard(conn.info.backend_pid, timeout_ms / 1000) as watch:
-            try:
+        # ``fired`` is read once the guard has ended the watch: a watch is then done or fired, never about to fire.
+        try:
+            with rt.watchdog.guard(conn.info.backend_pid, timeout_ms / 1000) as watch:
                 return call(conn, query, args, timeout_ms, rollback)
-            except psycopg.Error:
-                if not watch.fired:
-                    raise
-            finally:
-                if watch.fired:
-                    conn.close()  # terminated, or about to be: never back into the pool
+        except psycopg.Error:
+            if not watch.fired:
+                raise
+        finally:
+            if watch.fired:
+                conn.close()  # terminated, or about to be: never back into the pool
         raise FunctionFailure(FunctionTimeout(), "terminated by the switch: the function outlived its time limit "
                                                  f"of {timeout_ms} ms (it caught or disabled the statement timeout)")
 
@@ -69,9 +70,10 @@ def call(conn, query, args, timeout_ms, rollback=False):
         else:
             row = conn.execute(query, params).fetchone()
     except psycopg.Error as exc:
-        if conn.broken or (exc.sqlstate or "").startswith("08"):
+        if conn.broken:
             raise  # the connection itself failed: the database layer reports it
-        # The function may have changed session settings before failing: never reuse this connection.
+        # Whatever its SQLSTATE (a function may RAISE one of class 08 itself), the connection works: the error is
+        # the function's, and what it left in the session (end_call never ran) must not reach anyone else.
         conn.close()
         raise _failure(exc) from exc  # anything the function did: stack depth, out of memory, locks…
     return row["result"]
@@ -82,4 +84,6 @@ def _failure(exc):
     detail = f"{exc.sqlstate or ''} {diag.message_primary or exc}".strip()
     if diag.context:
         detail += f"\n{diag.context}"
-    return FunctionFailure(from_database_error(exc, function=True), detail)
+    # A healthy connection answered: a "connection" SQLSTATE is the function's own words, not an outage.
+    error = FunctionError() if (exc.sqlstate or "").startswith(("08", "57P")) else from_database_error(exc, function=True)
+    return FunctionFailure(error, detail)

@@ -62,9 +62,15 @@ BEGIN
     END LOOP;
     EXECUTE 'CLOSE ALL';
     UNLISTEN *;
-    PERFORM pg_catalog.pg_advisory_unlock_all();
+    -- Client roles may not take advisory locks where the owner could revoke them (below); else they go here.
+    IF pg_catalog.has_function_privilege('pg_catalog.pg_advisory_unlock_all()', 'EXECUTE') THEN
+        PERFORM pg_catalog.pg_advisory_unlock_all();
+    END IF;
     DISCARD TEMP;
     DISCARD SEQUENCES;
+    -- RESET ALL leaves random()'s state: a function could have set the seed the next client's random() follows.
+    PERFORM pg_catalog.setseed((('x' || pg_catalog.substr(pg_catalog.md5(pg_catalog.gen_random_uuid()::text), 1, 12))
+                                ::bit(48)::bigint)::float8 / 281474976710656.0 * 2 - 1);
     PERFORM pg_catalog.set_config('statement_timeout', p_timeout, false);
     RETURN p_result;
 END
@@ -95,6 +101,10 @@ BEGIN
             EXECUTE pg_catalog.format('SELECT mospay_fn.%%I($1, $2, $3)', p_function) INTO result
                 USING p_args[1], p_args[2], p_args[3];
     END CASE;
+    -- Still as the client's role: deferred triggers fire now, and no cursor is left for the commit to run
+    -- (a trigger or a cursor WITH HOLD over a temporary function would otherwise run as the runner).
+    SET CONSTRAINTS ALL IMMEDIATE;
+    EXECUTE 'CLOSE ALL';
     RETURN result;
 END
 $body$
@@ -216,6 +226,11 @@ BEGIN
     EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), role_name);
     EXECUTE format('GRANT USAGE ON SCHEMA mospay_gate TO %I', role_name);
     EXECUTE format('GRANT EXECUTE ON FUNCTION mospay_gate.end_call(jsonb, text) TO %I', role_name);
+    BEGIN  -- only a superuser owner revoked it from PUBLIC (below); end_call skips it otherwise
+        EXECUTE format('GRANT EXECUTE ON FUNCTION pg_catalog.pg_advisory_unlock_all() TO %I', role_name);
+    EXCEPTION WHEN insufficient_privilege THEN
+        NULL;
+    END;
     FOR gate IN SELECT p.oid::regprocedure AS signature FROM pg_catalog.pg_proc p
                 WHERE p.pronamespace = 'mospay_gate'::pg_catalog.regnamespace AND p.proname LIKE 'gate\_%' LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', gate.signature, role_name);
@@ -256,6 +271,49 @@ BEGIN
                    'mospay.terminate_client_backend(integer), '
                    'mospay.ensure_partitions(text, timestamptz, timestamptz, integer), '
                    'mospay.drop_partition(text, text, integer) TO %I', p_role);
+    PERFORM mospay.grant_advisory_locks(p_role);
+END
+$$;
+
+-- Advisory locks and large objects are PostgreSQL's to everyone (PUBLIC) by default. On the shared pool a client's
+-- function could take thousands of session advisory locks (the lock table is the whole cluster's: ~12,800 made new
+-- connections fail with "out of shared memory") or squat the switch's own keys (migrations, partition maintenance),
+-- and could keep a PIN for ever in a large object. Only a superuser may revoke them (they belong to pg_catalog);
+-- the switch's roles get the advisory locks back by name.
+CREATE OR REPLACE FUNCTION mospay.grant_advisory_locks(p_role text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, mospay, pg_temp AS $$
+DECLARE
+    fn record;
+BEGIN
+    FOR fn IN SELECT p.oid::regprocedure AS signature FROM pg_catalog.pg_proc p
+              WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname LIKE 'pg\_%advisory\_%' LOOP
+        BEGIN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', fn.signature, p_role);
+        EXCEPTION WHEN insufficient_privilege THEN
+            NULL;  -- a non-superuser owner revoked nothing either
+        END;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION mospay.grant_advisory_locks(text) FROM PUBLIC;
+
+DO $$
+DECLARE
+    fn record;
+BEGIN
+    IF NOT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+        RAISE WARNING 'advisory locks and large objects stay open to client functions: revoking them needs a superuser';
+        RETURN;
+    END IF;
+    FOR fn IN SELECT p.oid::regprocedure AS signature FROM pg_catalog.pg_proc p
+              WHERE p.pronamespace = 'pg_catalog'::regnamespace
+                AND (p.proname LIKE 'pg\_%advisory\_%' OR p.proname LIKE 'lo\_%'
+                     OR p.proname IN ('loread', 'lowrite')) LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', fn.signature);
+    END LOOP;
+    IF EXISTS (SELECT 1 FROM mospay.app_role) THEN
+        PERFORM mospay.grant_advisory_locks((SELECT role FROM mospay.app_role));
+    END IF;
 END
 $$;
 

@@ -13,9 +13,9 @@ from tests.factories import Integrator, replace_function, request_function_name
 
 FORWARD = "RETURN jsonb_build_object('url', context #>> '{service,url}', 'body', request);"
 
-# Everything a function can leave in its session: settings (its own, the timeout, the search path, the role's),
-# a temporary table offered to everyone and shadowing the rates, a session advisory lock, a LISTEN, a prepared
-# statement, a cursor that outlives its transaction, a sequence's cached value.
+# Everything a function can leave in its session: settings (its own, the timeout, the search path, the
+# application name), a temporary table offered to everyone and shadowing the rates, a LISTEN, a prepared
+# statement, a cursor that outlives its transaction. (Advisory locks: refused outright, a test below.)
 LEAVES_EVERYTHING = f"""BEGIN
     PERFORM set_config('mospay.leak', 'A-secret', false);
     PERFORM set_config('statement_timeout', '0', false);
@@ -23,7 +23,6 @@ LEAVES_EVERYTHING = f"""BEGIN
     PERFORM set_config('application_name', 'owned-by-A', false);
     CREATE TEMP TABLE IF NOT EXISTS fx_rates AS SELECT 'USD'::text AS base, 'RWF'::text AS quote, 0.0001 AS rate;
     GRANT SELECT ON pg_temp.fx_rates TO PUBLIC;
-    PERFORM pg_advisory_lock(7340074);
     LISTEN tenant_a;
     EXECUTE 'PREPARE a_leak AS SELECT 1';
     EXECUTE 'DECLARE a_cursor CURSOR WITH HOLD FOR SELECT 1';
@@ -111,3 +110,84 @@ def test_a_tenant_cannot_reach_the_gates_or_the_runners_sessions(integrator, adm
     END""")
     assert integrator.pay().json()["error"]["message"] == "<insufficient privilege>"
     assert victim.pay().status_code == 200
+
+
+def _detail(db, answer):
+    return db("SELECT error_detail FROM mospay.transactions WHERE unique_id = %s",
+              (answer.json()["unique_id"],))[0]["error_detail"]
+
+
+def test_a_function_that_fakes_a_lost_connection_loses_its_session_instead(integrator, admin, base_url, rt, db):
+    """A function RAISEs SQLSTATE 08006 after preparing a statement: the switch once took that for a lost connection,
+    gave the session back to the pool uncleaned, and answered DATABASE_UNAVAILABLE."""
+    victim = _other(admin, base_url, integrator.service)
+    replace_function(rt, request_function_name(integrator), """BEGIN
+        EXECUTE 'PREPARE a_leak AS SELECT 1';
+        RAISE EXCEPTION 'pid=%', pg_backend_pid() USING ERRCODE = '08006';
+    END""")
+    replace_function(rt, request_function_name(victim), REPORTS_ITS_SESSION)
+
+    answer = integrator.pay()
+
+    assert answer.json()["error"]["code"] == "FUNCTION_ERROR", answer.text
+    pid = int(_detail(db, answer).split("pid=")[1].split()[0])
+    assert db("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = %s", (pid,)) == [{"n": 0}]  # closed
+    report = _report(victim.pay())
+    assert report["pid"] != pid and report["prepared"] == 0
+
+
+def test_a_tenant_may_not_take_advisory_locks_or_keep_large_objects(integrator, rt, db):
+    """A session advisory lock outlives the call, and the lock table is the whole cluster's: ~12,800 of them made
+    new connections fail. The switch's own keys (migrations 7340001) must not be a tenant's to squat."""
+    name = request_function_name(integrator)
+    for statement in ("PERFORM pg_advisory_lock(7340001);", "PERFORM pg_try_advisory_xact_lock(1);",
+                      "PERFORM lo_from_bytea(0, '\\x31323334'::bytea);"):
+        replace_function(rt, name, f"BEGIN {statement} {FORWARD} END")
+        answer = integrator.pay()
+        assert answer.json()["error"]["code"] == "FUNCTION_ERROR", (statement, answer.text)
+        assert "permission denied for function" in _detail(db, answer), statement
+    assert db("SELECT count(*) AS n FROM pg_largeobject_metadata") == [{"n": 0}]
+
+
+def test_a_tenant_cannot_choose_the_next_tenants_random_numbers(integrator, admin, base_url, rt, db):
+    victim = _other(admin, base_url, integrator.service)
+    replace_function(rt, request_function_name(integrator), f"BEGIN PERFORM setseed(0.42); {FORWARD} END")
+    replace_function(rt, request_function_name(victim), "BEGIN RAISE EXCEPTION '%', random(); END")
+    seeded = db("SELECT setseed(0.42), random() AS r")[0]["r"]  # what random() gives right after that seed
+
+    draws = []
+    for _ in range(3):
+        assert integrator.pay().status_code == 200
+        draws.append(float(victim.pay().json()["error"]["message"]))
+
+    assert seeded not in draws and len(set(draws)) == 3
+
+
+def test_code_a_function_leaves_for_the_commit_never_runs_as_the_runner(integrator, rt, db):
+    """A deferred constraint trigger, or a cursor WITH HOLD, over a temporary function would run at the statement's
+    commit, after the gate returned: as the runner, who may call every client's gate. The gate fires the one and
+    closes the other while still the client's role."""
+    role = db("SELECT function_role FROM mospay.clients WHERE app_id = %s",
+              (integrator.client["app_id"],))[0]["function_role"]
+    name = request_function_name(integrator)
+    replace_function(rt, name, f"""BEGIN
+        CREATE FUNCTION pg_temp.who() RETURNS trigger LANGUAGE plpgsql AS $w$
+            BEGIN RAISE EXCEPTION 'trigger ran as %', current_user; END $w$;
+        CREATE TEMP TABLE later (v int);
+        CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON later DEFERRABLE INITIALLY DEFERRED
+            FOR EACH ROW EXECUTE FUNCTION pg_temp.who();
+        INSERT INTO later VALUES (1);
+        {FORWARD}
+    END""")
+    triggered = integrator.pay()
+    assert triggered.json()["error"] == {"code": "FUNCTION_RAISED", "message": f"trigger ran as {role}"}, \
+        triggered.text
+
+    replace_function(rt, name, f"""BEGIN
+        CREATE FUNCTION pg_temp.who() RETURNS text LANGUAGE plpgsql AS $w$
+            BEGIN RAISE EXCEPTION 'cursor ran as %', current_user; END $w$;
+        EXECUTE 'DECLARE later CURSOR WITH HOLD FOR SELECT pg_temp.who()';
+        {FORWARD}
+    END""")
+    held = integrator.pay()
+    assert held.status_code == 200, held.text  # closed unread inside the gate: nothing ran at the commit
