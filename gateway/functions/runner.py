@@ -74,9 +74,19 @@ def call(conn, query, args, timeout_ms, rollback=False):
             raise  # the connection itself failed: the database layer reports it
         # Whatever its SQLSTATE (a function may RAISE one of class 08 itself), the connection works: the error is
         # the function's, and what it left in the session (end_call never ran) must not reach anyone else.
-        conn.close()
+        _end_failed_call(conn, timeout_ms)
         raise _failure(exc) from exc  # anything the function did: stack depth, out of memory, locks…
     return row["result"]
+
+
+def _end_failed_call(conn, timeout_ms):
+    """Clear the session as ``end_call`` would have, or close it: a function failing on every call must not cost
+    a new PostgreSQL session each time (its aborted transaction took its settings, temporary tables, triggers
+    and cursors with it; what outlives a rollback, end_call clears)."""
+    try:
+        conn.execute(Q.end_failed_call, (str(timeout_ms),))
+    except psycopg.Error:
+        conn.close()
 
 
 def _failure(exc):

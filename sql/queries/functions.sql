@@ -22,6 +22,10 @@ SELECT set_config('statement_timeout', %s, false)
 -- client's role; end_call then clears what the function left in the session and restores the timeout.
 SELECT mospay_gate.end_call(mospay_gate.{gate}({function}, ARRAY[%s::jsonb, %s::jsonb]), %s) AS result
 
+-- name: end_failed_call
+-- After a call that failed (end_call did not run): what outlives its rolled-back transaction goes.
+SELECT mospay_gate.end_call(NULL, %s)
+
 -- name: call_response_function
 SELECT mospay_gate.end_call(mospay_gate.{gate}({function}, ARRAY[%s::jsonb, %s::jsonb, %s::jsonb]), %s) AS result
 

@@ -117,12 +117,14 @@ def _detail(db, answer):
               (answer.json()["unique_id"],))[0]["error_detail"]
 
 
-def test_a_function_that_fakes_a_lost_connection_loses_its_session_instead(integrator, admin, base_url, rt, db):
-    """A function RAISEs SQLSTATE 08006 after preparing a statement: the switch once took that for a lost connection,
-    gave the session back to the pool uncleaned, and answered DATABASE_UNAVAILABLE."""
+def test_a_function_that_fakes_a_lost_connection_leaves_nothing_behind(integrator, admin, base_url, rt, db):
+    """A function RAISEs SQLSTATE 08006 after preparing a statement and seeding random(): the switch once took that
+    for a lost connection, gave the session back to the pool uncleaned, and answered DATABASE_UNAVAILABLE. Now a
+    failed call's session is cleared like a successful one's (or closed when it cannot be)."""
     victim = _other(admin, base_url, integrator.service)
     replace_function(rt, request_function_name(integrator), """BEGIN
         EXECUTE 'PREPARE a_leak AS SELECT 1';
+        PERFORM setseed(0.42);
         RAISE EXCEPTION 'pid=%', pg_backend_pid() USING ERRCODE = '08006';
     END""")
     replace_function(rt, request_function_name(victim), REPORTS_ITS_SESSION)
@@ -131,9 +133,14 @@ def test_a_function_that_fakes_a_lost_connection_loses_its_session_instead(integ
 
     assert answer.json()["error"]["code"] == "FUNCTION_ERROR", answer.text
     pid = int(_detail(db, answer).split("pid=")[1].split()[0])
-    assert db("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = %s", (pid,)) == [{"n": 0}]  # closed
+    replace_function(rt, request_function_name(victim), """BEGIN
+        RAISE EXCEPTION '%', jsonb_build_object('pid', pg_backend_pid(), 'random', random(),
+            'prepared', (SELECT count(*) FROM pg_prepared_statements WHERE name = 'a_leak'))::text;
+    END""")
     report = _report(victim.pay())
-    assert report["pid"] != pid and report["prepared"] == 0
+    seeded = db("SELECT setseed(0.42), random() AS r")[0]["r"]
+    assert report["pid"] == pid  # the same session, kept: cleared, not closed
+    assert report["prepared"] == 0 and report["random"] != seeded
 
 
 def test_a_tenant_may_not_take_advisory_locks_or_keep_large_objects(integrator, rt, db):

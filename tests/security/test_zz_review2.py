@@ -131,13 +131,22 @@ def test_a_tenants_notification_flood_delays_the_switchs_own_reload(integrator, 
     original = registry_module.Registry.reload
     monkeypatch.setattr(registry_module.Registry, "reload", lambda self: (reloads.append(time.monotonic()),
                                                                           original(self)))
+    from gateway.db import Q
+    def waiting(self, conn, reload_seconds):
+        while not self._stop.is_set():
+            senders = [notify.pid for notify in conn.notifies(timeout=1.0, stop_after=1)]
+            verdicts = [(pid, conn.execute(Q.notify_from_tenant, (pid,)).fetchone()[0]) for pid in set(senders)]
+            if senders:
+                print("REVIEW2 batch", len(senders), verdicts, time.monotonic())
+            if any(not v for _, v in verdicts):
+                self.reload()
     rt.registry.start_listening(3600)
     name = request_function_name(integrator)
     try:
         time.sleep(1.5)
         caught_up = len(reloads)
         replace_function(rt, name, "BEGIN PERFORM pg_notify('mospay_registry', i::text) "
-                                   f"FROM generate_series(1, 20000) i; {FORWARD} END")
+                                   f"FROM generate_series(1, 60000) i; {FORWARD} END")
         started = time.monotonic()
         assert integrator.pay().status_code == 200
         call_took = time.monotonic() - started
@@ -156,3 +165,32 @@ def test_a_tenants_notification_flood_delays_the_switchs_own_reload(integrator, 
         rt.registry.stop()
     print(f"REVIEW2 tenant call took {call_took:.2f}s; the switch's own reload came after {delay}s")
     assert delay is None or delay > 5
+
+
+def test_a_tenant_can_kill_its_session_for_real_and_pass_for_a_database_outage(integrator, rt, db):
+    name = request_function_name(integrator)
+    replace_function(rt, name, f"""BEGIN
+        SET temp_buffers = 1073741823;
+        CREATE TEMP TABLE t AS SELECT 1 AS v;
+        {FORWARD}
+    END""")
+    answer = integrator.pay()
+    print("REVIEW2 FATAL:", answer.status_code, answer.json())
+    replace_function(rt, name, f"BEGIN {FORWARD} END")
+    assert integrator.pay().status_code == 200
+    assert answer.json()["error"]["code"] == "DATABASE_UNAVAILABLE"
+
+
+def test_a_tenant_drops_its_own_gate_and_alters_its_role(integrator, rt, db):
+    role = db("SELECT function_role FROM mospay.clients WHERE app_id = %s",
+              (integrator.client["app_id"],))[0]["function_role"]
+    name = request_function_name(integrator)
+    replace_function(rt, name, f"BEGIN ALTER ROLE CURRENT_USER SET work_mem = '2GB'; {FORWARD} END")
+    print("REVIEW2 alter role:", integrator.pay().status_code,
+          db("SELECT rolconfig FROM pg_roles WHERE rolname = %s", (role,)))
+    replace_function(rt, name, f"BEGIN DROP OWNED BY CURRENT_USER; {FORWARD} END")
+    first = integrator.pay()
+    second = integrator.pay()
+    print("REVIEW2 drop owned:", first.status_code, first.json().get("error"), second.status_code,
+          second.json().get("error"), db("SELECT count(*) AS n FROM pg_proc WHERE proname LIKE 'gate\\_%%' "
+                                         "AND proowner = %s::regrole", (role,)))
