@@ -80,6 +80,7 @@ class Config:
         # FUNCTION_POOL_IDLE_SECONDS unused. Defaults to the switch's own pool size: one call per serving thread.
         self.FUNCTION_POOL_MAX = _env_int("MOSPAY_FUNCTION_POOL_MAX", self.DB_POOL_MAX)
         self.FUNCTION_POOL_IDLE_SECONDS = float(_env("MOSPAY_FUNCTION_POOL_IDLE_SECONDS", 60))
+        self.FUNCTION_POOL_LIFETIME_SECONDS = float(_env("MOSPAY_FUNCTION_POOL_LIFETIME_SECONDS", 600))
         self.MAX_BODY_BYTES = _env_int("MOSPAY_MAX_BODY_BYTES", 64 * 1024)
         # A provider statement uploaded for reconciliation (POST …/reconciliation/runs, the portal's upload).
         self.MAX_STATEMENT_BYTES = _env_int("MOSPAY_MAX_STATEMENT_BYTES", 64 * 1024 * 1024)

@@ -85,6 +85,7 @@ def function_url(config, db, sealer):
                 conn.transaction():
             conn.execute(Q.lock_app_role)
             role, password = tenants.ensure_runner(conn, sealer)
+            conn.execute(Q.restrict_temporary)  # privileges do not travel with a copy of the database
         return psycopg.conninfo.make_conninfo(serving_url(config), user=role, password=password)
     return tenants.runner_url(serving_url(config), db, sealer)
 

@@ -28,7 +28,8 @@ set_json_loads(orjson.loads)
 class Database:
     """A psycopg 3 pool; connections are autocommit unless in ``transaction()``."""
 
-    def __init__(self, url, min_size=2, max_size=16, timeout=5.0, name="mospay", configure=None, max_idle=600.0):
+    def __init__(self, url, min_size=2, max_size=16, timeout=5.0, name="mospay", configure=None, max_idle=600.0,
+                 max_lifetime=3600.0):
         self.url = url
         self.pool = ConnectionPool(
             url,
@@ -42,6 +43,7 @@ class Database:
             name=name,
             configure=configure,
             max_idle=max_idle,
+            max_lifetime=max_lifetime,
         )
 
     def open(self):

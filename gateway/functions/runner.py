@@ -71,7 +71,9 @@ def call(conn, query, args, timeout_ms, rollback=False):
             row = conn.execute(query, params).fetchone()
     except psycopg.Error as exc:
         if conn.broken:
-            raise  # the connection itself failed: the database layer reports it
+            if not exc.sqlstate or exc.sqlstate.startswith(("08", "57P")):
+                raise  # the connection itself failed: the database layer reports it
+            raise _failure(exc) from exc  # what the function did ended its backend (FATAL: out of memory)
         # Whatever its SQLSTATE (a function may RAISE one of class 08 itself), the connection works: the error is
         # the function's, and what it left in the session (end_call never ran) must not reach anyone else.
         _end_failed_call(conn, timeout_ms)

@@ -71,7 +71,10 @@ class FunctionPool:
 
     def __init__(self, url, config, configure=None):
         self.pool = Database(url, 0, config.FUNCTION_POOL_MAX, config.DB_POOL_TIMEOUT, name="mospay-functions",
-                             configure=configure, max_idle=config.FUNCTION_POOL_IDLE_SECONDS)
+                             configure=configure, max_idle=config.FUNCTION_POOL_IDLE_SECONDS,
+                             # A backend keeps every function it ran compiled (each client's, on a shared pool):
+                             # sessions are renewed often enough that this memory stays bounded.
+                             max_lifetime=config.FUNCTION_POOL_LIFETIME_SECONDS)
         self.pool.open()
 
     @contextmanager

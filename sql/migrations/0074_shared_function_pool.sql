@@ -209,6 +209,24 @@ BEGIN
 END
 $$;
 
+-- No temporary objects for client roles: the database's TEMPORARY goes from PUBLIC to the app role (which
+-- reconciles statements through temporary tables). A function's temporary functions kept their compiled code in the
+-- shared backend after DISCARD TEMP (hundreds of MB per call), its temporary buffers kept a size it chose, and a
+-- temporary table with a deferred trigger is the one object whose code runs at commit, after the gate. Run by the
+-- owner at every start (gateway/bootstrap.py): a database's privileges are not copied with it (CREATE DATABASE
+-- ... TEMPLATE, pg_dump without --create).
+CREATE OR REPLACE FUNCTION mospay.restrict_temporary() RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, mospay, pg_temp AS $$
+BEGIN
+    EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+    IF EXISTS (SELECT 1 FROM mospay.app_role a JOIN pg_catalog.pg_roles r ON r.rolname = a.role) THEN
+        EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO %I', current_database(),
+                       (SELECT role FROM mospay.app_role));
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION mospay.restrict_temporary() FROM PUBLIC;
+
 -- The runner: LOGIN, NOINHERIT, a member of nothing; USAGE on mospay_gate and EXECUTE on the gates, nothing else.
 -- Called by the owner at start (gateway/bootstrap.py), like ensure_app_role.
 CREATE OR REPLACE FUNCTION mospay.ensure_function_runner(p_password text, p_password_sealed text) RETURNS text
@@ -235,6 +253,7 @@ BEGIN
                 WHERE p.pronamespace = 'mospay_gate'::pg_catalog.regnamespace AND p.proname LIKE 'gate\_%' LOOP
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %I', gate.signature, role_name);
     END LOOP;
+    PERFORM mospay.restrict_temporary();
     INSERT INTO mospay.function_runner (role, password_sealed) VALUES (role_name, p_password_sealed)
     ON CONFLICT (singleton) DO UPDATE SET role = EXCLUDED.role, password_sealed = EXCLUDED.password_sealed;
     RETURN role_name;

@@ -19,12 +19,17 @@ UPDATE mospay.client_services SET callback_token_sealed = coalesce(callback_toke
 WHERE id = %(id)s
 RETURNING callback_token_sealed
 
--- name: notify_from_tenant
--- Whether a notification came from a client's function (any role may NOTIFY any channel): it is ignored.
-SELECT EXISTS (SELECT 1 FROM pg_stat_activity a
-               WHERE a.pid = %s
-                 AND (a.usename = mospay.function_runner_role()
-                      OR EXISTS (SELECT 1 FROM mospay.clients c WHERE c.function_role = a.usename))) AS tenant
+-- name: notify_not_only_from_tenants
+-- Whether any of these notifying backends is not a client function's (any role may NOTIFY any channel: those
+-- are ignored). The runner's backends run client functions (migration 0074); a backend already gone counts as
+-- the switch's (a `flask` command that notified and exited).
+SELECT EXISTS (SELECT 1 FROM unnest(%s::integer[]) AS s(pid)
+               WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                                 WHERE a.pid = s.pid
+                                   AND (a.usename = mospay.function_runner_role()
+                                        OR EXISTS (SELECT 1 FROM mospay.clients c
+                                                   WHERE c.function_role = a.usename))))
+       AS changed
 
 -- name: notify_registry_changed
 SELECT pg_notify('mospay_registry', %s)

@@ -20,3 +20,7 @@ FROM mospay.function_runner f
 -- name: ensure_function_runner
 -- Create (or repair) the function runner with this password and grant it every client's gate, again.
 SELECT mospay.ensure_function_runner(%(password)s, %(password_sealed)s) AS role
+
+-- name: restrict_temporary
+-- The database's TEMPORARY for the app role only, not for client roles (migration 0074); the owner, at every start.
+SELECT mospay.restrict_temporary()

@@ -14,15 +14,13 @@ from tests.factories import Integrator, replace_function, request_function_name
 FORWARD = "RETURN jsonb_build_object('url', context #>> '{service,url}', 'body', request);"
 
 # Everything a function can leave in its session: settings (its own, the timeout, the search path, the
-# application name), a temporary table offered to everyone and shadowing the rates, a LISTEN, a prepared
-# statement, a cursor that outlives its transaction. (Advisory locks: refused outright, a test below.)
+# application name), a LISTEN, a prepared statement, a cursor that outlives its transaction. (Advisory locks and
+# temporary objects: refused outright, tests below.)
 LEAVES_EVERYTHING = f"""BEGIN
     PERFORM set_config('mospay.leak', 'A-secret', false);
     PERFORM set_config('statement_timeout', '0', false);
     PERFORM set_config('search_path', 'pg_temp, mospay_fn, pg_catalog', false);
     PERFORM set_config('application_name', 'owned-by-A', false);
-    CREATE TEMP TABLE IF NOT EXISTS fx_rates AS SELECT 'USD'::text AS base, 'RWF'::text AS quote, 0.0001 AS rate;
-    GRANT SELECT ON pg_temp.fx_rates TO PUBLIC;
     LISTEN tenant_a;
     EXECUTE 'PREPARE a_leak AS SELECT 1';
     EXECUTE 'DECLARE a_cursor CURSOR WITH HOLD FOR SELECT 1';
@@ -170,31 +168,45 @@ def test_a_tenant_cannot_choose_the_next_tenants_random_numbers(integrator, admi
     assert seeded not in draws and len(set(draws)) == 3
 
 
-def test_code_a_function_leaves_for_the_commit_never_runs_as_the_runner(integrator, rt, db):
-    """A deferred constraint trigger, or a cursor WITH HOLD, over a temporary function would run at the statement's
-    commit, after the gate returned: as the runner, who may call every client's gate. The gate fires the one and
-    closes the other while still the client's role."""
-    role = db("SELECT function_role FROM mospay.clients WHERE app_id = %s",
-              (integrator.client["app_id"],))[0]["function_role"]
+def test_a_tenant_may_not_create_temporary_objects(integrator, rt, db):
+    """Temporary functions kept their compiled code in the shared backend after DISCARD TEMP (a reviewer grew one to
+    9.7 GB in two calls), temporary buffers kept a size the function chose, and a temporary table with a deferred
+    trigger runs code at the commit, after the gate returned, as the runner."""
     name = request_function_name(integrator)
-    replace_function(rt, name, f"""BEGIN
-        CREATE FUNCTION pg_temp.who() RETURNS trigger LANGUAGE plpgsql AS $w$
-            BEGIN RAISE EXCEPTION 'trigger ran as %', current_user; END $w$;
-        CREATE TEMP TABLE later (v int);
-        CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON later DEFERRABLE INITIALLY DEFERRED
-            FOR EACH ROW EXECUTE FUNCTION pg_temp.who();
-        INSERT INTO later VALUES (1);
-        {FORWARD}
-    END""")
-    triggered = integrator.pay()
-    assert triggered.json()["error"] == {"code": "FUNCTION_RAISED", "message": f"trigger ran as {role}"}, \
-        triggered.text
+    for statement in ("CREATE TEMP TABLE later (v int);",
+                      "CREATE FUNCTION pg_temp.f() RETURNS int LANGUAGE sql AS 'SELECT 1';",
+                      "SET temp_buffers = '1GB'; CREATE TEMP TABLE big AS SELECT 1;"):
+        replace_function(rt, name, f"BEGIN {statement} {FORWARD} END")
+        answer = integrator.pay()
+        assert answer.json()["error"]["code"] == "FUNCTION_ERROR", (statement, answer.text)
+        assert "permission denied to create temporary tables" in _detail(db, answer), statement
+    assert integrator.pay().status_code == 500  # the last body stays: still refused, nothing else broke
+    replace_function(rt, name, f"BEGIN {FORWARD} END")
+    assert integrator.pay().status_code == 200
 
+
+def test_a_cursor_left_for_the_commit_never_runs_as_the_runner(integrator, rt, db):
+    """A cursor WITH HOLD is run to its end at the statement's commit, after the gate returned: as the runner, who may
+    call every client's gate. The gate closes it while still the client's role."""
+    name = request_function_name(integrator)
+    replace_function(rt, name + "_who", "BEGIN RAISE EXCEPTION 'cursor ran as %', current_user; END",
+                     args="request jsonb")
+    db_owner_grant(rt, name + "_who", integrator, db)
     replace_function(rt, name, f"""BEGIN
-        CREATE FUNCTION pg_temp.who() RETURNS text LANGUAGE plpgsql AS $w$
-            BEGIN RAISE EXCEPTION 'cursor ran as %', current_user; END $w$;
-        EXECUTE 'DECLARE later CURSOR WITH HOLD FOR SELECT pg_temp.who()';
+        EXECUTE format('DECLARE later CURSOR WITH HOLD FOR SELECT mospay_fn.%I(%L::jsonb)', '{name}_who', '{{}}');
         {FORWARD}
     END""")
     held = integrator.pay()
     assert held.status_code == 200, held.text  # closed unread inside the gate: nothing ran at the commit
+
+
+def db_owner_grant(rt, function, integrator, db):
+    """What the switch grants a client's functions: EXECUTE to the client's role alone."""
+    import psycopg
+    from psycopg import sql
+    role = db("SELECT function_role FROM mospay.clients WHERE app_id = %s",
+              (integrator.client["app_id"],))[0]["function_role"]
+    with psycopg.connect(rt.config.DATABASE_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("REVOKE ALL ON FUNCTION mospay_fn.{}(jsonb) FROM PUBLIC").format(sql.Identifier(function)))
+        conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION mospay_fn.{}(jsonb) TO {}").format(
+            sql.Identifier(function), sql.Identifier(role)))
