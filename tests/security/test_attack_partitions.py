@@ -43,15 +43,17 @@ def test_a_temporary_pg_class_cannot_make_the_current_partition_look_old(integra
 
 def test_a_temporary_pg_proc_cannot_blind_the_security_definer_guard(rt):
     with rt.db.connection() as conn:
+        # The app role may create temporary objects (since migration 0074, mospay_fn_owner may not): made before
+        # the SET ROLE, the view is in the session's temporary schema all the same.
+        conn.execute("CREATE TEMP VIEW pg_proc AS SELECT oid, false AS prosecdef FROM pg_catalog.pg_proc")
         conn.execute("SET ROLE mospay_fn_owner")
         try:
-            conn.execute("CREATE TEMP VIEW pg_proc AS SELECT oid, false AS prosecdef FROM pg_catalog.pg_proc")
             with pytest.raises(psycopg.Error, match="SECURITY DEFINER functions are not allowed"):
                 with conn.transaction():
                     conn.execute("CREATE FUNCTION mospay_fn.attack_definer() RETURNS int LANGUAGE sql "
                                  "SECURITY DEFINER AS 'SELECT 1'")
-            conn.execute("DROP VIEW pg_temp.pg_proc")
         finally:
             conn.execute("RESET ROLE")
+            conn.execute("DROP VIEW pg_temp.pg_proc")
         assert conn.execute("SELECT count(*) AS n FROM pg_catalog.pg_proc WHERE proname = 'attack_definer'"
                             ).fetchone()["n"] == 0
