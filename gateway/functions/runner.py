@@ -97,5 +97,6 @@ def _failure(exc):
     if diag.context:
         detail += f"\n{diag.context}"
     # A healthy connection answered: a "connection" SQLSTATE is the function's own words, not an outage.
-    error = FunctionError() if (exc.sqlstate or "").startswith(("08", "57P")) else from_database_error(exc, function=True)
+    connection_state = (exc.sqlstate or "").startswith(("08", "57P"))
+    error = FunctionError() if connection_state else from_database_error(exc, function=True)
     return FunctionFailure(error, detail)

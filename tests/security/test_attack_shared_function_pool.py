@@ -16,7 +16,7 @@ FORWARD = "RETURN jsonb_build_object('url', context #>> '{service,url}', 'body',
 # Everything a function can leave in its session: settings (its own, the timeout, the search path, the
 # application name), a LISTEN, a prepared statement, a cursor that outlives its transaction. (Advisory locks and
 # temporary objects: refused outright, tests below.)
-LEAVES_EVERYTHING = f"""BEGIN
+LEAVES_EVERYTHING = """BEGIN
     PERFORM set_config('mospay.leak', 'A-secret', false);
     PERFORM set_config('statement_timeout', '0', false);
     PERFORM set_config('search_path', 'pg_temp, mospay_fn, pg_catalog', false);
@@ -24,7 +24,7 @@ LEAVES_EVERYTHING = f"""BEGIN
     LISTEN tenant_a;
     EXECUTE 'PREPARE a_leak AS SELECT 1';
     EXECUTE 'DECLARE a_cursor CURSOR WITH HOLD FOR SELECT 1';
-    RETURN jsonb_build_object('url', context #>> '{{service,url}}', 'body', jsonb_build_object('pid', pg_backend_pid()));
+    RETURN jsonb_build_object('url', context #>> '{service,url}', 'body', jsonb_build_object('pid', pg_backend_pid()));
 END"""
 
 # What the victim reports of its session: nothing of the above may be there.
