@@ -52,7 +52,7 @@ def prepare_database(config):
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn, conn.transaction():
         _app_role(conn, sealer, repair=True)  # privileges on the tables the migrations just made
         tenants.provision_missing(conn, sealer)
-        tenants.ensure_runner(conn, sealer, repair=True)  # after the gates: it is granted each of them
+        _function_runner(conn, sealer, repair=True)  # after the gates: it is granted each of them
     return applied
 
 
@@ -84,7 +84,7 @@ def function_url(config, db, sealer):
         with psycopg.connect(config.DATABASE_URL, autocommit=True, row_factory=dict_row) as conn, \
                 conn.transaction():
             conn.execute(Q.lock_app_role)
-            role, password = tenants.ensure_runner(conn, sealer)
+            role, password = _function_runner(conn, sealer)
             conn.execute(Q.restrict_temporary)  # privileges do not travel with a copy of the database
         return psycopg.conninfo.make_conninfo(serving_url(config), user=role, password=password)
     return tenants.runner_url(serving_url(config), db, sealer)
@@ -99,14 +99,24 @@ def read_url(config):
 def _app_role(conn, sealer, repair=False):
     """``(role, password)`` of the app role, made (or its password renewed) when it is missing or unreadable."""
     conn.execute(Q.lock_app_role)
-    row = conn.execute(Q.app_role).fetchone()
+    return _login_role(conn, sealer, Q.app_role, Q.ensure_app_role, repair)
+
+
+def _function_runner(conn, sealer, repair=False):
+    """``(role, password)`` of the function runner (migration 0074), like the app role's; under its lock."""
+    return _login_role(conn, sealer, Q.function_runner, Q.ensure_function_runner, repair)
+
+
+def _login_role(conn, sealer, read, ensure, repair):
+    """A login role the owner makes and whose password it keeps sealed: read, or (re)made by ``ensure`` with a new
+    password when the role is missing or this process's key cannot open it; ``repair`` re-grants it anyway."""
+    row = conn.execute(read).fetchone()
     password = sealer.open(row["password_sealed"]) if row else None
     if row and password and row["exists"] and not repair:
         return row["role"], password
     if not (row and password and row["exists"]):
         password = secrets.token_urlsafe(32)
-    role = conn.execute(Q.ensure_app_role, {"password": password, "password_sealed": sealer.seal(password)}
-                        ).fetchone()["role"]
+    role = conn.execute(ensure, {"password": password, "password_sealed": sealer.seal(password)}).fetchone()["role"]
     return role, password
 
 

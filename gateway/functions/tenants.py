@@ -13,7 +13,6 @@ session per call once more than ``MOSPAY_TENANT_POOLS_MAX`` (64) client pools we
 """
 
 import logging
-import secrets
 from contextlib import contextmanager
 
 import psycopg
@@ -39,22 +38,6 @@ def provision_missing(conn, sealer):
     if made:
         log.info("created %d client execution roles", len(made))
     return made
-
-
-def ensure_runner(conn, sealer, repair=False):
-    """``(role, password)`` of the function runner, made (or its password renewed) when missing or unreadable.
-
-    Run by the owner at start (``bootstrap.prepare_database``), like the app role.
-    """
-    row = conn.execute(Q.function_runner).fetchone()
-    password = sealer.open(row["password_sealed"]) if row else None
-    if row and password and row["exists"] and not repair:
-        return row["role"], password
-    if not (row and password and row["exists"]):
-        password = secrets.token_urlsafe(32)
-    role = conn.execute(Q.ensure_function_runner, {"password": password, "password_sealed": sealer.seal(password)}
-                        ).fetchone()["role"]
-    return role, password
 
 
 def runner_url(serving_url, db, sealer):
