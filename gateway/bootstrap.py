@@ -51,7 +51,7 @@ def prepare_database(config):
     sealer = Sealer(config.seal_keys)
     with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn, conn.transaction():
         _app_role(conn, sealer, repair=True)  # privileges on the tables the migrations just made
-        tenants.provision_missing(conn, sealer)
+        tenants.provision_missing(conn)
         _function_runner(conn, sealer, repair=True)  # after the gates: it is granted each of them
     return applied
 
@@ -87,7 +87,11 @@ def function_url(config, db, sealer):
             role, password = _function_runner(conn, sealer)
             conn.execute(Q.restrict_temporary)  # privileges do not travel with a copy of the database
         return psycopg.conninfo.make_conninfo(serving_url(config), user=role, password=password)
-    return tenants.runner_url(serving_url(config), db, sealer)
+    row = db.fetch_one(Q.function_runner)  # the app role reads the sealed password, never writes it
+    password = sealer.open(row["password_sealed"]) if row else None
+    if not (row and password and row["exists"]):
+        raise DatabaseUnavailable("The function runner role is missing: run `flask db upgrade` (or `python app.py`).")
+    return psycopg.conninfo.make_conninfo(serving_url(config), user=row["role"], password=password)
 
 
 def read_url(config):

@@ -68,10 +68,9 @@ class Bench:
                                                  a.scale_clients, a.scale_routes)
                 for c in (8, 32):
                     self.steps.switch_step("basic", c, a.seconds, label=f"scaled c{c}")
-                many_file, paying = paying_clients(self.db, self.switch.base, self.switch.secret_key, self.work,
-                                                     PAYING_CLIENTS)
+                many_file, paying = paying_clients(self.db, self.switch.base, self.work, PAYING_CLIENTS)
                 self.results["scale"]["paying"] = paying
-                # Not measured: each client's first payment (its bcrypt verify, its pool's first connection).
+                # Not measured: each client's first payment (its bcrypt verify, its gate's first compilation).
                 self.steps.switch_step("basic", 32, a.warmup, label="warmup/paying", many_file=many_file)
                 self.results["steps"].pop()
                 self.steps.switch_step("basic", 32, a.seconds, label="paying c32", many_file=many_file)

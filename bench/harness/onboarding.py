@@ -151,13 +151,12 @@ def scale_up(db, base, downstream_port, clients, routes):
     return {"clients": total[0], "routes": total[1]}
 
 
-def paying_clients(db, base, secret_key, work, count):
+def paying_clients(db, base, work, count):
     """Give the first ``count`` scaled clients (each with its own route) their own password, and write the
     file ``bench/payment.lua`` reads in its many-clients mode: per line, Authorization, App-ID and the message
     around its f010. Returns the file's path."""
     from gateway.functions import tenants
     from gateway.security.passwords import hash_password
-    from gateway.security.sealed import Sealer
 
     lines, started = [], time.monotonic()
     with psycopg.connect(db.url, row_factory=psycopg.rows.dict_row) as conn:
@@ -165,10 +164,9 @@ def paying_clients(db, base, secret_key, work, count):
             "SELECT c.id, c.app_id, c.username, s.microservice FROM mospay.client_services cs "
             "JOIN mospay.clients c ON c.id = cs.client_id JOIN mospay.services s ON s.id = cs.service_id "
             "WHERE c.app_id LIKE 'scale%%' ORDER BY cs.id LIMIT %s", (count,)).fetchall()
-        sealer = Sealer([secret_key])
         for row in rows:
             # Clients inserted by scale_up have no execution role yet: made as the switch makes them.
-            tenants.provision(conn, sealer, row["id"])
+            tenants.provision(conn, row["id"])
         for app_id, username, microservice in ((r["app_id"], r["username"], r["microservice"]) for r in rows):
             password = f"pay-{app_id}-{secrets.token_hex(6)}"
             conn.execute("UPDATE mospay.clients SET password_hash = %s WHERE app_id = %s",

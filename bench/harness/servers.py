@@ -116,7 +116,7 @@ class Switch:
         self.base = f"http://127.0.0.1:{self.port}"
         self.admin_password = "bench-initial-" + secrets.token_hex(8)
         env = dict(os.environ)
-        self.secret_key = secrets.token_urlsafe(32)  # also what seals client role passwords (paying_clients)
+        self.secret_key = secrets.token_urlsafe(32)
         env.update({
             "HOST": "127.0.0.1", "PORT": str(self.port), "DATABASE_URL": database_url,
             "MOSPAY_DATA_DIR": str(work / "data"), "MOSPAY_DEMO": "0",

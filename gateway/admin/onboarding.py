@@ -85,7 +85,7 @@ def create_client(rt, payload, actor, password=None):
         }).fetchone()
         if row is None:
             raise _client_conflict(conn.execute(Q.conflicting_client, values).fetchone(), values)
-        tenants.provision(conn, rt.sealer, row["id"])  # its own execution role (issue 11 point 2)
+        tenants.provision(conn, row["id"])  # its own execution role (issue 11 point 2)
         client = _public_client(row)
         _audit(conn, actor, "client.create", app_id, after=client)
         _announce(conn, "client")

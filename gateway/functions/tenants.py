@@ -5,8 +5,9 @@ member of nothing, EXECUTE on its own functions only. Its functions are reached 
 ``mospay_gate.gate_<client id>``, a SECURITY DEFINER function that role owns. The pool logs in as the
 function runner (``mospay_r_<database oid>``), which may only call the gates; inside one, PostgreSQL
 refuses any change of role, so a function runs as its own client and nobody else. What it leaves in
-the session is cleared in the same statement (``mospay_gate.end_call``) and a failed call's connection
-is closed (``runner.call``): no state reaches the next client's call.
+the session is cleared in the same statement (``mospay_gate.end_call``); after a failed call, by
+``end_call`` on its own or by closing the connection (``runner.call``): no state reaches the next
+client's call. The runner's credentials come from ``bootstrap.function_url``.
 
 One shared pool instead of one per client: 1,000 clients paying at once used to open a PostgreSQL
 session per call once more than ``MOSPAY_TENANT_POOLS_MAX`` (64) client pools were wanted.
@@ -15,42 +16,31 @@ session per call once more than ``MOSPAY_TENANT_POOLS_MAX`` (64) client pools we
 import logging
 from contextlib import contextmanager
 
-import psycopg
-
 from gateway.db import Database, Q
 from gateway.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
 
-def provision(conn, sealer, client_id):
+def provision(conn, client_id):
     """Create (or repair) the client's execution role and its gate; returns the role's name.
 
-    ``sealer`` is unused since the roles stopped logging in (kept: callers pass what they have).
+    The role no longer logs in (migration 0074): it gets no password.
     """
     return conn.execute(Q.ensure_tenant_role, {"client_id": client_id, "password": None,
                                                "password_sealed": None}).fetchone()["role"]
 
 
-def provision_missing(conn, sealer):
+def provision_missing(conn):
     """Give every client without a working execution role or gate one (clients from before migration 0074)."""
-    made = [provision(conn, sealer, row["id"]) for row in conn.execute(Q.clients_without_tenant_role).fetchall()]
+    made = [provision(conn, row["id"]) for row in conn.execute(Q.clients_without_tenant_role).fetchall()]
     if made:
         log.info("created %d client execution roles", len(made))
     return made
 
 
-def runner_url(serving_url, db, sealer):
-    """The serving URL logged in as the function runner, whose sealed password the app role reads."""
-    row = db.fetch_one(Q.function_runner)
-    password = sealer.open(row["password_sealed"]) if row else None
-    if not (row and password and row["exists"]):
-        raise DatabaseUnavailable("The function runner role is missing: run `flask db upgrade` (or `python app.py`).")
-    return psycopg.conninfo.make_conninfo(serving_url, user=row["role"], password=password)
-
-
 class FunctionPool:
-    """The shared pool client functions run on, opened on first use."""
+    """The shared pool client functions run on: opened with the runtime, connections made on first use."""
 
     def __init__(self, url, config, configure=None):
         self.pool = Database(url, 0, config.FUNCTION_POOL_MAX, config.DB_POOL_TIMEOUT, name="mospay-functions",
