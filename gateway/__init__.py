@@ -61,6 +61,9 @@ def create_app(config=None):
     logs.configure(config.LOG_LEVEL, config.LOG_JSON)
     app = SwitchFlask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config.update(config.as_flask())
+    # The payment endpoint skips Flask's dispatch (gateway/api/payment.py); it sits inside ProxyFix, so it sees the
+    # real client address too.
+    app.wsgi_app = payment.DirectPaymentPath(app, app.wsgi_app)
     if config.TRUSTED_PROXIES:  # the real client address and scheme, from the proxies' X-Forwarded-* headers
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUSTED_PROXIES, x_proto=config.TRUSTED_PROXIES)
     app.extensions["mospay"] = Runtime(config)

@@ -296,27 +296,30 @@ def from_http_exception(exc):
     return error_class()
 
 
+def as_error(exc):
+    """The switch's error for any exception a request raised, logged as its kind deserves: the one map from an
+    exception to the JSON error, used by Flask's handlers and by the direct payment path alike."""
+    if isinstance(exc, MosPayError):
+        if exc.status >= 500:
+            log.error("%s: %s", exc.code, exc.message)
+        return exc
+    if isinstance(exc, psycopg.Error):
+        error = from_database_error(exc)
+        log.log(logging.ERROR if error.status >= 500 else logging.WARNING, "database error %s → %s",
+                exc.sqlstate, error.code)
+        return error
+    if isinstance(exc, HTTPException):
+        return from_http_exception(exc)
+    log.error("unexpected error", exc_info=exc)
+    return MosPayError()
+
+
 def register_error_handlers(app):
     """Map every exception to the one JSON error shape; never a traceback."""
 
     @app.errorhandler(MosPayError)
-    def _mospay(error):
-        if error.status >= 500:
-            log.error("%s: %s", error.code, error.message)
-        return error_response(error)
-
     @app.errorhandler(psycopg.Error)
-    def _database(exc):
-        error = from_database_error(exc)
-        log.log(logging.ERROR if error.status >= 500 else logging.WARNING, "database error %s → %s",
-                exc.sqlstate, error.code)
-        return error_response(error)
-
     @app.errorhandler(HTTPException)
-    def _http(exc):
-        return error_response(from_http_exception(exc))
-
     @app.errorhandler(Exception)
-    def _unexpected(exc):
-        log.exception("unexpected error")
-        return error_response(MosPayError())
+    def _any(exc):
+        return error_response(as_error(exc))

@@ -2,7 +2,7 @@
 
 import orjson
 
-from gateway.errors import BadRequest, MalformedJSON, NotAnObject, PayloadTooLarge
+from gateway.errors import BadRequest, MalformedJSON, NotAnObject, PayloadTooLarge, UnsupportedMediaType
 
 MAX_DEPTH = 32  # f000–f010 messages are flat; nothing legitimate nests this deep
 
@@ -20,13 +20,47 @@ def read_body(request):
     environ = request.environ
     if limit is None or request.content_length is not None or "wsgi.input_terminated" not in environ:
         return request.get_data(cache=False)
+    return _read_terminated(environ["wsgi.input"], limit)
+
+
+def read_wsgi_body(environ, limit):
+    """``read_body`` for a bare WSGI ``environ`` (the direct payment path, without Flask's request): the same
+    limits and the same errors."""
+    declared = environ.get("CONTENT_LENGTH")
+    if declared:
+        if not declared.isdigit():
+            raise BadRequest("The Content-Length header is not a number.")
+        length = int(declared)
+        if limit is not None and length > limit:
+            raise PayloadTooLarge()
+        body = environ["wsgi.input"].read(length)
+        if len(body) < length:
+            raise BadRequest("The body ended before its declared Content-Length.")
+        return body
+    if "wsgi.input_terminated" in environ:
+        return _read_terminated(environ["wsgi.input"], limit)
+    return b""  # WSGI: no length and no terminated input means no body
+
+
+def _read_terminated(stream, limit):
+    if limit is None:
+        return stream.read()
     body = bytearray()
     while len(body) <= limit:
-        chunk = environ["wsgi.input"].read(min(65536, limit + 1 - len(body)))
+        chunk = stream.read(min(65536, limit + 1 - len(body)))
         if not chunk:
             return bytes(body)
         body += chunk
     raise PayloadTooLarge(f"The body is larger than {limit} bytes.")
+
+
+def parse_json_request(raw, mimetype, required=True):
+    """The JSON object a request sent (``{}`` when empty and not required), or the precise 415/400."""
+    if not raw and not required:
+        return {}
+    if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise UnsupportedMediaType()
+    return parse_object(raw)
 
 
 def parse_object(raw):

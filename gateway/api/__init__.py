@@ -3,8 +3,7 @@
 import orjson
 from flask import Response, request
 
-from gateway.errors import UnsupportedMediaType
-from gateway.jsondoc import parse_object, read_body
+from gateway.jsondoc import parse_json_request, read_body
 
 
 def json_response(body, status=200, headers=None):
@@ -17,10 +16,4 @@ def json_response(body, status=200, headers=None):
 
 def json_body(required=True):
     """The request's JSON object body (``{}`` when empty and not required)."""
-    raw = read_body(request)
-    if not raw and not required:
-        return {}
-    content_type = request.mimetype
-    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
-        raise UnsupportedMediaType()
-    return parse_object(raw)
+    return parse_json_request(read_body(request), request.mimetype, required)
