@@ -12,6 +12,12 @@ from psycopg.types.json import Jsonb
 from gateway.db import Q
 from gateway.errors import FunctionError, FunctionTimeout, from_database_error
 
+LOST_STATEMENT_RETRIES = 3
+
+
+class _StatementLost(Exception):
+    """The call's prepared statement was not in its session: nothing ran, the session is closed."""
+
 
 class FunctionFailure(Exception):
     """A function failed; ``error`` is what the client sees, ``detail`` what admins see."""
@@ -26,8 +32,9 @@ def configure_connection(timeout_ms):
     """Pool hook: every sandbox connection starts with the function statement timeout."""
 
     def configure(conn):
-        # Never prepared: each call's end_call deallocates whatever the session holds (a function may PREPARE).
-        conn.prepare_threshold = None
+        # Calls are prepared (psycopg's threshold): parsing and planning each gate call cost the switch and
+        # PostgreSQL more CPU than any other part of a call. end_call deallocates only what SQL PREPAREd; a
+        # function's DEALLOCATE ALL is met by ``call`` (a lost statement closes the session, the call is retried).
         conn.execute(Q.set_function_timeout, (str(timeout_ms),))
 
     return configure
@@ -38,7 +45,20 @@ def run(rt, client, query, args, rollback=False):
     role, ``rt.tenants``), under the statement
     timeout, and watched from outside (``rt.watchdog``) so that catching ``query_canceled`` or switching
     the timeout off cannot outlive the limit: such a call's backend is terminated and answers
-    ``FUNCTION_TIMEOUT``."""
+    ``FUNCTION_TIMEOUT``.
+
+    A call that met a session whose prepared statements an earlier function deallocated never ran: that session
+    is closed and the call made again on another, up to ``LOST_STATEMENT_RETRIES`` times."""
+    for _ in range(LOST_STATEMENT_RETRIES):
+        try:
+            return _run_once(rt, client, query, args, rollback)
+        except _StatementLost:
+            continue
+    raise FunctionFailure(FunctionError(), "the function pool's sessions kept losing their prepared statements "
+                                           "(a function runs DEALLOCATE)")
+
+
+def _run_once(rt, client, query, args, rollback):
     timeout_ms = rt.config.FUNCTION_TIMEOUT_MS
     with rt.tenants.connection(client) as conn:
         # ``fired`` is read once the guard has ended the watch: a watch is then done or fired, never about to fire.
@@ -70,6 +90,11 @@ def call(conn, query, args, timeout_ms, rollback=False):
         else:
             row = conn.execute(query, params).fetchone()
     except psycopg.Error as exc:
+        if _statement_lost(conn, exc):
+            # psycopg's statement is gone from this session (a function before ran DEALLOCATE): nothing ran. Its
+            # other statements may be gone too, so the session is closed rather than cleared.
+            conn.close()
+            raise _StatementLost() from exc
         if conn.broken:
             if not exc.sqlstate or exc.sqlstate.startswith(("08", "57P")):
                 raise  # the connection itself failed: the database layer reports it
@@ -79,6 +104,12 @@ def call(conn, query, args, timeout_ms, rollback=False):
         _end_failed_call(conn, timeout_ms)
         raise _failure(exc) from exc  # anything the function did: stack depth, out of memory, locks…
     return row["result"]
+
+
+def _statement_lost(conn, exc):
+    # From the server's protocol, not from a function: a function's own RAISE of 26000 carries its context.
+    return (isinstance(exc, psycopg.errors.InvalidSqlStatementName) and not conn.broken
+            and exc.diag.context is None)
 
 
 def _end_failed_call(conn, timeout_ms):

@@ -210,3 +210,28 @@ def db_owner_grant(rt, function, integrator, db):
         conn.execute(sql.SQL("REVOKE ALL ON FUNCTION mospay_fn.{}(jsonb) FROM PUBLIC").format(sql.Identifier(function)))
         conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION mospay_fn.{}(jsonb) TO {}").format(
             sql.Identifier(function), sql.Identifier(role)))
+
+
+def test_a_function_that_deallocates_the_sessions_statements_costs_the_next_tenant_nothing(
+        integrator, admin, base_url, rt, db):
+    """Gate calls are prepared statements (psycopg's threshold), and a function may ``DEALLOCATE ALL``: psycopg then
+    sends the next tenant's call to a statement its session no longer has. That call never ran: the session is
+    closed and the call made again on a fresh one, so the victim is answered as if nothing happened."""
+    victim = _other(admin, base_url, integrator.service)
+    for _ in range(8):  # past psycopg's prepare threshold: the victim's call is a prepared statement now
+        assert victim.pay().status_code == 200
+    replace_function(rt, request_function_name(integrator), f"""BEGIN
+        EXECUTE 'DEALLOCATE ALL';
+        {FORWARD}
+    END""")
+
+    for _ in range(3):
+        assert integrator.pay().status_code == 200  # its own call ends normally
+        answer = victim.pay()
+        assert answer.status_code == 200, answer.text
+
+    # A function raising that SQLSTATE itself is only failing: its call is not made twice.
+    replace_function(rt, request_function_name(integrator),
+                     "BEGIN PERFORM pg_notify('runs', 'x'); RAISE EXCEPTION 'gone' USING ERRCODE = '26000'; END")
+    answer = integrator.pay()
+    assert answer.json()["error"]["code"] == "FUNCTION_ERROR", answer.text
