@@ -1,6 +1,6 @@
 -- wrk script of the MosPay benchmark (driven by bench/run.py through environment variables).
 --
--- Every request is a POST of one payment message with a fresh f010:
+-- Every request is a POST of one payment message with a fresh f010 and PIN (f007):
 --   BENCH_PREFIX .. <wrk thread id> .. "-" .. <per-thread counter>
 -- With BENCH_RECORD=1 a response() hook records, per thread, the transaction_ref
 -- of every 2xx answer (for the lost/duplicated check), the Server-Timing stages
@@ -55,13 +55,18 @@ function load_many(path)
     end
 end
 
+-- A different 4-digit PIN (f007) in every payment, as payers have: the tail's %PIN% mark.
+local function with_pin(text)
+    return (string.gsub(text, "%%PIN%%", string.format("%04d", (counter * 7919 + tid) % 10000)))
+end
+
 function request()
     counter = counter + 1
     if #many > 0 then
         local client = many[((counter * 7 + tid) % #many) + 1]
-        return wrk.format(nil, nil, client.headers, client.head .. prefix .. counter .. client.tail)
+        return wrk.format(nil, nil, client.headers, client.head .. prefix .. counter .. with_pin(client.tail))
     end
-    return wrk.format(nil, nil, nil, head .. prefix .. counter .. tail)
+    return wrk.format(nil, nil, nil, head .. prefix .. counter .. with_pin(tail))
 end
 
 if os.getenv("BENCH_RECORD") == "1" then

@@ -38,6 +38,18 @@ def expect(answer, status, what):
     return answer
 
 
+PIN_MARK = "%PIN%"  # bench/payment.lua puts a different PIN there in every payment, as payers have
+
+
+def payment_body(microservice, app_id):
+    """The payment message as ``(head, tail)`` around its f010; the tail holds the PIN's mark."""
+    message = {"f000": microservice, "f001": "collection", "f002": "payment", "f003": app_id,
+               "f004": "1500", "f005": "RWF", "f006": "250788123456", "f009": "benchmark payment",
+               "f010": "\x00", "f007": PIN_MARK}
+    head, tail = json.dumps(message, separators=(",", ":")).split("\\u0000")
+    return head, tail
+
+
 class Client:
     """The benchmark client: onboarded once, then its Basic credentials, JWTs and payment body."""
 
@@ -64,10 +76,7 @@ class Client:
                              json={k: service[k] for k in ("microservice", "service", "route")}), 201, "assign")
         self.client = client
         self.basic = "Basic " + base64.b64encode(f"{client['username']}:{client['password']}".encode()).decode()
-        message = {"f000": MICROSERVICE, "f001": "collection", "f002": "payment", "f003": APP_ID,
-                   "f004": "1500", "f005": "RWF", "f006": "250788123456", "f007": "4321",
-                   "f009": "benchmark payment", "f010": "\x00"}
-        head, tail = json.dumps(message, separators=(",", ":")).split("\\u0000")
+        head, tail = payment_body(MICROSERVICE, APP_ID)
         self.body_head, self.body_tail = head, tail
         self.probe()
         return self
@@ -92,7 +101,7 @@ class Client:
         session = requests.Session()
         while good < 20:
             n += 1
-            body = self.body_head + f"probe-{n}" + self.body_tail
+            body = self.body_head + f"probe-{n}" + self.body_tail.replace(PIN_MARK, f"{n % 10000:04d}")
             session.close()  # a new connection each time: reach every worker
             answer = session.post(self.base + PAY_PATH, data=body, headers={
                 "Authorization": self.basic, "App-ID": APP_ID, "Content-Type": "application/json"})
@@ -172,10 +181,7 @@ def paying_clients(db, base, work, count):
             conn.execute("UPDATE mospay.clients SET password_hash = %s WHERE app_id = %s",
                          (hash_password(password, rounds=4), app_id))
             basic = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
-            message = {"f000": microservice, "f001": "collection", "f002": "payment", "f003": app_id,
-                       "f004": "1500", "f005": "RWF", "f006": "250788123456", "f007": "4321",
-                       "f009": "benchmark payment", "f010": "\x00"}
-            head, tail = json.dumps(message, separators=(",", ":")).split("\\u0000")
+            head, tail = payment_body(microservice, app_id)
             lines.append("\t".join((basic, app_id, head, tail)))
         conn.execute("SELECT pg_notify('mospay_registry', 'bench-paying')")  # every worker reloads its clients
     deadline = time.monotonic() + 30

@@ -14,7 +14,6 @@ from gateway.db import Q
 from gateway.errors import OutcomeUnknown
 from gateway.follow_up import status_query
 from gateway.hot_path.settlement import RECEIVED, UNKNOWN, Settlement, settle, stored_answer
-from gateway.security.masking import Secrets
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ def _settlement(rt, route, row):
                                                      "for this route: check with the provider.")
     # The provider's answer is kept like the hot path keeps it: the route's secrets (and the token the status
     # call carried) masked by value, should the provider echo them.
-    secrets = Secrets((*route.secret_values, *((run.token,) if run.token else ())))
+    secrets = route.secrets.plus((run.token,) if run.token else ())
     return Settlement.from_answer(run.answer, row["ref"], row["unique_id"], "settled by status query",
                                   downstream_status=run.result.status_code,
                                   downstream_response=secrets.scrub(stored_answer(run.result.as_json())))

@@ -189,11 +189,16 @@ class PaymentProcessor:
 
     def _know_secrets(self, routes):
         """Secrets and the masked message, for the route named and every route it may fail over to."""
-        codes = sorted({code for route in (self.route, *routes) for code in route.secret_codes})
+        involved = {id(route): route for route in (self.route, *routes)}
+        codes = sorted({code for route in involved.values() for code in route.secret_codes})
+        carried = secret_values(self.message, codes)
         # A route's callback token (the M-Pesa template copies it into CallBackURL) and its provider credentials
-        # must not stay readable in the stored call.
-        route_secrets = {value for route in (self.route, *routes) for value in route.secret_values}
-        self.secrets = Secrets((*secret_values(self.message, codes), *route_secrets))
+        # must not stay readable in the stored call: compiled once per route, the message's own added as text.
+        if len(involved) == 1:
+            self.secrets = self.route.secrets.plus(carried)
+        else:  # a plan that may fail over: every route's
+            self.secrets = Secrets({value for route in involved.values() for value in route.secret_values}
+                                   ).plus(carried)
         self.masked = mask_message(self.message, codes)  # what is stored and shown
 
     def _sent(self):
@@ -213,7 +218,7 @@ class PaymentProcessor:
             self.pipelines.append(pipeline)
             run = pipeline.run(self.message, self.masked)
             if pipeline.token is not None:  # the provider token too, should a provider echo it back
-                self.secrets = Secrets((*self.secrets.values, pipeline.token))
+                self.secrets = self.secrets.plus((pipeline.token,))
             unreached = _unreached(run)
             if unreached and index + 1 < len(self.plan.routes):
                 self.plan.attempts.append({"route": routing.route_name(route), "outcome": f"not reached: {unreached}"})
@@ -255,7 +260,7 @@ class PaymentProcessor:
         # value) becomes a secret too, so a provider echoing it back is scrubbed like the rest.
         sensitive = spec.get("sensitive", ())
         if sensitive:
-            self.secrets = Secrets((*self.secrets.values, *values_at(spec, sensitive)))
+            self.secrets = self.secrets.plus(values_at(spec, sensitive))
         self.downstream_request = self.secrets.scrub(mask_paths(call, sensitive))
         if run.result is not None and run.result.failure is not FailureKind.CIRCUIT_OPEN:
             self.downstream_status = run.result.status_code

@@ -10,6 +10,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import orjson
 import psycopg
@@ -19,6 +20,7 @@ from gateway.db import Q
 from gateway.functions import manifest
 from gateway.hot_path import provider_tokens
 from gateway.hot_path.fields import SECRET_CODES, STANDARD_FIELDS, compile_validator
+from gateway.security.masking import Secrets
 
 log = logging.getLogger(__name__)
 CHANNEL = "mospay_registry"
@@ -107,6 +109,12 @@ class RouteEntry:
         """What is masked by value wherever this route's functions may have copied it: the provider
         credentials and the callback token (in context.route.callback_url)."""
         return (*self.credentials.values(), *((self.callback_token,) if self.callback_token else ()))
+
+    @cached_property
+    def secrets(self):
+        """``secret_values`` compiled once per route load (every disguise, its patterns): a payment whose message
+        carries no secret field scrubs with these as they are."""
+        return Secrets(self.secret_values)
 
 
 def _function_call(query, name, client_id):

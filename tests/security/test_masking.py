@@ -1,6 +1,6 @@
 """Secrets are masked wherever a copy of them could travel."""
 
-from gateway.security.masking import mask_headers, mask_message, mask_msisdn, scrub, secret_values
+from gateway.security.masking import Secrets, mask_headers, mask_message, mask_msisdn, scrub, secret_values
 
 
 def test_secret_fields_are_masked_and_others_kept():
@@ -20,3 +20,23 @@ def test_credential_headers_are_masked():
 
 def test_msisdn_keeps_only_its_last_digits():
     assert mask_msisdn("250788123456") == "*********456"
+
+
+def test_a_payments_own_secrets_are_added_to_its_routes_without_compiling_them():
+    route = Secrets(("route-credential-0001",))
+    payment = route.plus(("4321",))
+    assert payment.values == ("route-credential-0001", "4321")
+    assert route.plus(()) is route and route.plus(("",)) is route
+    answer = {"echo": "4321", "note": "key route-credential-0001 and pin 4321", "pin64": "NDMyMQ=="}
+    assert payment.scrub(answer) == {"echo": "****", "note": "key **** and pin 4321", "pin64": "****"}
+    assert payment.scrub(answer["note"], in_text=True) == "key **** and pin ****"
+    assert payment.plus(("token-of-the-provider",)).scrub("Bearer TOKEN-OF-THE-PROVIDER, pin 1234") == \
+        "Bearer ****, pin 1234"
+
+
+def test_overlapping_secrets_leave_no_part_of_either_readable():
+    # One pattern alternation masked "abcd1234" and went on after it, leaving "wxyz" of "1234wxyz" readable.
+    for secrets in (Secrets(("abcd1234", "1234wxyz")), Secrets(("abcd1234",)).plus(("1234wxyz",))):
+        assert secrets.scrub("id=abcd1234wxyz;", in_text=True) == "id=****;"
+    assert Secrets(("straße-secret",)).plus(("pin-for-STRASSE",)).scrub(
+        "Straße-secret and PIN-FOR-strasse", in_text=True) == "**** and ****"
