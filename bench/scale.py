@@ -7,13 +7,15 @@
 On loopback, with the parts of bench/run.py (bench/harness/): PostgreSQL (embedded under a temp dir, or a fresh
 database on DATABASE_URL's server, dropped afterwards), the switch the production way (`python app.py`), the
 fixed-answer downstream and the benchmark client. Then:
-1. payments/s at c=8 and c=32 on the empty database (wrk, the payment harness of bench/run.py);
+1. payments/s at c=8 and c=32 on the empty database (wrk, the payment harness of bench/run.py), the median of three
+   interleaved rounds, each step beside the database floor (pgbench running the switch's statements, as
+   bench/run.py's), so that a machine busier in one phase than the other shows as such;
 2. 200 clients with a route each, and --rows payments over 90 days (90% SUCCESS, 5% FAILED, 3% PENDING,
    2% UNKNOWN) with one API log row each, written by PostgreSQL with generate_series (bench/harness/history.py);
    the rollups folded in as the worker does;
 3. every portal page and admin/client list API, first and deep pages (by cursor), each filter, the dashboard,
    one transaction and the settlement report: --runs timed requests each, median and max;
-4. payments/s at c=8 and c=32 again, on the loaded database; bytes per payment on disk.
+4. payments/s at c=8 and c=32 again (the same rounds and floors), on the loaded database; bytes per payment.
 It prints the table and, last, `scale: rows=N worst_median_ms=X worst_max_ms=Y`.
 """
 
@@ -21,6 +23,7 @@ import argparse
 import atexit
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -29,6 +32,7 @@ from pathlib import Path
 from harness import history, pages, plans
 from harness.common import APP_ID, RESULTS_DIR, log
 from harness.database import BenchDatabase
+from harness.dbfloor import DatabaseFloor
 from harness.onboarding import Client, scale_up
 from harness.servers import Downstream, Processes, Switch
 from harness.steps import Steps
@@ -36,12 +40,23 @@ from harness.steps import Steps
 CLIENTS = 200
 
 
-def payment_rates(steps, seconds, label):
-    """Payments per second at c=8 and c=32 (Basic auth), each check of bench/run.py included."""
+def payment_rates(steps, floor, seconds, label, rounds=3):
+    """Payments per second at c=8 and c=32 (Basic auth, each check of bench/run.py included): the median of
+    ``rounds`` interleaved steps, each beside the database floor at the same c (pgbench running the switch's own
+    statements: what the machine could do at that moment, so that a busier machine shows as such)."""
     rates = {}
     for concurrency in (8, 32):
-        step = steps.switch_step("basic", concurrency, seconds, label=f"{label} c{concurrency}")
-        rates[concurrency] = step["payments_per_s"]
+        rates[concurrency] = {"switch": [], "floor": []}
+    for round_ in range(1, rounds + 1):
+        for concurrency in (8, 32):
+            step = steps.switch_step("basic", concurrency, seconds, label=f"{label} c{concurrency} #{round_}")
+            rates[concurrency]["switch"].append(step["payments_per_s"])
+            floor.run(concurrency, seconds)
+            measured = floor.results["floors"]["database"][str(concurrency)]
+            rates[concurrency]["floor"].append(measured["payments_per_s"])
+    for samples in rates.values():
+        samples["median"] = statistics.median(samples["switch"])
+        samples["floor_median"] = statistics.median(samples["floor"])
     return rates
 
 
@@ -72,7 +87,7 @@ def main():
     if not args.keep:
         atexit.register(shutil.rmtree, work, ignore_errors=True)
     procs, db = Processes(), BenchDatabase(work, Path(__file__).resolve().parent.parent)
-    results = {"rows": args.rows, "steps": [], "floors": {"direct": {}}}
+    results = {"rows": args.rows, "steps": [], "floors": {"direct": {}, "database": {}}}
     try:
         db.start()
         downstream = Downstream().start(work, procs, False)
@@ -80,10 +95,13 @@ def main():
         client = Client(switch.base).onboard(switch.admin_password, downstream.port)
         with db.connect() as conn:
             client_id = conn.execute("SELECT id FROM mospay.clients WHERE app_id = %s", (APP_ID,)).fetchone()[0]
-        steps = Steps(work, db, switch, downstream, client, db.cpu_meter(), client_id, results, 2)
+        pg_cpu = db.cpu_meter()
+        steps = Steps(work, db, switch, downstream, client, pg_cpu, client_id, results, 2)
         if args.pay_seconds:
+            floor = DatabaseFloor(db, db.settings(), db.switch_dir, work, pg_cpu, results)
+            floor.prepare()
             steps.switch_step("basic", 32, 3, label="warmup")
-            results["pay_empty"] = payment_rates(steps, args.pay_seconds, "empty")
+            results["pay_empty"] = payment_rates(steps, floor, args.pay_seconds, "empty")
         scale_up(db, switch.base, downstream.port, CLIENTS, CLIENTS)
         results["load_seconds"] = history.load(db, args.rows)
         results["fold_seconds"] = fold_rollups(db)
@@ -99,7 +117,7 @@ def main():
         results["pages"] = pages.time_pages(switch.base, client.admin_password, client.basic,
                                             pages.targets(db, args.rows), args.runs)
         if args.pay_seconds:
-            results["pay_loaded"] = payment_rates(steps, args.pay_seconds, "loaded")
+            results["pay_loaded"] = payment_rates(steps, floor, args.pay_seconds, "loaded")
     finally:
         procs.stop_all()
         db.drop()
@@ -113,7 +131,11 @@ def report(results, args):
     if "pay_empty" in results:
         for c in (8, 32):
             empty, loaded = results["pay_empty"][c], results["pay_loaded"][c]
-            print(f"payments/s c={c}: empty {empty:.0f}, loaded {loaded:.0f} ({100 * (loaded - empty) / empty:+.1f}%)")
+            change = 100 * (loaded["median"] - empty["median"]) / empty["median"]
+            floor_change = 100 * (loaded["floor_median"] - empty["floor_median"]) / empty["floor_median"]
+            print(f"payments/s c={c}: empty {empty['median']:.0f}, loaded {loaded['median']:.0f} ({change:+.1f}%); "
+                  f"database floor beside them {empty['floor_median']:.0f} → {loaded['floor_median']:.0f} "
+                  f"({floor_change:+.1f}%)")
     print("bytes per payment (table + indexes):", json.dumps(results["sizes"]["bytes_per_payment"]))
     RESULTS_DIR.mkdir(exist_ok=True)
     out = RESULTS_DIR / f"scale-{time.strftime('%Y-%m-%d_%H%M%S')}-{args.rows}.json"

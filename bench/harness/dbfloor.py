@@ -182,7 +182,8 @@ class DatabaseFloor:
             log(f"database floor c{concurrency}: skipped, only {limit} connections free")
             self.results["floors"]["database"][str(concurrency)] = {"concurrency": concurrency, "skipped": True}
             return
-        logdir = self.work / f"pgbench-c{concurrency}"
+        self.runs = getattr(self, "runs", 0) + 1  # bench/scale.py runs each c more than once
+        logdir = self.work / f"pgbench-c{concurrency}-{self.runs}"
         logdir.mkdir()
         cmd = [self.pgbench, "-n", "-M", "prepared", "-c", str(concurrency), "-j", str(min(concurrency, 2)),
                "-T", str(int(seconds)), "-f", str(self.pgbench_file), "-l", "--log-prefix", str(logdir / "tx"),
