@@ -4,7 +4,8 @@
     DATABASE_URL=postgresql://… python bench/gate_cost.py
 
 One owner connection, the first route's request function with the demo message, 1,000 calls per round and
-5 interleaved rounds, statements unprepared (as on the function pool); prints the minimum µs per call (round trip).
+5 interleaved rounds, each statement unprepared and prepared (the function pool prepares a call after psycopg's
+threshold of 5); prints the minimum µs per call (round trip).
 """
 
 import json
@@ -43,20 +44,20 @@ def measure(url):
     args = (json.dumps(MESSAGE), json.dumps(CONTEXT))
     with psycopg.connect(url, autocommit=True) as conn:
         conn.prepare_threshold = None
-        queries = {name: (query, args if params is None else params)
-                   for name, (query, params) in statements(conn).items()}
-        for query, params in queries.values():  # warm: plans and compiled functions
+        queries = {f"{name}, {way}": (query, args if params is None else params, way == "prepared")
+                   for name, (query, params) in statements(conn).items() for way in ("unprepared", "prepared")}
+        for query, params, prepare in queries.values():  # warm: plans and compiled functions
             for _ in range(200):
-                conn.execute(query, params)
+                conn.execute(query, params, prepare=prepare)
         best = {name: float("inf") for name in queries}
         for _ in range(ROUNDS):
-            for name, (query, params) in queries.items():
+            for name, (query, params, prepare) in queries.items():
                 started = time.perf_counter()
                 for _ in range(CALLS):
-                    conn.execute(query, params)
+                    conn.execute(query, params, prepare=prepare)
                 best[name] = min(best[name], (time.perf_counter() - started) / CALLS * 1e6)
     for name, micros in best.items():
-        print(f"{name:32s} {micros:6.0f} µs per call")
+        print(f"{name:44s} {micros:6.0f} µs per call")
 
 
 def main():

@@ -14,15 +14,16 @@ from .common import REPO, RESULTS_DIR, log
 # Inclusive share of these frames is what docs/performance.md's "where the time goes" reads.
 KEY_FRAMES = [
     ("server: hand-off to a thread, WSGI call, collect", "BufferedWSGI._call ("),
-    ("Flask app (request context, routing, view)", "Flask.wsgi_app ("),
-    ("payment view", "process_payment ("),
+    ("Flask app (request context, routing, view; not the payment's)", "Flask.wsgi_app ("),
+    ("payment endpoint (DirectPaymentPath, ahead of Flask)", "DirectPaymentPath.__call__ ("),
+    ("payment: authenticate, read, process", "run_payment ("),
     ("authenticate (Basic cache / JWT decode)", "authenticate_client ("),
-    ("parse JSON body", "json_body ("),
+    ("parse JSON body", "parse_json_request ("),
     ("validate + resolve route", "resolve ("),
     ("claim (INSERT … ON CONFLICT)", "PaymentProcessor._claim ("),
-    ("request function (sandbox transaction)", "PaymentProcessor._prepare ("),
-    ("forward (requests → downstream)", "Forwarder.send ("),
-    ("response function (sandbox transaction)", "PaymentProcessor._answer ("),
+    ("request function (through the gate)", "RoutePipeline._prepare ("),
+    ("function calls (gate + end_call, both)", "run (gateway/functions/runner.py"),
+    ("forward (urllib3 → downstream)", "Forwarder.send ("),
     ("finish (UPDATE + api_logs INSERT)", "PaymentProcessor._finish ("),
     ("psycopg_pool getconn (incl. check ping)", "ConnectionPool.getconn ("),
     ("psycopg_pool check_connection ping", "ConnectionPool._check_connection ("),
@@ -30,7 +31,7 @@ KEY_FRAMES = [
     ("psycopg execute (all statements)", "Cursor.execute ("),
     ("psycopg waiting on the server", "Connection.wait ("),
     ("psycopg transaction blocks (BEGIN/COMMIT)", "Connection.transaction ("),
-    ("masking/scrub", "scrub ("),
+    ("masking/scrub", "Secrets.scrub ("),
     ("JSON schema validation", "validate_message ("),
 ]
 

@@ -12,12 +12,6 @@ from psycopg.types.json import Jsonb
 from gateway.db import Q
 from gateway.errors import FunctionError, FunctionTimeout, from_database_error
 
-LOST_STATEMENT_RETRIES = 3
-
-
-class _StatementLost(Exception):
-    """The call's prepared statement was not in its session: nothing ran, the session is closed."""
-
 
 class FunctionFailure(Exception):
     """A function failed; ``error`` is what the client sees, ``detail`` what admins see."""
@@ -32,9 +26,10 @@ def configure_connection(timeout_ms):
     """Pool hook: every sandbox connection starts with the function statement timeout."""
 
     def configure(conn):
-        # Calls are prepared (psycopg's threshold): parsing and planning each gate call cost the switch and
-        # PostgreSQL more CPU than any other part of a call. end_call deallocates only what SQL PREPAREd; a
-        # function's DEALLOCATE ALL is met by ``call`` (a lost statement closes the session, the call is retried).
+        # Never prepared: a function may DEALLOCATE ALL, which would take psycopg's statements away from the next
+        # tenant's call (tests/security/test_attack_shared_function_pool.py), and preparing the calls saved
+        # nothing measurable (bench/gate_cost.py: gate + end_call 255 µs unprepared, 293 µs prepared).
+        conn.prepare_threshold = None
         conn.execute(Q.set_function_timeout, (str(timeout_ms),))
 
     return configure
@@ -45,20 +40,7 @@ def run(rt, client, query, args, rollback=False):
     role, ``rt.tenants``), under the statement
     timeout, and watched from outside (``rt.watchdog``) so that catching ``query_canceled`` or switching
     the timeout off cannot outlive the limit: such a call's backend is terminated and answers
-    ``FUNCTION_TIMEOUT``.
-
-    A call that met a session whose prepared statements an earlier function deallocated never ran: that session
-    is closed and the call made again on another, up to ``LOST_STATEMENT_RETRIES`` times."""
-    for _ in range(LOST_STATEMENT_RETRIES):
-        try:
-            return _run_once(rt, client, query, args, rollback)
-        except _StatementLost:
-            continue
-    raise FunctionFailure(FunctionError(), "the function pool's sessions kept losing their prepared statements "
-                                           "(a function runs DEALLOCATE)")
-
-
-def _run_once(rt, client, query, args, rollback):
+    ``FUNCTION_TIMEOUT``."""
     timeout_ms = rt.config.FUNCTION_TIMEOUT_MS
     with rt.tenants.connection(client) as conn:
         # ``fired`` is read once the guard has ended the watch: a watch is then done or fired, never about to fire.
@@ -90,11 +72,6 @@ def call(conn, query, args, timeout_ms, rollback=False):
         else:
             row = conn.execute(query, params).fetchone()
     except psycopg.Error as exc:
-        if _statement_lost(conn, exc):
-            # psycopg's statement is gone from this session (a function before ran DEALLOCATE): nothing ran. Its
-            # other statements may be gone too, so the session is closed rather than cleared.
-            conn.close()
-            raise _StatementLost() from exc
         if conn.broken:
             if not exc.sqlstate or exc.sqlstate.startswith(("08", "57P")):
                 raise  # the connection itself failed: the database layer reports it
@@ -104,12 +81,6 @@ def call(conn, query, args, timeout_ms, rollback=False):
         _end_failed_call(conn, timeout_ms)
         raise _failure(exc) from exc  # anything the function did: stack depth, out of memory, locks…
     return row["result"]
-
-
-def _statement_lost(conn, exc):
-    # From the server's protocol, not from a function: a function's own RAISE of 26000 carries its context.
-    return (isinstance(exc, psycopg.errors.InvalidSqlStatementName) and not conn.broken
-            and exc.diag.context is None)
 
 
 def _end_failed_call(conn, timeout_ms):

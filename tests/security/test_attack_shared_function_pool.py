@@ -214,9 +214,9 @@ def db_owner_grant(rt, function, integrator, db):
 
 def test_a_function_that_deallocates_the_sessions_statements_costs_the_next_tenant_nothing(
         integrator, admin, base_url, rt, db):
-    """Gate calls are prepared statements (psycopg's threshold), and a function may ``DEALLOCATE ALL``: psycopg then
-    sends the next tenant's call to a statement its session no longer has. That call never ran: the session is
-    closed and the call made again on a fresh one, so the victim is answered as if nothing happened."""
+    """A function may ``DEALLOCATE ALL``. Were the gate calls prepared statements, psycopg would then send the next
+    tenant's call to a statement its session no longer has (tried: the victim's payment failed with a 500). They
+    are not prepared, so the victim is answered as if nothing happened."""
     victim = _other(admin, base_url, integrator.service)
     for _ in range(8):  # past psycopg's prepare threshold: the victim's call is a prepared statement now
         assert victim.pay().status_code == 200
