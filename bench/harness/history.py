@@ -8,6 +8,8 @@ in production), over every route of the scale clients, with 90% SUCCESS, 5% FAIL
 
 import time
 
+import psycopg
+
 from .common import log
 
 # One batch of transactions: rows :first … :last of :total, spread over :days up to now().
@@ -89,7 +91,14 @@ def load(db, rows, days=90):
     """Insert ``rows`` transactions and as many API log rows, then VACUUM ANALYZE; returns the seconds it took."""
     started = time.monotonic()
     with db.connect() as conn:
-        conn.execute(ENSURE_PARTITIONS, {"days": days})
+        for attempt in range(5):  # the switch's own maintenance may be attaching partitions at the same moment
+            try:
+                conn.execute(ENSURE_PARTITIONS, {"days": days})
+                break
+            except psycopg.errors.DeadlockDetected:
+                if attempt == 4:
+                    raise
+                time.sleep(1)
         for first in range(1, rows + 1, BATCH):
             last = min(rows, first + BATCH - 1)
             after_id = conn.execute("SELECT coalesce(max(id), 0) FROM mospay.transactions").fetchone()[0]

@@ -27,6 +27,7 @@ def fold(rt, batch=BATCH, max_batches=MAX_BATCHES, claim_grace_seconds=CLAIM_GRA
     total = 0
     for _ in range(max_batches):
         with rt.db.transaction() as conn:
+            conn.execute(Q.lock_transactions_for_fold)
             folded = conn.execute(Q.fold_rollups, {"limit": batch,
                                                    "claim_grace_seconds": claim_grace_seconds}).fetchone()["folded"]
         total += folded

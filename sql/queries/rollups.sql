@@ -4,6 +4,13 @@
 -- Amounts are f004 as numeric (well-formed only), kept per currency (the payment's, fixed when it was claimed):
 -- never a sum of currencies.
 
+-- name: lock_transactions_for_fold
+-- Taken first in the fold's transaction. The fold reads its rows FOR UPDATE, then updates them: two lock modes on
+-- each partition, one after the other. Partition maintenance attaching a new partition waits for ACCESS EXCLUSIVE
+-- on the DEFAULT partition between those two, and the two deadlocked (seen in bench/scale.py). Holding the
+-- stronger mode from the start, the fold waits for maintenance or maintenance for the fold, never both.
+LOCK TABLE mospay.transactions IN ROW EXCLUSIVE MODE
+
 -- name: fold_rollups
 -- Fold up to %(limit)s changed rows: each leaves its old state's buckets (hour and day; if it was in one) and
 -- enters its new ones, and remembers the state it is counted in, all in one statement. Rows another session holds (a payment
