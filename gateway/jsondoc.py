@@ -1,6 +1,7 @@
 """Parsing a JSON object from a request body, with the limits every endpoint shares."""
 
 import orjson
+from werkzeug.wsgi import get_content_length
 
 from gateway.errors import BadRequest, MalformedJSON, NotAnObject, PayloadTooLarge, UnsupportedMediaType
 
@@ -25,15 +26,14 @@ def read_body(request):
 
 def read_wsgi_body(environ, limit):
     """``read_body`` for a bare WSGI ``environ`` (the direct payment path, without Flask's request): the same
-    limits and the same errors."""
-    declared = environ.get("CONTENT_LENGTH")
-    if declared:
-        if not declared.isdigit():
-            raise BadRequest("The Content-Length header is not a number.")
-        length = int(declared)
+    limits and the same errors. The length is Werkzeug's reading of the headers (``get_content_length``): none for a
+    chunked body even when a Content-Length comes with it (a cut body would be a message processed without its
+    padding), 0 for one that is not a plain number."""
+    length = get_content_length(environ)
+    if length is not None:
         if limit is not None and length > limit:
             raise PayloadTooLarge()
-        body = environ["wsgi.input"].read(length)
+        body = environ["wsgi.input"].read(length) if length else b""
         if len(body) < length:
             raise BadRequest("The body ended before its declared Content-Length.")
         return body

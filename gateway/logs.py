@@ -93,3 +93,8 @@ def init_app(app):
         if g.get("request_id"):
             response.headers["X-Request-ID"] = g.request_id
         return response
+
+    @app.teardown_request
+    def _forget_request_id(exc=None):
+        # Threads serve one request after another: the next must not log under this one's id.
+        request_id_var.set(None)

@@ -52,6 +52,8 @@ class BufferedWSGI:
         if scope.proto != "http":
             return
         declared = scope.headers.get("content-length")
+        if declared is not None and "chunked" in scope.headers.get("transfer-encoding", "").lower():
+            declared = None  # RFC 9112 §6.3: a chunked body's length is its chunks', whatever Content-Length says
         try:
             limit = self.max_statement_bytes if scope.path in STATEMENT_UPLOAD_PATHS else self.max_body_bytes
             body = await asyncio.wait_for(self._read_body(protocol, declared, limit), self.body_timeout)
@@ -81,7 +83,7 @@ class BufferedWSGI:
 
     async def _read_body(self, protocol, declared, limit):
         """The body in full, up to one byte past ``limit`` (the app answers 413 for that, in its own shape)."""
-        if declared is not None and declared.isdigit() and int(declared) > limit:
+        if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
             return b""  # refused by the app from its Content-Length before any byte is read
         body = bytearray()
         async for chunk in protocol:

@@ -138,3 +138,28 @@ def test_a_statement_upload_may_be_bigger_than_a_payment_and_only_it():
 
     assert received["/api/v1/admin/reconciliation/runs"] == statement
     assert len(received["/api/v1/payment/process"]) == 1025  # cut one byte past the limit: the app answers 413
+
+
+def test_a_chunked_body_is_read_whole_whatever_content_length_it_also_declares():
+    """Both headers (hyper may pass both): the body is its chunks, read to the limit; the app sees no length."""
+    received = {}
+
+    def app(environ, start_response):
+        received.update(length=environ.get("CONTENT_LENGTH"), body=environ["wsgi.input"].read(),
+                        terminated=environ.get("wsgi.input_terminated"))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    serve(app, Protocol(b"{}" + b" " * 5000), headers={"transfer-encoding": "chunked", "content-length": "2"})
+
+    assert received == {"length": None, "body": b"{}" + b" " * 1023, "terminated": True}
+
+
+def test_a_content_length_of_unicode_digits_is_not_a_server_error():
+    def app(environ, start_response):
+        start_response("400 Bad Request", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    protocol = serve(app, Protocol(b"{}"), headers={"content-length": "\u00b2"})
+
+    assert protocol.answer[:2] == ("bytes", 400)

@@ -137,10 +137,16 @@ class DirectPaymentPath:
         if environ.get("PATH_INFO") != PROCESS_PATH or environ.get("REQUEST_METHOD") != "POST":
             return self.next(environ, start_response)
         started = time.perf_counter()
-        rt = self.app.extensions["mospay"]
         headers = EnvironHeaders(environ)
         request_id = request_id_from(headers.get("X-Request-ID"))
         reset = request_id_var.set(request_id)
+        try:  # every line this request logs, its API log row's warning included, carries its own id
+            return self._serve(environ, start_response, headers, request_id, started)
+        finally:
+            request_id_var.reset(reset)
+
+    def _serve(self, environ, start_response, headers, request_id, started):
+        rt = self.app.extensions["mospay"]
         state, remote_addr = _Call(), environ.get("REMOTE_ADDR")
         limit = self.app.config["MAX_CONTENT_LENGTH"]
         mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
@@ -151,8 +157,6 @@ class DirectPaymentPath:
         except Exception as exc:  # noqa: BLE001 - every failure becomes the one JSON error shape
             error = as_error(exc)
             status, answer, extra = error.status, error.to_dict(), error.headers
-        finally:
-            request_id_var.reset(reset)
         body = orjson.dumps(answer, default=str)
         if not state.api_logged:
             error_code = answer.get("error", {}).get("code") if status >= 400 and isinstance(answer, dict) else None

@@ -65,15 +65,14 @@ class Secrets:
         self._own = tuple(values)
         self.values = (*base.values, *self._own) if base is not None else self._own
         forms = {form for value in self._own for form in disguises(value)}
-        own_exact = {form.casefold() for form in forms}
+        own_exact = {folded for form in forms for folded in _folded(form)}
         # Case-insensitive for the text forms; base64 is case-sensitive, but a false mask is harmless.
         self._exact = base._exact | own_exact if base is not None else own_exact
         if base is None:
             self._forms = forms
-        else:  # searched, not compiled: longest first, as the patterns' alternation
-            self._literal = {limit: tuple((form, form.casefold()) for form in sorted(
-                (f for f in forms if len(f) >= limit), key=len, reverse=True))
-                for limit in (MIN_EMBEDDED_SECRET, MIN_SECRET_IN_TEXT)}
+        else:  # searched, not compiled
+            self._literal = {limit: tuple({folded for form in forms if len(form) >= limit for folded in _folded(form)})
+                             for limit in (MIN_EMBEDDED_SECRET, MIN_SECRET_IN_TEXT)}
 
     def plus(self, values):
         """These secrets and ``values`` (what one payment adds), without compiling anything."""
@@ -113,29 +112,30 @@ class Secrets:
             if value.casefold() in self._exact:
                 return MASK
             return _mask_text(value, pattern, literal)
-        if isinstance(value, dict):
-            return {key: self._scrub(item, pattern, literal) for key, item in value.items()}
+        if isinstance(value, dict):  # keys too: a function may key a document by a PIN
+            return {self._scrub(key, pattern, literal): self._scrub(item, pattern, literal)
+                    for key, item in value.items()}
         if isinstance(value, list):
             return [self._scrub(item, pattern, literal) for item in value]
+        if isinstance(value, int | float) and not isinstance(value, bool) and str(value) in self._exact:
+            return MASK  # a PIN written as a JSON number
         return value
 
 
 def _mask_text(text, pattern, literal):
     """``text`` with every character of every occurrence of a secret masked, overlapping ones too. ``pattern``
     (``_pattern``) finds the longest compiled form at each position where one starts; the ``literal`` forms
-    (``(form, casefolded form)`` pairs) are searched case-insensitively. Overlapping or touching spans become one
-    mask."""
+    (casefolded) are searched in the casefolded text. Overlapping or touching spans become one mask."""
     spans = _occurrences(pattern, text) if pattern is not None else []
     if literal:
         folded = text.casefold()
-        if len(folded) == len(text):
-            for _, form in literal:
-                start = folded.find(form)
-                while start != -1:
-                    spans.append((start, start + len(form)))
-                    start = folded.find(form, start + 1)
-        else:  # casefolding moved the offsets (ß → ss): find the forms the way the patterns do
-            spans += _occurrences(_pattern({form for form, _ in literal}), text)
+        origin = None if len(folded) == len(text) else _origins(text)  # ß → ss moves the offsets: map them back
+        for form in literal:
+            start = folded.find(form)
+            while start != -1:
+                end = start + len(form)
+                spans.append((start, end) if origin is None else (origin[start], origin[end - 1] + 1))
+                start = folded.find(form, start + 1)
     if not spans:
         return text
     spans.sort()
@@ -148,6 +148,16 @@ def _mask_text(text, pattern, literal):
         position = end
     pieces.append(text[position:])
     return "".join(pieces)
+
+
+def _origins(text):
+    # For each character of text.casefold(), the index of the character of ``text`` it came from.
+    return [index for index, char in enumerate(text) for _ in char.casefold()]
+
+
+def _folded(form):
+    # What a case-insensitive match of ``form`` meets once casefolded: "ı".upper() is "I", whose casefold is "i".
+    return {form.casefold(), form.upper().casefold(), form.lower().casefold()}
 
 
 def _occurrences(pattern, text):

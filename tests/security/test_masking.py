@@ -40,3 +40,18 @@ def test_overlapping_secrets_leave_no_part_of_either_readable():
         assert secrets.scrub("id=abcd1234wxyz;", in_text=True) == "id=****;"
     assert Secrets(("straße-secret",)).plus(("pin-for-STRASSE",)).scrub(
         "Straße-secret and PIN-FOR-strasse", in_text=True) == "**** and ****"
+
+
+def test_a_payments_own_secret_is_masked_in_every_case_a_function_can_put_it_in():
+    # "ı".upper() is "I", whose casefold is "i": a casefolded search alone left "KAPIKOD99" readable.
+    secrets = Secrets().plus(["kapıkod99"])
+    assert secrets.scrub("PIN=KAPIKOD99 rejected", in_text=True) == "PIN=**** rejected"
+    assert secrets.scrub({"x": "KAPIKOD99"}) == {"x": "****"}
+    # Text whose casefold is longer (ß → ss) is masked at the right place, without a pattern compiled for it.
+    assert Secrets().plus(["geheim-4321"]).scrub("Weiß: GEHEIM-4321!", in_text=True) == "Weiß: ****!"
+
+
+def test_a_pin_written_as_a_number_or_as_a_key_is_masked_too():
+    secrets = Secrets().plus(["4321"])
+    assert secrets.scrub({"pin": 4321, "amount": 1500, "ok": True, "by_pin": {"4321": "payer"}}) == \
+        {"pin": "****", "amount": 1500, "ok": True, "by_pin": {"****": "payer"}}
