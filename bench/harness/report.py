@@ -95,6 +95,8 @@ def _variant(label, r):
     """' (scaled)' for the steps after the scale-up, ' (N clients paying)' for the many-clients step."""
     if label.startswith("scaled"):
         return " (scaled)"
+    if label.startswith("paying first"):
+        return f" ({r.get('scale', {}).get('paying', 0):,} clients, their first payments)"
     return f" ({r.get('scale', {}).get('paying', 0):,} clients paying)" if label.startswith("paying") else ""
 
 
