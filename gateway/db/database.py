@@ -36,9 +36,10 @@ class _MostRecentFirst(collections.deque):
 def _most_recent_first(pool):
     # psycopg_pool takes idle connections from the left and returns them to the right: round robin over every
     # session. On the function pool that spread each client's calls over every backend, and each backend compiled
-    # every client's gate and functions for itself (1,000 clients paying: +1.2 ms of PostgreSQL CPU per payment).
-    # Most recent first keeps the work on the fewest sessions; the others idle out (max_idle). Only where the pool
-    # keeps its idle connections as this version does (tests/db/test_database.py says if that changes).
+    # every client's gate and functions for itself. Most recent first keeps the work on the fewest sessions; the
+    # others idle out (max_idle). 1,000 clients paying: +9–16% payments/s, −0.3 ms of PostgreSQL CPU per payment
+    # (docs/performance.md). Only where the pool keeps its idle connections as this version does
+    # (tests/db/test_database.py says if that changes).
     if type(getattr(pool, "_pool", None)) is collections.deque and not pool._pool:
         pool._pool = _MostRecentFirst()
 
