@@ -193,12 +193,10 @@ class PaymentProcessor:
         codes = sorted({code for route in involved.values() for code in route.secret_codes})
         carried = secret_values(self.message, codes)
         # A route's callback token (the M-Pesa template copies it into CallBackURL) and its provider credentials
-        # must not stay readable in the stored call: compiled once per route, the message's own added as text.
-        if len(involved) == 1:
-            self.secrets = self.route.secrets.plus(carried)
-        else:  # a plan that may fail over: every route's
-            self.secrets = Secrets({value for route in involved.values() for value in route.secret_values}
-                                   ).plus(carried)
+        # must not stay readable in the stored call: the named route's compiled once, those of the routes it may
+        # fail over to and the message's own added as text.
+        failover = [value for route in involved.values() if route is not self.route for value in route.secret_values]
+        self.secrets = self.route.secrets.plus((*failover, *carried))
         self.masked = mask_message(self.message, codes)  # what is stored and shown
 
     def _sent(self):
