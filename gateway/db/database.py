@@ -10,6 +10,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from gateway.db import direct
 from gateway.errors import DatabaseUnavailable, from_database_error
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def fetch_one_across_a_move(conn, query, params):
     fresh snapshot and plan, and finds the row where it now is. Only an empty answer is retried: a found row, or
     an update's compare-and-set that really missed, decides as before.
     """
-    row = conn.execute(query, params).fetchone()
+    row = direct.fetch_one(conn, query, params, prepare=True)
     if row is None:
-        row = conn.execute(query, params).fetchone()
+        row = direct.fetch_one(conn, query, params, prepare=True)
     return row

@@ -9,7 +9,7 @@ error becomes the switch's error through the one SQLSTATE map (``errors.from_dat
 import psycopg
 from psycopg.types.json import Jsonb
 
-from gateway.db import Q
+from gateway.db import Q, direct
 from gateway.errors import FunctionError, FunctionTimeout, from_database_error
 
 
@@ -70,7 +70,7 @@ def call(conn, query, args, timeout_ms, rollback=False):
             with conn.transaction(force_rollback=True):
                 row = conn.execute(query, params).fetchone()
         else:
-            row = conn.execute(query, params).fetchone()
+            row = direct.fetch_one(conn, query, params)  # never prepared: a tenant may DEALLOCATE ALL
     except psycopg.Error as exc:
         if conn.broken:
             if not exc.sqlstate or exc.sqlstate.startswith(("08", "57P")):

@@ -18,7 +18,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from gateway import metrics, tracing
-from gateway.db import Q
+from gateway.db import Q, direct
 from gateway.errors import (
     AppIdMismatch,
     DatabaseUnavailable,
@@ -174,7 +174,7 @@ class PaymentProcessor:
                   "request": Jsonb(self.masked), "currency": payment_currency(self.route, self.message),
                   "lease_owner": worker_identity(),
                   "lease_seconds": lease_seconds(self.rt.config, self.plan.routes)}
-        row = conn.execute(Q.claim_transaction, params).fetchone()
+        row = direct.fetch_one(conn, Q.claim_transaction, params, prepare=True)
         if row is not None:
             self.transaction_id, self.ref, self.created_at = row["id"], row["ref"], row["created_at"]
             return None
