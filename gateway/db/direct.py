@@ -142,6 +142,10 @@ def _check(conn, result):
     if result.status in (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK):
         return
     if result.status == pq.ExecStatus.FATAL_ERROR:
+        if conn.pgconn.status == pq.ConnStatus.BAD and not result.error_field(pq.DiagnosticField.SQLSTATE):
+            # The session was lost mid-statement: libpq's result has no SQLSTATE, which would make it a bare
+            # DatabaseError; psycopg raises OperationalError, which callers read as the database unavailable.
+            raise psycopg.OperationalError(pq.error_message(result, encoding=conn.info.encoding))
         raise errors.error_from_result(result, encoding=conn.info.encoding)
     raise psycopg.OperationalError(f"unexpected result from the server: {pq.ExecStatus(result.status).name}")
 

@@ -86,3 +86,17 @@ def test_a_mixed_or_unknown_placeholder_is_refused_at_once():
         direct.DirectStatement("SELECT %(a)s, %s")
     with pytest.raises(ValueError):
         direct.DirectStatement("SELECT %b")
+
+
+def test_a_connection_lost_mid_statement_is_an_operational_error(conn, database_url):
+    """libpq reports the lost session as an error result without SQLSTATE; psycopg raises OperationalError for it
+    (AdminShutdown, 57P01, when terminated), which the pool's caller turns into DatabaseUnavailable."""
+    import threading
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        pid = conn.info.backend_pid
+        timer = threading.Timer(0.3, lambda: admin.execute("SELECT pg_terminate_backend(%s)", (pid,)))
+        timer.start()
+        with pytest.raises(psycopg.OperationalError):
+            direct.fetch_one(conn, "SELECT pg_sleep(%(s)s) AS s", {"s": 5}, prepare=True)
+        timer.join()
+    assert conn.broken
