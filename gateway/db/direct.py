@@ -98,6 +98,8 @@ def fetch_one(conn, query, params=(), prepare=False):
     may DEALLOCATE ALL). Falls back to ``conn.execute`` for parameters outside the table below.
     """
     compiled = statement(query)
+    if conn.pgconn.parameter_status(b"client_encoding") != b"UTF8":
+        return conn.execute(query, params).fetchone()  # psycopg writes text in the session's encoding; here UTF-8
     try:
         values = compiled.values(params)
         encoded = [_encode(value) for value in values]

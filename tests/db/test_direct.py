@@ -100,3 +100,14 @@ def test_a_connection_lost_mid_statement_is_an_operational_error(conn, database_
             direct.fetch_one(conn, "SELECT pg_sleep(%(s)s) AS s", {"s": 5}, prepare=True)
         timer.join()
     assert conn.broken
+
+
+def test_a_connection_not_in_utf8_writes_text_in_its_own_encoding(conn):
+    """psycopg encodes text in the connection's client encoding; UTF-8 bytes sent to a LATIN1 session would be
+    stored as other characters ('é' as 'Ã©'), and a character it cannot hold would not be refused."""
+    conn.execute("SET client_encoding TO 'LATIN1'")
+    for prepare in (False, True):
+        assert direct.fetch_one(conn, "SELECT %(t)s::text AS t", {"t": "é"}, prepare=prepare) == {"t": "é"}
+        assert direct.fetch_one(conn, "SELECT %(t)s::text[] AS t", {"t": ["é"]}, prepare=prepare) == {"t": ["é"]}
+        with pytest.raises(UnicodeEncodeError):
+            direct.fetch_one(conn, "SELECT %(t)s::text AS t", {"t": "€"}, prepare=prepare)
