@@ -18,6 +18,7 @@ import itertools
 import re
 import uuid
 import weakref
+from collections.abc import Mapping
 from functools import lru_cache
 
 import orjson
@@ -60,11 +61,19 @@ class DirectStatement:
         return b"$%d" % (self.names.index(key) + 1)
 
     def values(self, params):
-        """``params`` (a mapping or a sequence, as the placeholders are) in ``$n`` order."""
+        """``params`` (a mapping or a sequence, as the placeholders are) in ``$n`` order.
+
+        Any other shape goes to psycopg, which refuses it: a mapping or a str read as a sequence would send its
+        keys or its characters."""
         if self.names:
-            return [params[name] for name in self.names]
-        if len(params) != self.positional:
-            raise TypeError(f"the query has {self.positional} placeholders, {len(params)} parameters given")
+            if not isinstance(params, Mapping):
+                raise Unsupported()
+            try:
+                return [params[name] for name in self.names]
+            except KeyError:
+                raise Unsupported() from None
+        if isinstance(params, (str, bytes, Mapping)) or len(params) != self.positional:
+            raise Unsupported()
         return list(params)
 
     def row(self, conn, result):
@@ -185,6 +194,8 @@ def _text_array(values):
 
 
 def _datetime(value):
+    if value.tzinfo is not None and value.utcoffset() is None:
+        raise Unsupported()  # psycopg refuses it; written without an offset, the session's zone would be assumed
     return (1114 if value.tzinfo is None else 1184), value.isoformat().encode(), _TEXT
 
 
@@ -196,8 +207,7 @@ _WRITERS = {
     decimal.Decimal: lambda value: (1700, str(value).encode(), _TEXT),
     bytes: lambda value: (17, value, _BINARY),
     Jsonb: lambda value: _json(value.obj, value.dumps),
-    list: _text_array,
-    tuple: _text_array,
+    list: _text_array,  # not tuple: psycopg does not write a tuple as an array
     datetime.datetime: _datetime,
     uuid.UUID: lambda value: (2950, str(value).encode(), _TEXT),
 }

@@ -111,3 +111,26 @@ def test_a_connection_not_in_utf8_writes_text_in_its_own_encoding(conn):
         assert direct.fetch_one(conn, "SELECT %(t)s::text[] AS t", {"t": ["é"]}, prepare=prepare) == {"t": ["é"]}
         with pytest.raises(UnicodeEncodeError):
             direct.fetch_one(conn, "SELECT %(t)s::text AS t", {"t": "€"}, prepare=prepare)
+
+
+class _NoOffset(datetime.tzinfo):
+    def utcoffset(self, dt):
+        return None
+
+    def dst(self, dt):
+        return None
+
+
+@pytest.mark.parametrize(("query", "params", "error"), [
+    ("SELECT %s::text AS t", {"a": 1}, TypeError),  # would send the mapping's key, 'a'
+    ("SELECT %s::text AS t, %s::text AS u", "ab", TypeError),  # would send 'a' and 'b'
+    ("SELECT %(a)s::int AS a", {}, psycopg.ProgrammingError),
+    ("SELECT %(a)s::text[] AS a", {"a": ("x", "y")}, psycopg.DataError),  # psycopg does not write tuples as arrays
+    # a tzinfo without an offset: psycopg refuses; sent without one, the session's time zone would be assumed
+    ("SELECT %(a)s::timestamptz AS a", {"a": datetime.datetime(2026, 1, 1, tzinfo=_NoOffset())}, TypeError),
+])
+def test_what_psycopg_refuses_is_refused(conn, query, params, error):
+    with pytest.raises(error):
+        conn.execute(query, params).fetchone()
+    with pytest.raises(error):
+        direct.fetch_one(conn, query, params)
