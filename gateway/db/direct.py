@@ -122,6 +122,9 @@ def fetch_one(conn, query, params=(), prepare=False):
     else:
         result = pgconn.exec_params(compiled.sql, args, [item[0] for item in encoded], formats)
     _check(conn, result)
+    if result.status != pq.ExecStatus.TUPLES_OK:
+        # psycopg's fetchone refuses it: read as None, an UPDATE without RETURNING would look like no row found
+        raise psycopg.ProgrammingError("the last operation didn't produce records")
     return compiled.row(conn, result)
 
 

@@ -134,3 +134,14 @@ def test_what_psycopg_refuses_is_refused(conn, query, params, error):
         conn.execute(query, params).fetchone()
     with pytest.raises(error):
         direct.fetch_one(conn, query, params)
+
+
+def test_a_statement_without_rows_is_refused_not_read_as_no_row(conn):
+    """psycopg's fetchone refuses a statement that returns no rows at all (an UPDATE without RETURNING); read as
+    ``None``, a settlement would look like a row not found."""
+    query = "UPDATE pg_class SET relname = relname WHERE %(never)s"
+    with pytest.raises(psycopg.ProgrammingError):
+        conn.execute(query, {"never": False}).fetchone()
+    for prepare in (False, True):
+        with pytest.raises(psycopg.ProgrammingError):
+            direct.fetch_one(conn, query, {"never": False}, prepare=prepare)
