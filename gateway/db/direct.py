@@ -182,7 +182,8 @@ def _int(value):
 
 
 def _json(value, dumps=None):
-    return 3802, (dumps or _dumps)(value), _TEXT
+    data = (dumps or _dumps)(value)
+    return 3802, (data.encode() if isinstance(data, str) else data), _TEXT  # a Jsonb's own dumps may return str
 
 
 def _dumps(value):
@@ -207,7 +208,7 @@ _WRITERS = {
     bool: lambda value: (16, b"t" if value else b"f", _TEXT),
     int: _int,
     float: lambda value: (701, repr(value).encode(), _TEXT),
-    decimal.Decimal: lambda value: (1700, str(value).encode(), _TEXT),
+    decimal.Decimal: lambda value: (1700, b"NaN" if value.is_nan() else str(value).encode(), _TEXT),  # sNaN too
     bytes: lambda value: (17, value, _BINARY),
     Jsonb: lambda value: _json(value.obj, value.dumps),
     list: _text_array,  # not tuple: psycopg does not write a tuple as an array

@@ -145,3 +145,12 @@ def test_a_statement_without_rows_is_refused_not_read_as_no_row(conn):
     for prepare in (False, True):
         with pytest.raises(psycopg.ProgrammingError):
             direct.fetch_one(conn, query, {"never": False}, prepare=prepare)
+
+
+def test_what_psycopg_writes_is_written(conn):
+    import json
+    # a Jsonb's own dumps may return str, as json.dumps does; a signalling NaN is written as NaN
+    params = {"doc": Jsonb({"a": 1}, dumps=json.dumps), "n": decimal.Decimal("sNaN")}
+    query = "SELECT %(doc)s::jsonb AS doc, %(n)s::numeric::text AS n"
+    assert direct.fetch_one(conn, query, params) == conn.execute(query, params).fetchone() == {"doc": {"a": 1},
+                                                                                               "n": "NaN"}
