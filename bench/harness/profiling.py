@@ -23,7 +23,7 @@ KEY_FRAMES = [
     ("claim (INSERT … ON CONFLICT)", "PaymentProcessor._claim ("),
     ("request function (through the gate)", "RoutePipeline._prepare ("),
     ("function calls (gate + end_call, both)", "run (gateway/functions/runner.py"),
-    ("forward (urllib3 → downstream)", "Forwarder.send ("),
+    ("forward (http.client → downstream)", "Forwarder.send ("),
     ("finish (UPDATE + api_logs INSERT)", "PaymentProcessor._finish ("),
     ("psycopg_pool getconn (incl. check ping)", "ConnectionPool.getconn ("),
     ("psycopg_pool check_connection ping", "ConnectionPool._check_connection ("),

@@ -1,4 +1,4 @@
-"""Sends the request function's call downstream over pooled HTTP connections (urllib3).
+"""Sends the request function's call downstream over pooled keep-alive connections (http.client).
 
 Every call ends in a ``ForwardResult``: the provider's answer, or a
 ``FailureKind`` that says whether anything may have reached the provider
@@ -7,22 +7,17 @@ Every call ends in a ``ForwardResult``: the provider's answer, or a
 """
 
 import enum
+import functools
+import http.client
 import logging
+import select
+import ssl
 import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 import orjson
-import urllib3
-from urllib3.exceptions import (
-    ClosedPoolError,
-    ConnectTimeoutError,
-    EmptyPoolError,
-    LocationParseError,
-    NewConnectionError,
-    ReadTimeoutError,
-)
 
 from gateway.hot_path.circuit import CircuitBoard
 from gateway.hot_path.http_headers import HTTPConnection, HTTPSConnection
@@ -31,6 +26,8 @@ from gateway.tracing import traceparent_var
 
 log = logging.getLogger(__name__)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+BODY_METHODS = ("POST", "PUT", "PATCH")  # sent with Content-Length: 0 when they carry nothing, as http.client does
+USER_AGENT = "MosPay-switch"
 MAX_CONNECT_SECONDS = 3.0
 RETRY_BACKOFF_SECONDS = 0.05
 
@@ -90,12 +87,12 @@ def is_failure(result):
 
 
 class Forwarder:
-    """One urllib3 connection pool per upstream (scheme, host, port), sized to the worker threads."""
+    """Keep-alive connections per upstream (scheme, host, port), at most ``pool_size`` idle ones each."""
 
     def __init__(self, pool_size=16, max_body_bytes=1024 * 1024, circuits=None):
         self._pool_size = pool_size
         self._max_body = max_body_bytes
-        self._pools = {}
+        self._upstreams = {}
         self._lock = threading.Lock()
         self.circuits = circuits or CircuitBoard()
 
@@ -124,78 +121,171 @@ class Forwarder:
             time.sleep(RETRY_BACKOFF_SECONDS * attempt)
         return response
 
-    def _pool(self, url):
-        key = upstream_key(url)
-        pool = self._pools.get(key)
-        if pool is None:
+    def _upstream(self, parts):
+        key = (parts.scheme, parts.hostname, parts.port)
+        upstream = self._upstreams.get(key)
+        if upstream is None:
             with self._lock:
-                pool = self._pools.get(key)
-                if pool is None:
-                    # No cookies, proxies or redirects: a switch forwards exactly what the function said.
-                    pool = urllib3.connection_from_url(url, maxsize=self._pool_size, block=False, retries=False)
-                    pool.ConnectionCls = HTTPSConnection if key[0] == "https" else HTTPConnection
-                    self._pools[key] = pool
-        return pool
+                upstream = self._upstreams.get(key)
+                if upstream is None:
+                    upstream = self._upstreams[key] = _Upstream(*key, self._pool_size)
+        return upstream
 
     def send(self, call):
-        """Perform ``call`` (a validated call spec, no breaker, no retry); returns a ``ForwardResult``."""
+        """Perform ``call`` (a validated call spec, no breaker, no retry); returns a ``ForwardResult``.
+
+        Two phases, so that a failure says whether anything left: until the request's first byte is written
+        (the URL, the headers, the connection, TLS) a failure is ``NOTHING_SENT``; from then on it is a
+        ``TIMEOUT`` or ``PROTOCOL`` failure (the provider may have the call).
+        """
         timeout = call["timeout_ms"] / 1000
-        body = call.get("body")
-        headers = {"Content-Type": "application/json", "Accept": "application/json", **call.get("headers", {})}
-        data = None if body is None else body if isinstance(body, bytes) else \
-            form_encode(body).encode() if _is_form(headers) else orjson.dumps(body)
-        request_id = request_id_var.get()
-        if request_id:
-            headers.setdefault("X-Request-ID", request_id)
-        traceparent = traceparent_var.get()
-        if traceparent:  # the payment's trace continues at the provider (W3C Trace Context)
-            headers.setdefault("traceparent", traceparent)
         started = time.perf_counter()
         try:
             parts = urlsplit(call["url"])
-            response = self._pool(call["url"]).urlopen(
-                call["method"], parts.path + (f"?{parts.query}" if parts.query else "") or "/", body=data,
-                headers=headers, timeout=urllib3.Timeout(connect=min(timeout, MAX_CONNECT_SECONDS), read=timeout),
-                retries=False, redirect=False, preload_content=False, assert_same_host=False,
-            )
+            upstream = self._upstream(parts)
+            conn = upstream.take(min(timeout, MAX_CONNECT_SECONDS))
             try:
-                raw = self._read_capped(response, started + timeout)
-            finally:
-                response.release_conn()
-        except (NewConnectionError, ConnectTimeoutError, LocationParseError, ValueError, ClosedPoolError,
-                EmptyPoolError):
-            return ForwardResult(failure=FailureKind.NOTHING_SENT)  # no connection was ever made: nothing sent
-        except (ReadTimeoutError, _Overdue):
+                body, chunked = _put_request(conn, call, parts)
+            except BaseException:
+                conn.close()
+                raise
+        except (OSError, ValueError, http.client.HTTPException):  # refused, unresolvable, TLS, a bad URL or header
+            return ForwardResult(failure=FailureKind.NOTHING_SENT)
+        reusable = False
+        try:
+            conn.sock.settimeout(timeout)
+            conn.endheaders(body, encode_chunked=chunked)
+            response = conn.getresponse()
+            raw = self._read_capped(response, started + timeout)
+            reusable = not response.will_close
+        except (TimeoutError, _Overdue):
             return ForwardResult(failure=FailureKind.TIMEOUT)
         except _TooLarge:
             return ForwardResult(failure=FailureKind.TOO_LARGE)
-        except Exception as exc:  # noqa: BLE001 - any other failure may have happened after sending
-            log.warning("downstream call to %s failed mid-flight: %s", urlsplit(call["url"]).hostname,
-                        type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001 - any other failure happened after sending began
+            log.warning("downstream call to %s failed mid-flight: %s", parts.hostname, type(exc).__name__)
             return ForwardResult(failure=FailureKind.PROTOCOL)
-        return ForwardResult(response.status, {k.lower(): v for k, v in response.headers.items()}, _decode(raw),
+        finally:
+            if reusable:
+                upstream.give(conn)
+            else:
+                conn.close()
+        return ForwardResult(response.status, _headers(response), _decode(raw),
                              round((time.perf_counter() - started) * 1000, 3))
 
     def _read_capped(self, response, deadline):
         chunks, size = [], 0
         while True:
-            chunk = response.read(8 * 1024)  # small reads: the deadline is checked often
+            chunk = response.read1(8 * 1024)  # what has arrived, up to 8 KiB: the deadline is checked often
             if not chunk:
+                if response.length:  # the provider hung up before the length it announced
+                    raise http.client.IncompleteRead(b"".join(chunks), response.length)
+                response.close()  # read to its end (read1 leaves that to the caller): the connection is free again
                 return b"".join(chunks)
             size += len(chunk)
             if size > self._max_body:
-                response.drain_conn()
                 raise _TooLarge()
             if time.perf_counter() > deadline:
                 raise _Overdue()
             chunks.append(chunk)
 
     def close(self):
-        """Close every pooled connection; the next call opens a new pool."""
+        """Close every idle connection; connections in use are closed when their call ends."""
         with self._lock:
-            pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            pool.close()
+            upstreams, self._upstreams = list(self._upstreams.values()), {}
+        for upstream in upstreams:
+            upstream.close()
+
+
+class _Upstream:
+    """The idle keep-alive connections to one upstream, the most recently used first."""
+
+    def __init__(self, scheme, host, port, size):
+        if scheme not in ("http", "https") or not host:
+            raise ValueError(f"cannot call {scheme}://{host}")
+        self.scheme, self.host, self.port, self.size = scheme, host, port, size
+        self.idle = []  # list.append and list.pop are atomic: no lock on the way in or out
+        self.closed = False
+
+    def take(self, connect_timeout):
+        """An idle connection the provider has not closed, or a new one, connected (TLS included)."""
+        while True:
+            try:
+                conn = self.idle.pop()
+            except IndexError:
+                break
+            if not _dropped(conn.sock):
+                return conn
+            conn.close()  # closed by the provider while idle: nothing was sent on it
+        if self.scheme == "https":
+            conn = HTTPSConnection(self.host, self.port, timeout=connect_timeout, context=_tls())
+        else:
+            conn = HTTPConnection(self.host, self.port, timeout=connect_timeout)
+        conn.connect()
+        return conn
+
+    def give(self, conn):
+        """Keep ``conn`` for the next call, unless enough are kept already."""
+        if self.closed or len(self.idle) >= self.size:
+            conn.close()
+        else:
+            self.idle.append(conn)
+
+    def close(self):
+        """Close the idle connections; any given back later is closed too."""
+        self.closed = True
+        while self.idle:
+            self.idle.pop().close()
+
+
+def _dropped(sock):
+    """Whether the provider closed (or wrote unasked on) an idle connection: readable before a request is."""
+    if sock is None:
+        return True
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+@functools.cache
+def _tls():
+    return ssl.create_default_context()  # verified certificates and host names, TLS 1.2 or newer
+
+
+def _put_request(conn, call, parts):
+    """Buffer the request line and headers (nothing is written to the socket yet); returns the body to send and
+    whether it goes chunked (only when the function's headers ask for it)."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json", **call.get("headers", {})}
+    request_id = request_id_var.get()
+    if request_id:
+        headers.setdefault("X-Request-ID", request_id)
+    traceparent = traceparent_var.get()
+    if traceparent:  # the payment's trace continues at the provider (W3C Trace Context)
+        headers.setdefault("traceparent", traceparent)
+    given = {name.lower(): value for name, value in headers.items()}
+    body = call.get("body")
+    data = None if body is None else body if isinstance(body, bytes) else \
+        form_encode(body).encode() if _is_form(headers) else orjson.dumps(body)
+    chunked = "chunked" in given.get("transfer-encoding", "").lower()
+    if "content-length" not in given and not chunked and (data is not None or call["method"] in BODY_METHODS):
+        headers["Content-Length"] = str(len(data or b""))
+    if "user-agent" not in given:
+        headers["User-Agent"] = USER_AGENT
+    target = parts.path + (f"?{parts.query}" if parts.query else "") or "/"
+    conn.putrequest(call["method"], target, skip_host="host" in given,
+                    skip_accept_encoding="accept-encoding" in given)
+    for name, value in headers.items():
+        conn.putheader(name, value)
+    return data, chunked
+
+
+def _headers(response):
+    """The response's headers, names lower-cased, repeated ones joined with ", " (RFC 9110 §5.3)."""
+    headers = {}
+    for name, value in response.msg.items():
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
 
 
 FORM = "application/x-www-form-urlencoded"

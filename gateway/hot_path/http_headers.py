@@ -14,8 +14,6 @@ import http.client
 import re
 import types
 
-import urllib3.connection
-
 _standard_parse_headers = http.client.parse_headers
 _read_headers = getattr(http.client, "_read_headers", None)
 _NAME = re.compile(r"[!-9;-~]+")  # the field names the e-mail parser takes: printable ASCII but ':'
@@ -55,9 +53,9 @@ if "parse_headers" in http.client.HTTPResponse.begin.__code__.co_names:
         _standard_begin.__name__, _standard_begin.__defaults__, _standard_begin.__closure__)
 
 
-class HTTPConnection(urllib3.connection.HTTPConnection):
+class HTTPConnection(http.client.HTTPConnection):
     response_class = FastHeadersResponse
 
 
-class HTTPSConnection(urllib3.connection.HTTPSConnection):
+class HTTPSConnection(http.client.HTTPSConnection):
     response_class = FastHeadersResponse
