@@ -138,22 +138,24 @@ class Forwarder:
         (the URL, the headers, the connection, TLS) a failure is ``NOTHING_SENT``; from then on it is a
         ``TIMEOUT`` or ``PROTOCOL`` failure (the provider may have the call).
         """
-        timeout = call["timeout_ms"] / 1000
         started = time.perf_counter()
         try:
+            timeout = call["timeout_ms"] / 1000
             parts = urlsplit(call["url"])
             upstream = self._upstream(parts)
             conn = upstream.take(min(timeout, MAX_CONNECT_SECONDS))
             try:
                 body, chunked = _put_request(conn, call, parts)
+                conn.sock.settimeout(timeout)
             except BaseException:
                 conn.close()
                 raise
-        except (OSError, ValueError, http.client.HTTPException):  # refused, unresolvable, TLS, a bad URL or header
+        # Refused, unresolvable, TLS, a bad URL, header, body or timeout (a token step's credentials are not
+        # checked like a function's call spec): whatever it is, no byte of the request was written yet.
+        except Exception:  # noqa: BLE001
             return ForwardResult(failure=FailureKind.NOTHING_SENT)
         reusable = False
         try:
-            conn.sock.settimeout(timeout)
             conn.endheaders(body, encode_chunked=chunked)
             response = conn.getresponse()
             raw = self._read_capped(response, started + timeout)

@@ -167,3 +167,16 @@ def test_a_function_s_own_host_and_length_headers_are_sent_once(forwarder):
     head = provider.requests[0].split(b"\r\n\r\n")[0].lower()
     assert head.count(b"host:") == 1 and b"host: api.provider.example" in head
     assert head.count(b"user-agent:") == 1 and b"content-length" not in head
+
+
+@pytest.mark.parametrize("odd", [
+    {"headers": {"X-Ref": None}}, {"headers": {5: "v"}}, {"headers": None}, {"headers": [("X-Ref", "1")]},
+    {"headers": {"Content-Type": 5}}, {"headers": {"Transfer-Encoding": 5}}, {"body": 2 ** 70},
+    {"body": bytearray(b"x")}, {"timeout_ms": None}, {"timeout_ms": "100"}, {"timeout_ms": 10 ** 15},
+    {"method": None},
+])
+def test_a_call_spec_nothing_can_be_sent_for_ends_in_nothing_sent_not_an_exception(forwarder, odd):
+    """A token step's credentials or a direct caller may hand over what JSON validation would have refused."""
+    provider = Provider(lambda conn, request: conn.sendall(OK))
+    assert forwarder.send(spec(provider.url, **odd)).failure is FailureKind.NOTHING_SENT
+    assert provider.requests == []
