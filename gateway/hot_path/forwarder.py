@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 BODY_METHODS = ("POST", "PUT", "PATCH")  # sent with Content-Length: 0 when they carry nothing, as http.client does
 USER_AGENT = "MosPay-switch"
+DEFAULT_HEADERS = (("Content-Type", "application/json"), ("Accept", "application/json"))
 MAX_CONNECT_SECONDS = 3.0
 RETRY_BACKOFF_SECONDS = 0.05
 
@@ -257,19 +258,31 @@ def _tls():
 def _put_request(conn, call, parts):
     """Buffer the request line and headers (nothing is written to the socket yet); returns the body to send and
     whether it goes chunked (only when the function's headers ask for it)."""
-    headers = {"Content-Type": "application/json", "Accept": "application/json", **call.get("headers", {})}
+    own = call.get("headers", {})
+    given = {name.lower(): value for name, value in own.items()}
+    if len(given) < len(own):  # "Host" and "host": the provider would pick one, the switch cannot say which
+        raise ValueError("a header is given twice")
+    # A function's header replaces a default of any case (both would be sent: two Content-Types).
+    headers = {**{name: value for name, value in DEFAULT_HEADERS if name.lower() not in given}, **own}
     request_id = request_id_var.get()
-    if request_id:
-        headers.setdefault("X-Request-ID", request_id)
+    if request_id and "x-request-id" not in given:
+        headers["X-Request-ID"] = request_id
     traceparent = traceparent_var.get()
-    if traceparent:  # the payment's trace continues at the provider (W3C Trace Context)
-        headers.setdefault("traceparent", traceparent)
-    given = {name.lower(): value for name, value in headers.items()}
+    if traceparent and "traceparent" not in given:  # the payment's trace continues at the provider (W3C Trace Context)
+        headers["traceparent"] = traceparent
     body = call.get("body")
     data = None if body is None else body if isinstance(body, bytes) else \
         form_encode(body).encode() if _is_form(headers) else orjson.dumps(body)
-    chunked = "chunked" in given.get("transfer-encoding", "").lower()
-    if "content-length" not in given and not chunked and (data is not None or call["method"] in BODY_METHODS):
+    coding = given.get("transfer-encoding")
+    chunked = coding is not None
+    if chunked and coding.strip().lower() != "chunked":  # another coding is not applied here: the body would lie
+        raise ValueError("only Transfer-Encoding: chunked can be sent")
+    # The length is the body's own: a shorter one given by the function would make the provider read the body's
+    # tail as a next request (smuggled), a longer one leave it waiting for bytes that never come.
+    headers = {name: value for name, value in headers.items() if name.lower() != "content-length"}
+    if chunked and data is None:
+        data = b""  # http.client writes the last chunk only after a body
+    elif not chunked and (data is not None or call["method"] in BODY_METHODS):
         headers["Content-Length"] = str(len(data or b""))
     if "user-agent" not in given:
         headers["User-Agent"] = USER_AGENT
