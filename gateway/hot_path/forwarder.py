@@ -148,6 +148,7 @@ class Forwarder:
             try:
                 body, chunked = _put_request(conn, call, parts)
                 conn.sock.settimeout(timeout)
+                conn.deadline = started + timeout
             except BaseException:
                 conn.close()
                 raise
@@ -159,6 +160,8 @@ class Forwarder:
         try:
             conn.endheaders(body, encode_chunked=chunked)
             response = conn.getresponse()
+            if response.status == 101:  # never asked for: what follows is not HTTP
+                raise http.client.HTTPException("unasked protocol switch")
             raw = self._read_capped(response, started + timeout)
             reusable = not response.will_close
         except (TimeoutError, _Overdue):

@@ -10,8 +10,11 @@ headers) to the standard parser, so the result is always what ``http.client`` gi
 Nothing global is patched: only connections made by the forwarder use it.
 """
 
+import functools
 import http.client
+import io
 import re
+import time
 import types
 
 _standard_parse_headers = http.client.parse_headers
@@ -43,19 +46,60 @@ def _standard(lines, _class):
 
 
 class FastHeadersResponse(http.client.HTTPResponse):
-    """``HTTPResponse`` whose ``begin`` (the standard code) parses headers with ``parse_headers`` above."""
+    """``HTTPResponse`` whose ``begin`` (the standard code) parses headers with ``parse_headers`` above, skips
+    every interim (1xx) answer but a protocol switch, and reads nothing past ``deadline``."""
+
+    def __init__(self, sock, debuglevel=0, method=None, url=None, deadline=None):
+        super().__init__(sock, debuglevel, method, url)
+        if deadline is not None:  # each read waits only what is left: a trickle cannot stretch the call
+            self.fp = io.BufferedReader(_DeadlineReader(self.fp.detach(), sock, deadline))
+
+    def begin(self):
+        _begin(self)
+        while 100 < self.status < 200 and self.status != 101:  # 102, 103: the answer follows (http.client skips 100)
+            self.headers = self.msg = None
+            _begin(self)
 
 
-if "parse_headers" in http.client.HTTPResponse.begin.__code__.co_names:
-    _standard_begin = http.client.HTTPResponse.begin
-    FastHeadersResponse.begin = types.FunctionType(
-        _standard_begin.__code__, {**vars(http.client), "parse_headers": parse_headers},
-        _standard_begin.__name__, _standard_begin.__defaults__, _standard_begin.__closure__)
+_begin = http.client.HTTPResponse.begin
+if "parse_headers" in _begin.__code__.co_names:
+    _begin = types.FunctionType(_begin.__code__, {**vars(http.client), "parse_headers": parse_headers},
+                                _begin.__name__, _begin.__defaults__, _begin.__closure__)
 
 
-class HTTPConnection(http.client.HTTPConnection):
-    response_class = FastHeadersResponse
+class _DeadlineReader(io.RawIOBase):
+    """The response's socket reader (which keeps the socket open until the response is closed, as http.client
+    expects) with each read's timeout set to what is left before ``deadline``."""
+
+    def __init__(self, raw, sock, deadline):
+        self.raw, self.sock, self.deadline = raw, sock, deadline
+
+    def readable(self):
+        return True
+
+    def close(self):
+        super().close()
+        self.raw.close()
+
+    def readinto(self, buffer):
+        left = self.deadline - time.perf_counter()
+        if left <= 0:
+            raise TimeoutError("the answer's deadline passed")
+        self.sock.settimeout(left)
+        return self.raw.readinto(buffer)
 
 
-class HTTPSConnection(http.client.HTTPSConnection):
-    response_class = FastHeadersResponse
+class _Deadline:
+    deadline = None  # time.perf_counter() by which the whole answer must have arrived, set per call
+
+    @property
+    def response_class(self):
+        return functools.partial(FastHeadersResponse, deadline=self.deadline)
+
+
+class HTTPConnection(_Deadline, http.client.HTTPConnection):
+    pass
+
+
+class HTTPSConnection(_Deadline, http.client.HTTPSConnection):
+    pass

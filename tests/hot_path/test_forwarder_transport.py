@@ -234,3 +234,49 @@ def test_a_chunked_call_without_a_body_is_terminated(forwarder):
     call = spec(provider.url, method="PUT", body=None, headers={"Transfer-Encoding": "chunked"}, timeout_ms=3000)
     assert forwarder.send(call).status_code == 200
     assert b"content-length" not in received[0].lower()
+
+
+def test_interim_answers_are_skipped_and_the_final_one_is_the_payment_s(forwarder):
+    """http.client skips only 100: a 103 taken as the answer left the real one for the next payment to read."""
+    answers = iter([b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n" + OK,
+                    b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}"])
+    provider = Provider(lambda conn, request: conn.sendall(next(answers)))
+    first, second = forwarder.send(spec(provider.url)), forwarder.send(spec(provider.url))
+    assert (first.status_code, first.body) == (200, {"status": "OK"})
+    assert (second.status_code, second.body) == (201, {})
+
+
+def test_an_unasked_protocol_switch_is_broken_and_its_connection_dropped(forwarder):
+    provider = Provider(lambda conn, request: conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n"))
+    result = forwarder.send(spec(provider.url))
+    assert result.failure is FailureKind.PROTOCOL and result.sent
+    assert forwarder.send(spec(provider.url)).failure is FailureKind.PROTOCOL
+    assert provider.connections == 2
+
+
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 40,  # headers a byte at a time
+    b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * 40,  # a body read to its close, a byte at a time
+])
+def test_a_provider_trickling_bytes_within_each_read_timeout_still_meets_the_deadline(forwarder, answer):
+    def trickle(conn, request):
+        for byte in answer:
+            conn.sendall(bytes([byte]))
+            time.sleep(0.15)
+
+    provider = Provider(trickle)
+    started = time.perf_counter()
+    assert forwarder.send(spec(provider.url, timeout_ms=400)).failure is FailureKind.TIMEOUT
+    assert time.perf_counter() - started < 3  # not the ~9 s the provider takes: each read waited its own 400 ms
+
+
+def test_a_provider_that_goes_quiet_before_closing_a_read_to_close_body_meets_the_deadline(forwarder):
+    def quiet(conn, request):
+        time.sleep(1.5)
+        conn.sendall(b"HTTP/1.0 200 OK\r\n\r\n{}")
+        time.sleep(6)
+
+    provider = Provider(quiet)
+    started = time.perf_counter()
+    assert forwarder.send(spec(provider.url, timeout_ms=2000)).failure is FailureKind.TIMEOUT
+    assert time.perf_counter() - started < 3  # not 1.5 s + a whole new 2 s read
