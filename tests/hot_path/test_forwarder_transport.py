@@ -52,9 +52,9 @@ def _read_request(conn):
     head, _, body = data.partition(b"\r\n\r\n")
     length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(
         b"content-length:")), 0)
-    while len(body) < length:
+    while len(body) < length:  # http.client writes the head and the body apart: they may arrive apart
         body += conn.recv(65536)
-    return data
+    return head + b"\r\n\r\n" + body
 
 
 def spec(url, timeout_ms=1000, **extra):
