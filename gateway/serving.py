@@ -83,8 +83,14 @@ class BufferedWSGI:
 
     async def _read_body(self, protocol, declared, limit):
         """The body in full, up to one byte past ``limit`` (the app answers 413 for that, in its own shape)."""
-        if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
-            return b""  # refused by the app from its Content-Length before any byte is read
+        if declared is not None and declared.isascii() and declared.isdigit():
+            if int(declared) > limit:
+                return b""  # refused by the app from its Content-Length before any byte is read
+            # Framed by its Content-Length (no more can come): granian reads it whole, in one await.
+            try:
+                return await protocol()
+            except Exception:  # noqa: BLE001 - the client hung up before its Content-Length: the app answers 400
+                return b""
         body = bytearray()
         async for chunk in protocol:
             body += chunk

@@ -18,9 +18,14 @@ class Scope:
 class Protocol:
     """What granian hands the app: the body's chunks, and ways to answer (recorded)."""
 
-    def __init__(self, body=b"", fail_after=None):
-        self.body, self.sent, self.fail_after = body, [], fail_after
+    def __init__(self, body=b"", fail_after=None, hang_up=False):
+        self.body, self.sent, self.fail_after, self.hang_up = body, [], fail_after, hang_up
         self.answer = None
+
+    async def __call__(self):  # the whole body at once (granian: framed by its Content-Length)
+        if self.hang_up:
+            raise ConnectionError("the client hung up before its Content-Length")  # as granian reports it
+        return self.body
 
     def __aiter__(self):
         async def chunks():
@@ -163,3 +168,20 @@ def test_a_content_length_of_unicode_digits_is_not_a_server_error():
     protocol = serve(app, Protocol(b"{}"), headers={"content-length": "\u00b2"})
 
     assert protocol.answer[:2] == ("bytes", 400)
+
+
+def test_a_body_framed_by_its_content_length_is_read_whole_and_a_cut_one_is_the_app_s_to_refuse():
+    """A declared length is read in one await; a client that hangs up before it gives the app an empty body (it
+    answers 400 in its own shape), never a server error."""
+    received = []
+
+    def app(environ, start_response):
+        received.append(environ["wsgi.input"].read())
+        start_response("400 Bad Request" if not received[-1] else "200 OK", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    whole = serve(app, Protocol(b'{"a": 1}'), headers={"content-length": "8"})
+    cut = serve(app, Protocol(b'{"a"', hang_up=True), headers={"content-length": "8"})
+
+    assert received == [b'{"a": 1}', b""]
+    assert whole.answer[:2] == ("bytes", 200) and cut.answer[:2] == ("bytes", 400)
