@@ -56,20 +56,22 @@ class BufferedWSGI:
             declared = None  # RFC 9112 §6.3: a chunked body's length is its chunks', whatever Content-Length says
         try:
             limit = self.max_statement_bytes if scope.path in STATEMENT_UPLOAD_PATHS else self.max_body_bytes
-            body = await asyncio.wait_for(self._read_body(protocol, declared, limit), self.body_timeout)
+            async with asyncio.timeout(self.body_timeout):  # no task of its own, as wait_for would make
+                body = await self._read_body(protocol, declared, limit)
         except TimeoutError:
             protocol.response_bytes(408, [("content-type", "application/json"), ("connection", "close")],
                                     _error("REQUEST_TIMEOUT", f"The body was not sent within {self.body_timeout:g} s."))
             return
         environ = self._environ(scope, body, declared)
-        loop, chunks, abandoned = asyncio.get_running_loop(), asyncio.Queue(maxsize=8), threading.Event()
+        loop = asyncio.get_running_loop()
         head = loop.create_future()
         # The thread resolves ``head`` without waiting for this loop: an answer costs one wake-up of the loop.
-        self.pool.submit(self._call, environ, loop, head, chunks, abandoned)
-        status, headers, content, more = await head
-        if not more:  # the usual answer: one piece, sent whole
+        self.pool.submit(self._call, environ, loop, head)
+        status, headers, content, stream = await head
+        if stream is None:  # the usual answer: one piece, sent whole
             protocol.response_bytes(status, headers, content)
             return
+        chunks, abandoned = stream
         # A streamed answer (a CSV export): sent as the app yields it, so it is never whole in memory.
         transport = protocol.response_stream(status, headers)
         try:
@@ -122,11 +124,13 @@ class BufferedWSGI:
             environ["wsgi.input_terminated"] = True
         return environ
 
-    def _call(self, environ, loop, head, chunks, abandoned):
+    def _call(self, environ, loop, head):
         """Run the WSGI app on one request, on this one thread from start to end (a streamed response keeps its
-        request context): resolve ``head`` with ``(status, headers, first bytes, more?)``, then, when the app
-        yields more than one piece, put each further piece and ``None`` on ``chunks``."""
+        request context): resolve ``head`` with ``(status, headers, first bytes, stream)``; ``stream`` is ``None``
+        for a one-piece answer, else ``(chunks, abandoned)``: each further piece and then ``None`` go on
+        ``chunks``, made here only for a streamed answer (most are one piece)."""
         started = []
+        chunks = abandoned = None
 
         def start_response(status, headers, exc_info=None):
             started[:] = [status, headers]
@@ -142,8 +146,11 @@ class BufferedWSGI:
             first, second = next(pieces, b""), next(pieces, None)
             status, headers = started
             streaming = second is not None
+            if streaming:
+                chunks, abandoned = asyncio.Queue(maxsize=8), threading.Event()
             loop.call_soon_threadsafe(_resolve, head, (int(status[:3]), [(str(k), str(v)) for k, v in headers],
-                                                       first + (second or b""), streaming))
+                                                       first + (second or b""),
+                                                       (chunks, abandoned) if streaming else None))
             head_sent = True
             for piece in pieces if streaming else ():
                 if abandoned.is_set():
@@ -155,7 +162,7 @@ class BufferedWSGI:
                 streaming = False
                 loop.call_soon_threadsafe(_resolve, head, (500, [("content-type", "application/json")],
                                           _error("INTERNAL_ERROR", "The switch could not complete the request."),
-                                          False))
+                                          None))
         finally:
             if streaming:
                 put(None)  # the end of a streamed answer, however it ended
