@@ -53,9 +53,16 @@ bp = Blueprint("metrics", __name__)
 _STAGE_CHILDREN = {}  # stage → its histogram child: labels() costs as much as an observation
 
 
+_PAYMENT_CHILDREN = {}  # (app id, route, status) → its counter child; as many as the counter has anyway
+
+
 def observe_payment(app_id, service, status, timings_ms):
     """Count a finished payment and its stage timings."""
-    PAYMENTS.labels(app_id, service, status).inc()
+    key = (app_id, service, status)
+    child = _PAYMENT_CHILDREN.get(key)
+    if child is None:
+        child = _PAYMENT_CHILDREN[key] = PAYMENTS.labels(app_id, service, status)
+    child.inc()
     for stage, milliseconds in timings_ms.items():
         child = _STAGE_CHILDREN.get(stage)
         if child is None:

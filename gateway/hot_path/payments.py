@@ -338,9 +338,15 @@ _HOST = socket.gethostname()
 LEASE_GRACE_SECONDS = 10
 
 
+_IDENTITY = [None, ""]  # (pid, identity): made again only in a new process (a fork)
+
+
 def worker_identity():
     """Who holds a claim: host and process."""
-    return f"{_HOST}:{os.getpid()}"
+    pid = os.getpid()
+    if _IDENTITY[0] != pid:
+        _IDENTITY[:] = [pid, f"{_HOST}:{pid}"]
+    return _IDENTITY[1]
 
 
 def lease_seconds(config, routes):
