@@ -15,6 +15,7 @@ from functools import cached_property
 import orjson
 import psycopg
 from psycopg import sql
+from psycopg.rows import tuple_row
 
 from gateway.db import Q
 from gateway.functions import manifest
@@ -220,39 +221,61 @@ class Registry:
         self.public_url = public_url
         self._sealer = sealer  # opens the routes' sealed callback tokens
         self.snapshot = Snapshot({}, {})
+        self._built_clients, self._built_routes = {}, {}  # the last reload's entries, by their inputs
+        self._opened = {}  # sealed credential → its value: each opened once per process, not once per reload
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
         self._listener = None
 
     def reload(self):
         """Read every client and route again and swap the tables in one step."""
+        # An entry whose inputs are unchanged since the last reload is kept as it was: with 10,000 clients a
+        # full rebuild (rows as dicts, validators, function calls, sealed tokens opened) took ~0.15 s of each
+        # worker's GIL every REGISTRY_RELOAD_SECONDS, which showed in the payments' p99.
         with self._reload_lock, self._db.connection() as conn:
-            clients = {row["app_id"]: ClientEntry(**row) for row in conn.execute(Q.load_clients)}
-            routes, validators = {}, {}
+            cursor = conn.cursor(row_factory=tuple_row)
+            rows = cursor.execute(Q.load_clients).fetchall()
+            names = [column.name for column in cursor.description]
+            built_clients = {row: self._built_clients.get(row) or ClientEntry(**dict(zip(names, row, strict=True)))
+                             for row in rows}
+            clients = {entry.app_id: entry for entry in built_clients.values()}
+            routes, validators, built_routes = {}, {}, {}
             opened = self._open_credentials(conn.execute(Q.load_provider_credentials).fetchall())
             for row in conn.execute(Q.load_routes).fetchall():
-                try:
-                    entry = _route_entry(row, validators, self.public_url, self._callback_token(conn, row),
-                                         self._credentials(opened, row))
-                except Exception:  # noqa: BLE001 - one bad route must not stop every other from loading
-                    log.exception("route %s/%s/%s/%s cannot be loaded; it answers 404 until fixed",
-                                  row["app_id"], row["microservice"], row["service"], row["route"])
-                    continue
+                credentials = self._credentials(opened, row)
+                inputs = (row["fingerprint"], tuple(sorted(credentials.items())), self.public_url)
+                entry = self._built_routes.get(inputs)
+                if entry is None:
+                    try:
+                        entry = _route_entry(row, validators, self.public_url, self._callback_token(conn, row),
+                                             credentials)
+                    except Exception:  # noqa: BLE001 - one bad route must not stop every other from loading
+                        log.exception("route %s/%s/%s/%s cannot be loaded; it answers 404 until fixed",
+                                      row["app_id"], row["microservice"], row["service"], row["route"])
+                        continue
                 routes[entry.key] = entry
+                built_routes[inputs] = entry
+        self._built_clients, self._built_routes = built_clients, built_routes
         callbacks = {entry.callback_function: entry for entry in routes.values() if entry.callback_function}
         self.snapshot = Snapshot(clients, routes, callbacks)
         log.debug("registry loaded: %d clients, %d routes", len(clients), len(routes))
 
     def _open_credentials(self, rows):
         """Every stored credential in clear, by (service id, client service id or None): each opened once."""
-        opened = {}
+        opened, still = {}, {}
         for item in rows:
-            value = self._sealer.open(item["value_sealed"]) if self._sealer is not None else None
+            sealed = item["value_sealed"]
+            value = self._opened.get(sealed)
+            if value is None and self._sealer is not None:
+                value = self._sealer.open(sealed)
+            if value is not None:
+                still[sealed] = value
             if value is None:
                 log.error("provider credential %s of service %s cannot be opened (MOSPAY_SEAL_KEYS changed?)",
                           item["name"], item["service_id"])
                 continue
             opened.setdefault((item["service_id"], item["client_service_id"]), {})[item["name"]] = value
+        self._opened = still  # only the credentials stored now: a rotated one is forgotten
         return opened
 
     @staticmethod

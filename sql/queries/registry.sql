@@ -3,7 +3,9 @@ SELECT id, app_id, name, username, password_hash, credential_version, active, fu
 FROM mospay.clients
 
 -- name: load_routes
-SELECT cs.id AS client_service_id, c.id AS client_id, c.app_id, c.name AS client_name,
+-- fingerprint: every column the route's entry is built from; a reload rebuilds only the entries whose changed.
+SELECT md5(ROW(cs.*, s.*, c.id, c.app_id, c.name)::text) AS fingerprint,
+       cs.id AS client_service_id, c.id AS client_id, c.app_id, c.name AS client_name,
        s.id AS service_id, s.microservice, s.service, s.route, s.url, s.method, s.timeout_ms,
        s.fields, s.template, s.settings AS service_settings, cs.settings AS route_settings, cs.enabled,
        cs.request_function, cs.response_function, cs.callback_function, cs.callback_token_sealed,
