@@ -33,6 +33,9 @@ class Protocol:
     def __init__(self, body):
         self.body, self.answered = body, None
 
+    async def __call__(self):  # the whole body in one await, as granian gives it
+        return self.body
+
     def __aiter__(self):
         self._sent = False
         return self
