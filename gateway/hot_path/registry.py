@@ -255,9 +255,11 @@ class Registry:
                         continue
                 routes[entry.key] = entry
                 built_routes[inputs] = entry
-        self._built_clients, self._built_routes = built_clients, built_routes
-        callbacks = {entry.callback_function: entry for entry in routes.values() if entry.callback_function}
-        self.snapshot = Snapshot(clients, routes, callbacks)
+            # Swapped in under the lock: a reload that read older rows (the listener's, an admin request's) must
+            # not install its table after a later one's.
+            self._built_clients, self._built_routes = built_clients, built_routes
+            callbacks = {entry.callback_function: entry for entry in routes.values() if entry.callback_function}
+            self.snapshot = Snapshot(clients, routes, callbacks)
         log.debug("registry loaded: %d clients, %d routes", len(clients), len(routes))
 
     def _open_credentials(self, rows):

@@ -47,3 +47,34 @@ def test_a_disabled_route_and_a_deactivated_client_are_seen_at_the_next_reload(r
     rt.registry.reload()
 
     assert not route_of(rt, client, service).enabled and not rt.registry.client(client["app_id"]).active
+
+
+def test_a_reload_that_read_before_a_change_never_installs_its_table_after_one_that_read_after(
+        rt, admin, downstream, monkeypatch):
+    """Reloads run on the listener thread and on request threads (every admin change): the one that read the
+    older rows must not swap its table in after a later one's (a disabled route paying on until the next reload)."""
+    import threading
+
+    from gateway.hot_path import registry as registry_module
+
+    client, service = admin.create_client(), admin.create_service(downstream.url + "/pay")
+    admin.assign(client, service)
+    rt.registry.reload()
+    snapshot, later = registry_module.Snapshot, []
+
+    def racing_snapshot(*args, **kwargs):  # the first reload, between reading its rows and swapping them in
+        if not later:
+            def disable_and_reload():
+                change(rt, "UPDATE mospay.client_services SET enabled = false WHERE client_id = "
+                           "(SELECT id FROM mospay.clients WHERE app_id = %s)", (client["app_id"],))
+                rt.registry.reload()
+            later.append(threading.Thread(target=disable_and_reload))
+            later[0].start()
+            later[0].join(1.0)  # done here only if the second reload could run while the first was unfinished
+        return snapshot(*args, **kwargs)
+
+    monkeypatch.setattr(registry_module, "Snapshot", racing_snapshot)
+    rt.registry.reload()
+    later[0].join(10)
+
+    assert not route_of(rt, client, service).enabled
