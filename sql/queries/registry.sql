@@ -3,16 +3,17 @@ SELECT id, app_id, name, username, password_hash, credential_version, active, fu
 FROM mospay.clients
 
 -- name: load_routes
--- fingerprint: every column the route's entry is built from; a reload rebuilds only the entries whose changed.
-SELECT md5(ROW(cs.*, s.*, c.id, c.app_id, c.name)::text) AS fingerprint,
-       cs.id AS client_service_id, c.id AS client_id, c.app_id, c.name AS client_name,
-       s.id AS service_id, s.microservice, s.service, s.route, s.url, s.method, s.timeout_ms,
-       s.fields, s.template, s.settings AS service_settings, cs.settings AS route_settings, cs.enabled,
-       cs.request_function, cs.response_function, cs.callback_function, cs.callback_token_sealed,
-       cs.status_function
-FROM mospay.client_services cs
-JOIN mospay.clients c ON c.id = cs.client_id
-JOIN mospay.services s ON s.id = cs.service_id
+-- fingerprint: every column selected here, which is all a route's entry is built from; a reload rebuilds only the
+-- entries whose changed (a column added to the inner list is in it at once).
+SELECT md5(r::text) AS fingerprint, r.*
+FROM (SELECT cs.id AS client_service_id, c.id AS client_id, c.app_id, c.name AS client_name,
+             s.id AS service_id, s.microservice, s.service, s.route, s.url, s.method, s.timeout_ms,
+             s.fields, s.template, s.settings AS service_settings, cs.settings AS route_settings, cs.enabled,
+             cs.request_function, cs.response_function, cs.callback_function, cs.callback_token_sealed,
+             cs.status_function
+      FROM mospay.client_services cs
+      JOIN mospay.clients c ON c.id = cs.client_id
+      JOIN mospay.services s ON s.id = cs.service_id) AS r
 
 -- name: set_missing_callback_token
 -- A route with a CALLBACK function but no token yet (assigned before migration 0009) gets one; the first
