@@ -19,11 +19,7 @@ log = logging.getLogger(__name__)
 FUNCTION_SCHEMA = "mospay_fn"
 
 
-def _dumps(value):
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)  # bytes: psycopg sends them as they are
-
-
-set_json_dumps(_dumps)
+set_json_dumps(direct.dumps_json)
 set_json_loads(orjson.loads)
 
 

@@ -43,7 +43,6 @@ class DirectStatement:
         self.sql = _PLACEHOLDER.sub(self._number, text)
         if self.names and self.positional:
             raise ValueError("a query mixes named and positional placeholders")
-        self.original = query
         self._columns = {}  # result column types → (names, loaders), made on the first row of that shape
 
     def _number(self, match):
@@ -116,11 +115,10 @@ def fetch_one(conn, query, params=(), prepare=False):
         return conn.execute(query, params).fetchone()
     args = [item[1] for item in encoded]
     formats = [item[2] for item in encoded]
-    pgconn = conn.pgconn
     if prepare:
         result = _exec_prepared(conn, compiled, tuple(item[0] for item in encoded), args, formats)
     else:
-        result = pgconn.exec_params(compiled.sql, args, [item[0] for item in encoded], formats)
+        result = conn.pgconn.exec_params(compiled.sql, args, [item[0] for item in encoded], formats)
     _check(conn, result)
     if result.status != pq.ExecStatus.TUPLES_OK:
         # psycopg's fetchone refuses it: read as None, an UPDATE without RETURNING would look like no row found
@@ -182,12 +180,13 @@ def _int(value):
 
 
 def _json(value, dumps=None):
-    data = (dumps or _dumps)(value)
+    data = (dumps or dumps_json)(value)
     return 3802, (data.encode() if isinstance(data, str) else data), _TEXT  # a Jsonb's own dumps may return str
 
 
-def _dumps(value):
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+def dumps_json(value):
+    """JSON for jsonb parameters, here and through psycopg (``gateway.db.database`` sets it as psycopg's)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)  # bytes: psycopg sends them as they are
 
 
 def _text_array(values):

@@ -78,7 +78,10 @@ class ForwardResult:
 
 def upstream_key(url):
     """``(scheme, host, port)``: what a session and a circuit breaker belong to."""
-    parts = urlsplit(url)
+    return _key(urlsplit(url))
+
+
+def _key(parts):
     return parts.scheme, parts.hostname, parts.port
 
 
@@ -123,7 +126,7 @@ class Forwarder:
         return response
 
     def _upstream(self, parts):
-        key = (parts.scheme, parts.hostname, parts.port)
+        key = _key(parts)
         upstream = self._upstreams.get(key)
         if upstream is None:
             with self._lock:
